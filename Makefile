@@ -1,0 +1,39 @@
+# DealPulse: `make run` brings the whole system up on the embedded stack; `make test` runs every test against it.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PACKAGES := -e libs/common -e services/ingest -e "services/scorer[training]" -e services/verdict \
+            -e services/alerts -e services/gateway -e libs/cli
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run test test-unit lint bench clean-stack
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: $(INSTALLED) ## create the virtualenv and install every package, pinned
+
+$(INSTALLED): requirements/constraints.txt requirements/dev.txt libs/*/pyproject.toml services/*/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt $(PACKAGES)
+	touch $@
+
+run: install ## start the embedded stack, all five services and a demo CRM feed (Ctrl-C stops all)
+	$(BIN)/dealpulse run
+
+test: install ## run the whole suite against a fresh embedded stack it starts and stops itself
+	$(BIN)/pytest
+
+test-unit: install ## only the pure rules, no stack
+	$(BIN)/pytest tests/unit
+
+lint: install ## ruff on everything, mypy on libs/common
+	$(BIN)/ruff check .
+	$(BIN)/mypy libs/common/dealpulse_common
+
+bench: install ## measure the targets and write docs/BENCHMARKS.md
+	$(BIN)/dealpulse bench
+
+clean-stack: ## delete the embedded stack's data (/var/tmp/dealpulse)
+	rm -rf /var/tmp/dealpulse

@@ -1,0 +1,1 @@
+"""The ``dealpulse`` command: operator tasks for the whole system."""

@@ -1,0 +1,56 @@
+"""Plain versioned SQL migrations, applied in order, each once, each in its own transaction."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from urllib.parse import urlparse, urlunparse
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+def _migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("dealpulse_cli") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+async def ensure_database(admin_url: str, app_role: str, app_password: str | None) -> None:
+    """Create the application role and database when missing (embedded stack and fresh clusters)."""
+    parsed = urlparse(admin_url)
+    database = parsed.path.lstrip("/")
+    maintenance_url = urlunparse(parsed._replace(path="/postgres"))
+    conn = await asyncpg.connect(maintenance_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", app_role):
+            password = f" PASSWORD '{app_password}'" if app_password else ""
+            await conn.execute(f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS{password}')
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+async def migrate(admin_url: str) -> list[str]:
+    """Apply pending migrations; returns the versions applied."""
+    conn = await asyncpg.connect(admin_url)
+    applied: list[str] = []
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, sql in _migration_files():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            log.info("applied migration %s", version)
+            applied.append(version)
+    finally:
+        await conn.close()
+    return applied

@@ -1,0 +1,244 @@
+"""Event contracts: a CloudEvents 1.0 envelope (JSON) with one typed model per event type.
+
+Schema changes are additive; a breaking change is a new ``.v2`` topic and type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Self
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from dealpulse_common.deal import CanonicalDeal, ForecastCategory
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def deterministic_id(*parts: str) -> str:
+    """An event id derived from what caused the event, so a replay yields the same id."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+class CloudEvent(BaseModel):
+    """CloudEvents 1.0 attributes plus the DealPulse extensions ``tenantid``, ``dealid``, ``traceparent``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_type: ClassVar[str]
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    source: str
+    type: str
+    time: datetime = Field(default_factory=utcnow)
+    datacontenttype: Literal["application/json"] = "application/json"
+    tenantid: str
+    dealid: str
+    traceparent: str | None = None
+
+    @classmethod
+    def create(cls, *, source: str, tenant_id: str, deal_id: str, data: BaseModel, **attrs: Any) -> Self:
+        return cls(source=source, type=cls.event_type, tenantid=tenant_id, dealid=deal_id, data=data, **attrs)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Self:
+        return cls.model_validate_json(raw)
+
+    @property
+    def key(self) -> str:
+        return partition_key(self.tenantid, self.dealid)
+
+
+def partition_key(tenant_id: str, deal_id: str) -> str:
+    """Keying by tenant and deal keeps every deal's events in order on one partition."""
+    return f"{tenant_id}:{deal_id}"
+
+
+# ---------------------------------------------------------------- deal.changed
+
+
+class DealChangedData(BaseModel):
+    deal: CanonicalDeal
+    changed_fields: list[str]
+    provider: str = "generic"
+    source_event_id: str
+    received_at: datetime
+    deleted: bool = False
+
+
+class DealChanged(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.crm.deal.changed.v1"
+    type: Literal["com.dealpulse.crm.deal.changed.v1"] = "com.dealpulse.crm.deal.changed.v1"
+    data: DealChangedData
+
+
+# ---------------------------------------------------------------- deal.scored
+
+
+class RiskCategory(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class RiskFactor(BaseModel):
+    feature: str
+    label: str
+    impact: float = Field(description="Signed change in win probability, in points (0-100 scale)")
+    description: str
+
+
+class Recommendation(BaseModel):
+    priority: Literal["immediate", "this_week", "ongoing"]
+    action: str
+    rationale: str
+
+
+class ScoreChange(BaseModel):
+    """Why the score moved since the deal's previous score."""
+
+    field: str
+    label: str
+    delta: int = Field(description="Risk points attributed to this change (positive = riskier)")
+    description: str
+
+
+class ScoreDelta(BaseModel):
+    previous_risk_score: int
+    previous_scored_at: datetime
+    delta: int
+    changes: list[ScoreChange]
+
+
+class DealScoredData(BaseModel):
+    deal: CanonicalDeal
+    risk_score: int = Field(ge=0, le=100)
+    risk_category: RiskCategory
+    win_probability: float = Field(ge=0.0, le=1.0)
+    factors: list[RiskFactor]
+    recommendations: list[Recommendation]
+    since_previous: ScoreDelta | None = None
+    previous_category: RiskCategory | None = None
+    model_version: str
+    scored_at: datetime
+    source_event_id: str
+    timing: dict[str, datetime] = Field(default_factory=dict, description="Hop timestamps for latency tracing")
+
+
+class DealScored(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.deal.scored.v1"
+    type: Literal["com.dealpulse.deal.scored.v1"] = "com.dealpulse.deal.scored.v1"
+    data: DealScoredData
+
+
+# ---------------------------------------------------------------- deal.verdict
+
+
+class ForecastBucket(StrEnum):
+    PIPELINE = "pipeline"
+    BEST_CASE = "best_case"
+    COMMIT = "commit"
+    CLOSED_WON = "closed_won"
+    CLOSED_LOST = "closed_lost"
+
+
+class CommitAdmission(StrEnum):
+    ADMITTED = "admitted"
+    NEEDS_REVIEW = "needs_review"
+    NOT_ADMITTED = "not_admitted"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class GateCheck(BaseModel):
+    gate: str
+    passed: bool
+    reason: str
+
+
+class DealVerdictData(BaseModel):
+    ai_forecast: ForecastBucket
+    forecast_basis: Literal["health_score", "win_probability", "outcome"]
+    health_score: int | None = None
+    win_probability: float
+    rep_forecast: ForecastCategory | None = None
+    commit_admission: CommitAdmission
+    gates: list[GateCheck] = Field(default_factory=list)
+    ai_verdict: ForecastBucket
+    reasons: list[str]
+    predictive_eligible: bool
+    thresholds_version: str
+    risk_score: int
+    source_event_id: str
+    decided_at: datetime
+    owner_id: str | None = None
+
+
+class DealVerdict(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.deal.verdict.v1"
+    type: Literal["com.dealpulse.deal.verdict.v1"] = "com.dealpulse.deal.verdict.v1"
+    data: DealVerdictData
+
+
+# ---------------------------------------------------------------- deal.alerts
+
+
+class AlertType(StrEnum):
+    ENTERED_CRITICAL = "entered_critical"
+    RISK_JUMP = "risk_jump"
+    COMMIT_NOT_ADMITTED = "commit_not_admitted"
+
+
+class DealAlertData(BaseModel):
+    alert_id: str
+    alert_type: AlertType
+    severity: Literal["critical", "high", "medium"]
+    title: str
+    summary: str
+    risk_score: int
+    deal_name: str | None = None
+    amount: float | None = None
+    owner_id: str | None = None
+    deep_link: str
+    slack_blocks: list[dict[str, Any]]
+    source_event_id: str
+    raised_at: datetime
+
+
+class DealAlert(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.deal.alert.v1"
+    type: Literal["com.dealpulse.deal.alert.v1"] = "com.dealpulse.deal.alert.v1"
+    data: DealAlertData
+
+
+# ---------------------------------------------------------------- dlq
+
+
+class DeadLetterData(BaseModel):
+    original_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    original_key: str | None = None
+    original_value_b64: str = Field(description="The original bytes, base64")
+    error: str
+    service: str
+    failed_at: datetime
+
+
+class DeadLetter(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.dead_letter.v1"
+    type: Literal["com.dealpulse.dead_letter.v1"] = "com.dealpulse.dead_letter.v1"
+    data: DeadLetterData
+
+
+EVENT_MODELS: tuple[type[CloudEvent], ...] = (DealChanged, DealScored, DealVerdict, DealAlert, DeadLetter)

@@ -1,0 +1,211 @@
+"""Kafka wiring used by every service: topics up front, durable producers, committing stream processors.
+
+Settings follow what was measured on the embedded broker (see docs/ARCHITECTURE.md): short fetch waits, short
+sessions with a quick heartbeat, acks=all always, idempotence only where the broker supports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from pydantic import ValidationError
+
+from dealpulse_common import metrics
+from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, utcnow
+from dealpulse_common.logging import tenant_var, traceparent_var
+from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, Topic
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(RuntimeError):
+    """The broker did not acknowledge in time: the caller must not report success."""
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Sequence[Topic[CloudEvent]] = ALL_TOPICS) -> None:
+    """Create every topic with the configured partition count; the broker must never auto-create them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=settings.service_name)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(t.name, num_partitions=settings.kafka_partitions,
+                     replication_factor=settings.kafka_replication_factor)
+            for t in topics if t.name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created them between our list and create
+    finally:
+        await admin.close()
+
+
+def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=0,
+        request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000) + 1000,
+    )
+
+
+def make_consumer(settings: ServiceSettings, *topics: Topic[CloudEvent], group_id: str | None = None) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *(t.name for t in topics),
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        group_id=group_id or settings.service_name,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=60_000,
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: Topic[CloudEvent]
+    event: CloudEvent
+
+
+class EventPublisher:
+    """Sends events and waits for the broker's acknowledgement, never longer than the configured timeout."""
+
+    def __init__(self, producer: AIOKafkaProducer, service: str, timeout_s: float) -> None:
+        self._producer = producer
+        self._service = service
+        self._timeout_s = timeout_s
+
+    async def publish(self, topic: Topic[CloudEvent], event: CloudEvent) -> None:
+        await self.publish_many([Outgoing(topic, event)])
+
+    async def publish_many(self, outgoing: Sequence[Outgoing]) -> None:
+        if not outgoing:
+            return
+        try:
+            futures = [
+                await asyncio.wait_for(self._send(item), self._timeout_s) for item in outgoing
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            raise PublishError(f"broker did not acknowledge: {exc!r}") from exc
+        for item in outgoing:
+            metrics.EVENTS_PUBLISHED.labels(self._service, item.topic.name).inc()
+
+    async def _send(self, item: Outgoing) -> asyncio.Future[object]:
+        headers = [("traceparent", item.event.traceparent.encode())] if item.event.traceparent else []
+        return await self._producer.send(
+            item.topic.name, value=item.event.to_bytes(), key=item.event.key.encode(), headers=headers
+        )
+
+    async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        key = record.key.decode(errors="replace") if record.key else None
+        tenant_id, _, deal_id = (key or "unknown:unknown").partition(":")
+        letter = DeadLetter.create(
+            source=f"dealpulse/{self._service}",
+            tenant_id=tenant_id or "unknown",
+            deal_id=deal_id or "unknown",
+            data=DeadLetterData(
+                original_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                original_key=key,
+                original_value_b64=base64.b64encode(record.value or b"").decode(),
+                error=error[:2000],
+                service=self._service,
+                failed_at=utcnow(),
+            ),
+        )
+        await self.publish(DEAD_LETTERS, letter)
+        metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
+
+
+Handler = Callable[[list[CloudEvent]], Awaitable[list[Outgoing]]]
+
+
+class StreamProcessor:
+    """Consume micro-batches, hand typed events to ``handler``, publish its output, then commit.
+
+    At least once: offsets are committed only after the handler's writes are done and its output is
+    acknowledged, so every sink must be idempotent by event id. Bytes that do not parse go to ``dlq.v1``
+    with the reason and the partition keeps flowing.
+    """
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        publisher: EventPublisher,
+        topics: Sequence[Topic[CloudEvent]],
+        handler: Handler,
+        service: str,
+        max_batch: int = 500,
+    ) -> None:
+        self._consumer = consumer
+        self._publisher = publisher
+        self._topics = {t.name: t for t in topics}
+        self._handler = handler
+        self._service = service
+        self._max_batch = max_batch
+        self._stopping = asyncio.Event()
+        self.assigned = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._consumer.getmany(timeout_ms=100, max_records=self._max_batch)
+            self.assigned = bool(self._consumer.assignment())
+            if batch:
+                await self._handle_batch(batch)
+
+    async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        started = time.perf_counter()
+        events: list[CloudEvent] = []
+        for records in batch.values():
+            for record in records:
+                event = await self._decode(record)
+                if event is not None:
+                    events.append(event)
+        if events:
+            outgoing = await self._handler(events)
+            await self._publisher.publish_many(outgoing)
+        await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        metrics.BATCH_DURATION.labels(self._service).observe(time.perf_counter() - started)
+
+    async def _decode(self, record: ConsumerRecord) -> CloudEvent | None:
+        topic = self._topics[record.topic]
+        try:
+            event = topic.decode(record.value or b"")
+        except (ValidationError, ValueError) as exc:
+            log.warning("unparseable message sent to the dead-letter topic",
+                        extra={"topic": record.topic, "offset": record.offset})
+            await self._publisher.dead_letter(record, f"cannot parse as {topic.event.__name__}: {exc}")
+            return None
+        metrics.EVENTS_CONSUMED.labels(self._service, record.topic).inc()
+        traceparent_var.set(event.traceparent)
+        tenant_var.set(event.tenantid)
+        return event
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The partitions moved to another member during a rebalance; it re-reads from the last commit and
+            # our sinks are idempotent, so nothing is lost or doubled in the read model.
+            log.warning("commit failed after a rebalance; the new owner will re-process the batch")

@@ -1,0 +1,48 @@
+"""Every DealPulse metric, declared once with its name, unit and help text."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+EVENTS_CONSUMED = Counter(
+    "dealpulse_events_consumed_total", "Events read from a topic and handled", ["service", "topic"]
+)
+EVENTS_PUBLISHED = Counter(
+    "dealpulse_events_published_total", "Events acknowledged by the broker", ["service", "topic"]
+)
+DEAD_LETTERS = Counter(
+    "dealpulse_dead_letters_total", "Messages sent to the dead-letter topic", ["service", "topic"]
+)
+BATCH_DURATION = Histogram(
+    "dealpulse_batch_duration_seconds", "Time to handle one consumed micro-batch", ["service"],
+    buckets=_LATENCY_BUCKETS,
+)
+WEBHOOKS = Counter(
+    "dealpulse_webhooks_total", "Webhook deliveries by provider and outcome", ["provider", "outcome"]
+)
+SCORES = Counter("dealpulse_scores_total", "Deals scored, by risk category", ["category"])
+INFERENCE_DURATION = Histogram(
+    "dealpulse_inference_duration_seconds", "ONNX inference plus explanation time per batch",
+    buckets=_LATENCY_BUCKETS,
+)
+VERDICTS = Counter("dealpulse_verdicts_total", "Verdicts decided, by AI forecast", ["ai_forecast"])
+ALERTS = Counter("dealpulse_alerts_total", "Alerts raised, by type", ["alert_type"])
+ALERTS_THROTTLED = Counter(
+    "dealpulse_alerts_throttled_total", "Alerts suppressed by the per-deal throttle", ["alert_type"]
+)
+STREAM_CONNECTIONS = Gauge("dealpulse_stream_connections", "Open WebSocket stream connections")
+STREAM_MESSAGES = Counter(
+    "dealpulse_stream_messages_total", "Messages delivered to WebSocket clients", ["kind"]
+)
+WEBHOOK_TO_STREAM = Histogram(
+    "dealpulse_webhook_to_stream_seconds", "Webhook received to score fanned out to the stream",
+    buckets=_LATENCY_BUCKETS,
+)
+MODEL_INFO = Gauge("dealpulse_model_active", "Active model version (value 1)", ["scope", "version"])
+
+ALL_METRICS = (
+    EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, BATCH_DURATION, WEBHOOKS, SCORES, INFERENCE_DURATION,
+    VERDICTS, ALERTS, ALERTS_THROTTLED, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
+)

@@ -1,0 +1,1 @@
+"""DealPulse ingest service."""
