@@ -32,3 +32,14 @@ async def tenant_transaction(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterato
 
 async def set_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
     await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
+
+
+# Errors that mean "the database cannot be reached right now" (retry later), as opposed to bugs in a query.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)

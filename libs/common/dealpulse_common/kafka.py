@@ -91,6 +91,11 @@ class EventPublisher:
         self._service = service
         self._timeout_s = timeout_s
 
+    async def ready(self) -> bool:
+        """The broker answers a metadata request."""
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=1.5)
+        return True
+
     async def publish(self, topic: Topic[CloudEvent], event: CloudEvent) -> None:
         await self.publish_many([Outgoing(topic, event)])
 

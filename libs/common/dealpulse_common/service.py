@@ -106,8 +106,8 @@ class BackgroundWork:
             task.cancel()
 
 
-def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service; uvicorn turns SIGTERM/SIGINT into a graceful lifespan shutdown."""
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, log_config=None,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)

@@ -1,0 +1,71 @@
+"""The generic webhook's payload: a canonical deal change, full or partial."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from dealpulse_common.deal import QualificationCategory, QualificationEntry
+from dealpulse_ingest.normalize import closed_state, normalize_forecast_category, normalize_stage
+
+DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+_ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id"}
+
+
+class GenericDealChange(BaseModel):
+    """Any subset of the canonical deal's fields, with the CRM's modification time for ordering."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deal_id: DealId
+    modified_at: AwareDatetime = Field(description="When the CRM changed the deal; older changes are ignored")
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    name: ShortText | None = None
+    account_name: ShortText | None = None
+    amount: Annotated[float, Field(gt=0, lt=10_000_000)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    stage: ShortText | None = None
+    forecast_category: ShortText | None = None
+    industry: ShortText | None = None
+    region: ShortText | None = None
+    product_type: ShortText | None = None
+    lead_source: ShortText | None = None
+    owner_id: ShortText | None = None
+    owner_name: ShortText | None = None
+    manager_id: ShortText | None = None
+    created_at: AwareDatetime | None = None
+    expected_close_date: date | None = None
+    closed_at: AwareDatetime | None = None
+    is_closed: bool | None = None
+    is_won: bool | None = None
+    last_activity_at: AwareDatetime | None = None
+    qualification: dict[QualificationCategory, QualificationEntry] | None = None
+    custom: dict[str, Any] | None = None
+
+    def snapshot_changes(self) -> dict[str, Any]:
+        """The canonical fields this change sets, JSON-ready, with stage and closed state normalised."""
+        fields = self.model_fields_set - _ENVELOPE_FIELDS
+        changes: dict[str, Any] = self.model_dump(mode="json", include=fields)
+        if self.stage is not None:
+            changes["crm_stage"] = self.stage
+            stage = normalize_stage(self.stage)
+            if stage is None:
+                del changes["stage"]  # unknown stage: keep the raw name, leave the canonical one as it was
+            else:
+                changes["stage"] = stage.value
+                implied = closed_state(stage)
+                if implied is not None:
+                    changes.setdefault("is_closed", implied[0])
+                    if implied[1] is not None:
+                        changes.setdefault("is_won", implied[1])
+        if self.forecast_category is not None:
+            category = normalize_forecast_category(self.forecast_category)
+            if category is None:
+                del changes["forecast_category"]
+            else:
+                changes["forecast_category"] = category.value
+        return changes

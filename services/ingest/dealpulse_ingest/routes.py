@@ -1,0 +1,101 @@
+"""The webhook edge: verify, validate, hand over to the handler, answer in the CRM's terms."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from dealpulse_common import metrics
+from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
+from dealpulse_common.events import utcnow
+from dealpulse_common.kafka import PublishError
+from dealpulse_common.service import problem
+from dealpulse_common.tracing import continue_trace
+from dealpulse_ingest import store
+from dealpulse_ingest.handlers import IncomingChange, Outcome, accept_change, event_id_for
+from dealpulse_ingest.payloads import GenericDealChange
+from dealpulse_ingest.signature import SignatureError, verify
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+@router.post(
+    "/v1/webhooks/generic",
+    status_code=202,
+    responses={200: {"description": "Duplicate or stale delivery, acknowledged without effect"},
+               401: {"description": "Bad, missing or expired signature"},
+               422: {"description": "Invalid deal change"},
+               503: {"description": "Broker or database unavailable; retry after Retry-After seconds"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": GenericDealChange.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+)
+async def generic_webhook(
+    request: Request,
+    x_dealpulse_tenant: Annotated[str, Header(pattern=TENANT_PATTERN)],
+    x_dealpulse_signature: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    traceparent: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Accept one canonical deal change (full or partial), signed with the tenant's webhook secret."""
+    received_at = utcnow()
+    settings = request.app.state.settings
+    tenant_id = x_dealpulse_tenant
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        return _reject("too_large", problem(413, "Payload too large", f"body exceeds {settings.max_body_bytes} bytes"))
+    pool: asyncpg.Pool = request.app.state.pool
+    try:
+        async with tenant_transaction(pool, tenant_id) as conn:
+            secret = await store.webhook_secret(conn, tenant_id)
+    except DATABASE_UNAVAILABLE:
+        return _unavailable(settings.retry_after_s, "database unavailable")
+    try:
+        if secret is None:
+            raise SignatureError("unknown tenant or no webhook secret configured")
+        verify(secret, body, x_dealpulse_signature, settings.signature_tolerance_s)
+    except SignatureError as exc:
+        return _reject("bad_signature", problem(401, "Unauthorized", str(exc)))
+    try:
+        payload = GenericDealChange.model_validate(orjson.loads(body))
+    except orjson.JSONDecodeError as exc:
+        return _reject("malformed", problem(400, "Bad request", f"body is not valid JSON: {exc}"))
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        detail = "invalid field(s): " + ", ".join(e["field"] for e in errors)
+        return _reject("invalid", problem(422, "Invalid deal change", detail, errors=errors))
+
+    change = IncomingChange(
+        tenant_id=tenant_id, deal_id=payload.deal_id,
+        event_id=event_id_for(tenant_id, idempotency_key or payload.event_id, body), provider="generic",
+        modified_at=payload.modified_at, changes=payload.snapshot_changes(),
+        traceparent=continue_trace(traceparent), received_at=received_at,
+    )
+    try:
+        outcome = await accept_change(pool, request.app.state.publisher, change)
+    except PublishError:
+        log.warning("broker did not acknowledge; asking the CRM to retry")
+        return _unavailable(settings.retry_after_s, "event broker unavailable")
+    except DATABASE_UNAVAILABLE:
+        return _unavailable(settings.retry_after_s, "database unavailable")
+    metrics.WEBHOOKS.labels("generic", outcome.value).inc()
+    status = 202 if outcome is Outcome.ACCEPTED else 200
+    return JSONResponse({"status": outcome.value, "event_id": change.event_id, "deal_id": change.deal_id},
+                        status_code=status, headers={"traceparent": change.traceparent})
+
+
+def _reject(reason: str, response: JSONResponse) -> JSONResponse:
+    metrics.WEBHOOKS.labels("generic", reason).inc()
+    return response
+
+
+def _unavailable(retry_after_s: int, detail: str) -> JSONResponse:
+    return _reject("unavailable", problem(503, "Service unavailable", f"{detail}; nothing was stored, retry later",
+                                          headers={"Retry-After": str(retry_after_s)}))

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from dealpulse_common.settings import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "ingest"
+    port: int = 8001
+    signature_tolerance_s: int = 300
+    max_body_bytes: int = 1_048_576
+    retry_after_s: int = 2
