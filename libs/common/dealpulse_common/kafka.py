@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,10 +44,9 @@ async def ensure_topics(settings: ServiceSettings, topics: Sequence[Topic[CloudE
             for t in topics if t.name not in existing
         ]
         if missing:
-            try:
+            # Another service may create them between our list and our create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created them between our list and create
     finally:
         await admin.close()
 
@@ -62,7 +62,9 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(settings: ServiceSettings, *topics: Topic[CloudEvent], group_id: str | None = None) -> AIOKafkaConsumer:
+def make_consumer(
+    settings: ServiceSettings, *topics: Topic[CloudEvent], group_id: str | None = None
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *(t.name for t in topics),
         bootstrap_servers=settings.kafka_bootstrap,
@@ -114,9 +116,10 @@ class EventPublisher:
 
     async def _send(self, item: Outgoing) -> asyncio.Future[object]:
         headers = [("traceparent", item.event.traceparent.encode())] if item.event.traceparent else []
-        return await self._producer.send(
+        future: asyncio.Future[object] = await self._producer.send(
             item.topic.name, value=item.event.to_bytes(), key=item.event.key.encode(), headers=headers
         )
+        return future
 
     async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None

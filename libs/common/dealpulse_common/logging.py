@@ -11,7 +11,9 @@ from pythonjsonlogger.json import JsonFormatter
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
 tenant_var: ContextVar[str | None] = ContextVar("tenant_id", default=None)
 
-_SECRET_PATTERN = re.compile(r"(?i)(secret|password|authorization|token|signature)(['\"]?\s*[:=]\s*['\"]?)([^\s,'\"}]+)")
+_SECRET_PATTERN = re.compile(
+    r"(?i)(secret|password|authorization|token|signature)(['\"]?\s*[:=]\s*['\"]?)([^\s,'\"}]+)"
+)
 
 
 class _ContextFilter(logging.Filter):

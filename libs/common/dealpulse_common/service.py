@@ -99,9 +99,9 @@ class BackgroundWork:
         log.error("background task %s failed; stopping the service", task.get_name(), exc_info=task.exception())
         os.kill(os.getpid(), signal.SIGTERM)
 
-    async def wait(self, timeout: float = 10.0) -> None:
+    async def wait(self, grace_s: float = 10.0) -> None:
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+            await asyncio.wait(self._tasks, timeout=grace_s)
         for task in self._tasks:
             task.cancel()
 

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 from dealpulse_common.events import CloudEvent, DeadLetter, DealAlert, DealChanged, DealScored, DealVerdict
 
-E = TypeVar("E", bound=CloudEvent)
+E = TypeVar("E", bound=CloudEvent, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -25,4 +25,4 @@ DEAL_VERDICT = Topic("deal.verdict.v1", DealVerdict)
 DEAL_ALERTS = Topic("deal.alerts.v1", DealAlert)
 DEAD_LETTERS = Topic("dlq.v1", DeadLetter)
 
-ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS, DEAD_LETTERS)  # type: ignore[assignment]
+ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS, DEAD_LETTERS)

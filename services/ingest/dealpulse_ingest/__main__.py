@@ -1,4 +1,5 @@
 from dealpulse_common.service import serve
+
 from dealpulse_ingest.app import create_app
 from dealpulse_ingest.settings import IngestSettings
 

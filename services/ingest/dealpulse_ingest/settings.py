@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from dealpulse_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class IngestSettings(ServiceSettings):

@@ -29,7 +29,8 @@ VALUES ($1, $2, $3::jsonb, $4::timestamptz,
         $5)
 ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
     snapshot = d.snapshot || EXCLUDED.snapshot || jsonb_build_object('qualification',
-        COALESCE(d.snapshot->'qualification', '{}'::jsonb) || COALESCE(EXCLUDED.snapshot->'qualification', '{}'::jsonb)),
+        COALESCE(d.snapshot->'qualification', '{}'::jsonb)
+        || COALESCE(EXCLUDED.snapshot->'qualification', '{}'::jsonb)),
     stage_entered_at = CASE
         WHEN EXCLUDED.snapshot ? 'stage' AND EXCLUDED.snapshot->>'stage' IS DISTINCT FROM d.snapshot->>'stage'
         THEN EXCLUDED.source_modified_at ELSE d.stage_entered_at END,

@@ -101,7 +101,9 @@ CREATE TABLE deal_risk (
     amount           double precision,
     owner_id         text,
     is_closed        boolean NOT NULL,
+    features         real[] NOT NULL,
     payload          jsonb NOT NULL,
+    source_modified_at timestamptz NOT NULL,
     scored_at        timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, deal_id)
 );

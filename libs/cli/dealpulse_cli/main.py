@@ -1,0 +1,144 @@
+"""``dealpulse``: one command for the operator tasks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dealpulse_cli.bootstrap import DEMO_TENANT
+
+DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
+
+
+def _registry_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY,
+                        help="model registry folder (env DEALPULSE_MODEL_REGISTRY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dealpulse", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the embedded stack, all services and a demo CRM feed")
+    run.add_argument("--no-feed", action="store_true", help="do not start the demo CRM feed")
+    run.add_argument("--feed-rate", type=float, default=5.0, help="demo deal changes per second")
+    _registry_arg(run)
+
+    migrate = commands.add_parser("migrate", help="apply pending SQL migrations")
+    migrate.add_argument("--database-url", default=os.environ.get("DATABASE_ADMIN_URL"),
+                         help="an owner/admin connection URL (env DATABASE_ADMIN_URL)")
+
+    token = commands.add_parser("token", help="print a development JWT")
+    token.add_argument("--tenant", default=DEMO_TENANT)
+    token.add_argument("--role", choices=("rep", "manager", "admin"), default="admin")
+    token.add_argument("--user", default="demo-admin")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+
+    demo = commands.add_parser("demo-data", help="write a synthetic CRM history")
+    demo.add_argument("--deals", type=int, default=20_000)
+    demo.add_argument("--tenants", type=int, default=1)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--out", type=Path, default=Path("demo-deals.csv"))
+
+    train = commands.add_parser("train", help="train a model on closed deals and write a new version")
+    train.add_argument("--data", type=Path, required=True)
+    train.add_argument("--tenant", default=None)
+    _registry_arg(train)
+
+    promote = commands.add_parser("promote", help="make a model version active")
+    promote.add_argument("version")
+    promote.add_argument("--tenant", default=None)
+    _registry_arg(promote)
+
+    rollback = commands.add_parser("rollback", help="re-activate the previously promoted version")
+    rollback.add_argument("--tenant", default=None)
+    _registry_arg(rollback)
+
+    models = commands.add_parser("models", help="list model versions with their metrics")
+    models.add_argument("--tenant", default=None)
+    _registry_arg(models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    handler = _COMMANDS[args.command]
+    return handler(args) or 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dealpulse_cli.run import run_system
+
+    return run_system(registry=args.registry, feed=not args.no_feed, feed_rate=args.feed_rate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from dealpulse_cli.bootstrap import prepare_database
+
+    if not args.database_url:
+        print("set DATABASE_ADMIN_URL or pass --database-url", file=sys.stderr)
+        return 2
+    applied = asyncio.run(prepare_database(args.database_url))
+    print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from dealpulse_common.settings import ServiceSettings
+    from dealpulse_gateway.auth import issue_token
+
+    print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl))
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.training.synthetic import generate, write_csv
+
+    rows = generate(args.deals, args.tenants, args.seed)
+    write_csv(rows, args.out)
+    print(f"wrote {len(rows)} deals to {args.out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.training.train import train
+
+    version = train(args.data, args.registry, tenant_id=args.tenant)
+    print(f"trained {version} (not active yet: dealpulse promote {version})")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.model import ModelRegistry
+
+    ModelRegistry(args.registry).promote(args.version, tenant_id=args.tenant)
+    print(f"active: {args.version}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.model import ModelRegistry
+
+    version = ModelRegistry(args.registry).rollback(tenant_id=args.tenant)
+    print(f"active: {version}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.model import ModelRegistry
+
+    for line in ModelRegistry(args.registry).describe(tenant_id=args.tenant):
+        print(line)
+    return 0
+
+
+_COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data, "train": _train,
+             "promote": _promote, "rollback": _rollback, "models": _models}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""The scorer's stream edge: changed deals in, scored deals out, history persisted, exactly once per change."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+from dealpulse_common import metrics
+from dealpulse_common.db import tenant_transaction
+from dealpulse_common.events import CloudEvent, DealChanged, DealScored, DealScoredData, utcnow
+from dealpulse_common.kafka import Outgoing
+from dealpulse_common.topics import DEAL_SCORED
+
+from dealpulse_scorer import store
+from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
+from dealpulse_scorer.model import ModelRegistry
+
+SOURCE = "dealpulse/scorer"
+
+
+class ScoringConsumer:
+    def __init__(self, pool: asyncpg.Pool, registry: ModelRegistry) -> None:
+        self._pool = pool
+        self._registry = registry
+
+    async def handle(self, events: list[CloudEvent]) -> list[Outgoing]:
+        consumed_at = utcnow()
+        by_tenant: dict[str, list[DealChanged]] = defaultdict(list)
+        for event in events:
+            assert isinstance(event, DealChanged)
+            by_tenant[event.tenantid].append(event)
+        outgoing: list[Outgoing] = []
+        for tenant_id, changes in by_tenant.items():
+            scored = await self._score_tenant(tenant_id, changes)
+            outgoing.extend(Outgoing(DEAL_SCORED, _scored_event(change, data, consumed_at))
+                            for change, data in scored)
+        return outgoing
+
+    async def _score_tenant(
+        self, tenant_id: str, changes: list[DealChanged]
+    ) -> list[tuple[DealChanged, DealScoredData]]:
+        async with tenant_transaction(self._pool, tenant_id) as conn:
+            already = await store.stored_scores(conn, tenant_id, [c.data.source_event_id for c in changes])
+            fresh = [c for c in changes if c.data.source_event_id not in already]
+            previous = {
+                deal_id: Previous(p.risk_score, p.risk_category, p.features, p.scored_at)
+                for deal_id, p in (await store.previous_scores(conn, tenant_id, [c.dealid for c in fresh])).items()
+            }
+            new_scores = await self._score(tenant_id, fresh, previous)
+            await store.save_scores(conn, tenant_id, [_row(c, s) for c, s in zip(fresh, new_scores, strict=True)])
+        by_event = {c.data.source_event_id: s.data for c, s in zip(fresh, new_scores, strict=True)}
+        by_event.update({event_id: DealScoredData.model_validate(payload) for event_id, payload in already.items()})
+        return [(c, by_event[c.data.source_event_id]) for c in changes]
+
+    async def _score(self, tenant_id: str, changes: list[DealChanged], previous: dict[str, Previous]) -> list[Scored]:
+        """Score in rounds where each deal appears once, so a deal changed twice in a batch chains its deltas."""
+        model = self._registry.load_active(tenant_id)
+        results: dict[int, Scored] = {}
+        for round_ in _rounds(changes):
+            inputs = [ScoreInput(changes[i].data.deal, _as_of(changes[i]), changes[i].data.source_event_id,
+                                 previous.get(changes[i].dealid)) for i in round_]
+            started = time.perf_counter()
+            scored = await asyncio.to_thread(score_deals, model, inputs, utcnow())
+            metrics.INFERENCE_DURATION.observe(time.perf_counter() - started)
+            for index, result in zip(round_, scored, strict=True):
+                results[index] = result
+                previous[changes[index].dealid] = Previous(result.data.risk_score, result.data.risk_category.value,
+                                                           result.features, result.data.scored_at)
+                metrics.SCORES.labels(result.data.risk_category.value).inc()
+        return [results[i] for i in range(len(changes))]
+
+
+def _rounds(changes: Sequence[DealChanged]) -> list[list[int]]:
+    rounds: list[list[int]] = []
+    seen_in: dict[str, int] = {}
+    for index, change in enumerate(changes):
+        round_no = seen_in.get(change.dealid, -1) + 1
+        seen_in[change.dealid] = round_no
+        if round_no == len(rounds):
+            rounds.append([])
+        rounds[round_no].append(index)
+    return rounds
+
+
+def _as_of(change: DealChanged) -> datetime:
+    return change.data.deal.source_modified_at or change.time
+
+
+def _row(change: DealChanged, scored: Scored) -> store.ScoreRow:
+    data = scored.data
+    return store.ScoreRow(
+        deal_id=change.dealid, source_event_id=data.source_event_id, risk_score=data.risk_score,
+        risk_category=data.risk_category.value, win_probability=data.win_probability, model_version=data.model_version,
+        features=scored.features, payload=data.model_dump(mode="json"), amount=data.deal.amount,
+        owner_id=data.deal.owner_id, is_closed=data.deal.is_closed, source_modified_at=_as_of(change),
+        scored_at=data.scored_at,
+    )
+
+
+def _scored_event(change: DealChanged, data: DealScoredData, consumed_at: datetime) -> DealScored:
+    timing = {"received_at": change.data.received_at, "ingest_published_at": change.time,
+              "scorer_consumed_at": consumed_at, "scored_at": data.scored_at}
+    return DealScored.create(
+        source=SOURCE, tenant_id=change.tenantid, deal_id=change.dealid,
+        data=data.model_copy(update={"timing": timing}), id=f"scored:{change.id}", traceparent=change.traceparent,
+    )

@@ -1,0 +1,79 @@
+"""The scorer's tables: ``risk_scores`` (every score, history) and ``deal_risk`` (the latest per deal)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class PreviousScore:
+    risk_score: int
+    risk_category: str
+    features: list[float]
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    deal_id: str
+    source_event_id: str
+    risk_score: int
+    risk_category: str
+    win_probability: float
+    model_version: str
+    features: list[float]
+    payload: dict[str, Any]
+    amount: float | None
+    owner_id: str | None
+    is_closed: bool
+    source_modified_at: datetime
+    scored_at: datetime
+
+
+async def stored_scores(conn: asyncpg.Connection, tenant_id: str, event_ids: Sequence[str]) -> dict[str, Any]:
+    """Scores already persisted for these change events (a replay after a crash): event id -> payload."""
+    rows = await conn.fetch(
+        "SELECT source_event_id, payload FROM risk_scores WHERE tenant_id = $1 AND source_event_id = ANY($2)",
+        tenant_id, list(event_ids),
+    )
+    return {r["source_event_id"]: r["payload"] for r in rows}
+
+
+async def previous_scores(
+    conn: asyncpg.Connection, tenant_id: str, deal_ids: Sequence[str]
+) -> dict[str, PreviousScore]:
+    rows = await conn.fetch(
+        "SELECT deal_id, risk_score, risk_category, features, scored_at FROM deal_risk "
+        "WHERE tenant_id = $1 AND deal_id = ANY($2)",
+        tenant_id, list(deal_ids),
+    )
+    return {r["deal_id"]: PreviousScore(r["risk_score"], r["risk_category"], list(r["features"]), r["scored_at"])
+            for r in rows}
+
+
+async def save_scores(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[ScoreRow]) -> None:
+    await conn.executemany(
+        "INSERT INTO risk_scores (tenant_id, source_event_id, deal_id, risk_score, risk_category, win_probability, "
+        "model_version, features, payload, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (tenant_id, source_event_id) DO NOTHING",
+        [(tenant_id, r.source_event_id, r.deal_id, r.risk_score, r.risk_category, r.win_probability, r.model_version,
+          r.features, r.payload, r.scored_at) for r in rows],
+    )
+    await conn.executemany(
+        "INSERT INTO deal_risk AS c (tenant_id, deal_id, source_event_id, risk_score, risk_category, win_probability, "
+        "amount, owner_id, is_closed, features, payload, source_modified_at, scored_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+        "ON CONFLICT (tenant_id, deal_id) DO UPDATE SET source_event_id = EXCLUDED.source_event_id, "
+        "risk_score = EXCLUDED.risk_score, risk_category = EXCLUDED.risk_category, "
+        "win_probability = EXCLUDED.win_probability, amount = EXCLUDED.amount, owner_id = EXCLUDED.owner_id, "
+        "is_closed = EXCLUDED.is_closed, features = EXCLUDED.features, payload = EXCLUDED.payload, "
+        "source_modified_at = EXCLUDED.source_modified_at, scored_at = EXCLUDED.scored_at "
+        "WHERE c.source_modified_at <= EXCLUDED.source_modified_at",
+        [(tenant_id, r.deal_id, r.source_event_id, r.risk_score, r.risk_category, r.win_probability, r.amount,
+          r.owner_id, r.is_closed, r.features, r.payload, r.source_modified_at, r.scored_at) for r in rows],
+    )

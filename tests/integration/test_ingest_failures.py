@@ -1,0 +1,104 @@
+"""Every way a webhook can be refused gets a clear answer, and nothing refused is stored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from dealpulse_ingest.signature import sign
+from tests.support import RunningSystem, deal_change, poll_until
+
+VALID = {"deal_id": "D-1", "modified_at": "2026-11-20T10:00:00Z", "amount": 1000}
+
+
+async def _stored_events(system: RunningSystem, tenant_id: str) -> int:
+    rows = await system.admin_fetch("SELECT count(*) AS n FROM deal_events WHERE tenant_id = $1", tenant_id)
+    return int(rows[0]["n"])
+
+
+async def test_bad_signature_is_401_and_stores_nothing(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    response = await system.send_change(tenant, VALID, signature=sign("not-the-secret", b"{}"))
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "signature" in response.json()["detail"]
+    assert await _stored_events(system, tenant.tenant_id) == 0
+
+
+async def test_replayed_old_timestamp_is_401(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    import orjson
+
+    body = orjson.dumps(VALID)
+    old = sign(tenant.webhook_secret, body, timestamp=int(time.time()) - 301)
+    response = await system.send_change(tenant, VALID, signature=old)
+    assert response.status_code == 401
+    assert "window" in response.json()["detail"]
+
+
+async def test_unknown_tenant_is_401(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    tenant.tenant_id = "nobody-" + tenant.tenant_id
+    assert (await system.send_change(tenant, VALID)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({**VALID, "amount": 0}, "amount"),
+        ({**VALID, "amount": -5}, "amount"),
+        ({**VALID, "amount": 10_000_000}, "amount"),
+        ({"modified_at": "2026-11-20T10:00:00Z", "amount": 5}, "deal_id"),
+        ({**VALID, "expected_close_date": "next tuesday"}, "expected_close_date"),
+        ({**VALID, "modified_at": "2026-11-20T10:00:00"}, "modified_at"),
+        ({**VALID, "qualification": {"champion": {"score": 7}}}, "qualification.champion.score"),
+        ({**VALID, "amonut": 5}, "amonut"),
+    ],
+)
+async def test_invalid_change_is_422_naming_the_field(system: RunningSystem, change: dict, field: str) -> None:
+    tenant = await system.new_tenant()
+    response = await system.send_change(tenant, change)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]]
+    assert await _stored_events(system, tenant.tenant_id) == 0
+
+
+async def test_malformed_json_is_400(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    import httpx
+
+    body = b'{"deal_id": "D-1", '
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{system.url('ingest')}/v1/webhooks/generic", content=body,
+            headers={"X-DealPulse-Tenant": tenant.tenant_id,
+                     "X-DealPulse-Signature": sign(tenant.webhook_secret, body)})
+    assert response.status_code == 400
+    assert response.json()["title"] == "Bad request"
+
+
+async def test_broker_unavailable_is_503_with_retry_after_then_recovers(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    broker = system.stack.broker_pid()
+    # Freeze, do not restart: a restarted embedded broker forgets every topic and offset.
+    os.kill(broker, signal.SIGSTOP)
+    try:
+        response = await system.send_change(tenant, deal_change("D-frozen", "2026-11-20T10:00:00Z", amount=500))
+    finally:
+        os.kill(broker, signal.SIGCONT)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert await _stored_events(system, tenant.tenant_id) == 0, "a refused change was kept"
+
+    async def accepted():
+        retry = await system.send_change(tenant, deal_change("D-frozen", "2026-11-20T10:00:00Z", amount=500))
+        return retry if retry.status_code == 202 else None
+
+    await poll_until(accepted, timeout=30, interval=1.0)
+    await poll_until(lambda: system.admin_fetch(
+        "SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = 'D-frozen'", tenant.tenant_id), timeout=30)

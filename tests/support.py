@@ -1,0 +1,130 @@
+"""Typed helpers for tests that drive the running system through its public interfaces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import orjson
+import websockets
+
+from dealpulse_cli.stack import EmbeddedStack
+from dealpulse_cli.supervisor import Supervisor
+from dealpulse_common.settings import ServiceSettings
+from dealpulse_gateway.auth import issue_token
+from dealpulse_ingest.signature import sign
+
+T = TypeVar("T")
+
+
+@dataclass
+class Tenant:
+    tenant_id: str
+    webhook_secret: str
+
+
+@dataclass
+class RunningSystem:
+    stack: EmbeddedStack
+    supervisor: Supervisor
+    registry: Path
+    _tenants: list[str] = field(default_factory=list)
+
+    def url(self, service: str) -> str:
+        return self.supervisor.url(service)
+
+    def ws_url(self, path: str = "/v1/stream") -> str:
+        return self.url("gateway").replace("http://", "ws://") + path
+
+    async def new_tenant(self, prefix: str = "t") -> Tenant:
+        """A tenant of the test's own, so tests never see each other's data."""
+        tenant = Tenant(f"{prefix}-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex)
+        conn = await asyncpg.connect(self.stack.admin_database_url)
+        try:
+            await conn.execute("INSERT INTO tenants (tenant_id, name, webhook_secret) VALUES ($1, $2, $3)",
+                               tenant.tenant_id, f"Test {tenant.tenant_id}", tenant.webhook_secret)
+        finally:
+            await conn.close()
+        return tenant
+
+    def token(self, tenant: Tenant, role: str = "admin", user: str = "test-admin") -> str:
+        return issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, role, user, 3600)
+
+    async def send_change(self, tenant: Tenant, change: dict[str, Any], *, signature: str | None = None,
+                          headers: dict[str, str] | None = None) -> httpx.Response:
+        body = orjson.dumps(change)
+        all_headers = {"Content-Type": "application/json", "X-DealPulse-Tenant": tenant.tenant_id,
+                       "X-DealPulse-Signature": signature or sign(tenant.webhook_secret, body), **(headers or {})}
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            return await client.post(f"{self.url('ingest')}/v1/webhooks/generic", content=body, headers=all_headers)
+
+    async def admin_fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """Read as the database owner (bypassing row-level security) to check what was persisted."""
+        conn = await asyncpg.connect(self.stack.admin_database_url)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+
+async def poll_until(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll ``probe`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+class StreamClient:
+    """A real WebSocket client on the gateway's live stream."""
+
+    def __init__(self, connection: websockets.ClientConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def connect(cls, url: str, token: str) -> StreamClient:
+        return cls(await websockets.connect(f"{url}?token={token}", open_timeout=10))
+
+    async def next_message(self, timeout: float = 20.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.connection.recv(), timeout)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("no matching stream message in time")
+            message = await self.next_message(remaining)
+            if match(message):
+                return message
+
+    async def collect(self, seconds: float) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                messages.append(await self.next_message(remaining))
+            except TimeoutError:
+                break
+        return messages
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+def deal_change(deal_id: str, modified_at: str, **fields: Any) -> dict[str, Any]:
+    return {"deal_id": deal_id, "modified_at": modified_at, **fields}

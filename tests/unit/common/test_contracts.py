@@ -1,0 +1,116 @@
+"""Every event type round-trips through its topic's codec, and the committed JSON Schemas are current."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from dealpulse_common.deal import CanonicalDeal, Stage
+from dealpulse_common.events import (
+    AlertType,
+    CommitAdmission,
+    DeadLetter,
+    DeadLetterData,
+    DealAlert,
+    DealAlertData,
+    DealChanged,
+    DealChangedData,
+    DealScored,
+    DealScoredData,
+    DealVerdict,
+    DealVerdictData,
+    ForecastBucket,
+    RiskCategory,
+    RiskFactor,
+)
+from dealpulse_common.schemas import rendered_schemas
+from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+DEAL = CanonicalDeal(tenant_id="t1", deal_id="D1", amount=1200.5, stage=Stage.PROPOSAL,
+                     expected_close_date=date(2026, 12, 31), qualification={"champion": {"score": 2}})
+
+
+def _samples():
+    common = {"source": "test", "tenant_id": "t1", "deal_id": "D1"}
+    scored = DealScoredData(deal=DEAL, risk_score=70, risk_category=RiskCategory.HIGH, win_probability=0.3,
+                            factors=[RiskFactor(feature="f", label="F", impact=-3.5, description="d")],
+                            recommendations=[], model_version="v1", scored_at=NOW, source_event_id="e1",
+                            timing={"received_at": NOW})
+    return [
+        (DEAL_CHANGED, DealChanged.create(**common, data=DealChangedData(
+            deal=DEAL, changed_fields=["amount"], source_event_id="e1", received_at=NOW))),
+        (DEAL_SCORED, DealScored.create(**common, data=scored)),
+        (DEAL_VERDICT, DealVerdict.create(**common, data=DealVerdictData(
+            ai_forecast=ForecastBucket.PIPELINE, forecast_basis="health_score", health_score=2, win_probability=0.3,
+            commit_admission=CommitAdmission.NOT_APPLICABLE, ai_verdict=ForecastBucket.PIPELINE, reasons=["r"],
+            predictive_eligible=True, thresholds_version="default-1", risk_score=70, source_event_id="e1",
+            decided_at=NOW))),
+        (DEAL_ALERTS, DealAlert.create(**common, data=DealAlertData(
+            alert_id="a1", alert_type=AlertType.ENTERED_CRITICAL, severity="critical", title="t", summary="s",
+            risk_score=80, deep_link="http://x/#deal=D1", slack_blocks=[{"type": "divider"}], source_event_id="e1",
+            raised_at=NOW))),
+        (DEAD_LETTERS, DeadLetter.create(**common, data=DeadLetterData(
+            original_topic="x", original_value_b64="AA==", error="bad", service="scorer", failed_at=NOW))),
+    ]
+
+
+@pytest.mark.parametrize(("topic", "event"), _samples(), ids=lambda v: getattr(v, "name", ""))
+def test_event_round_trips_through_its_topic(topic, event) -> None:
+    decoded = topic.decode(event.to_bytes())
+    assert decoded == event
+    assert decoded.specversion == "1.0" and decoded.type == topic.event.event_type
+    assert decoded.key == "t1:D1"
+
+
+def test_a_consumer_rejects_another_topics_event() -> None:
+    changed = _samples()[0][1]
+    with pytest.raises(ValueError):
+        DEAL_SCORED.decode(changed.to_bytes())
+
+
+def test_consumers_tolerate_additive_fields() -> None:
+    """Schema changes are additive: an older consumer must read an event with fields it does not know."""
+    import orjson
+
+    event = _samples()[3][1]
+    raw = orjson.loads(event.to_bytes())
+    raw["newattribute"] = "from a newer producer"
+    assert DEAL_ALERTS.decode(orjson.dumps(raw)) == event
+
+
+def test_committed_json_schemas_are_current() -> None:
+    for name, text in rendered_schemas().items():
+        committed = ROOT / "docs" / "schemas" / name
+        assert committed.exists(), f"{committed} missing: run python -m dealpulse_common.schemas docs/schemas"
+        assert committed.read_text() == text, f"{name} is stale: run python -m dealpulse_common.schemas docs/schemas"
+
+
+def test_topic_names_appear_only_in_the_registry() -> None:
+    """No topic name as a bare string anywhere but libs/common/dealpulse_common/topics.py."""
+    names = {topic.name for topic in ALL_TOPICS}
+    offenders = []
+    for folder in ("services", "libs"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "topics.py" and path.parent.name == "dealpulse_common":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_only_the_kafka_module_sends_to_the_broker() -> None:
+    offenders = []
+    for folder in ("services", "libs"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "kafka.py" and path.parent.name == "dealpulse_common":
+                continue
+            source = path.read_text()
+            if ".send_and_wait(" in source or "_producer.send(" in source or "producer.send(" in source:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
