@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list model versions with their metrics")
     models.add_argument("--tenant", default=None)
     _registry_arg(models)
+    bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
+    bench.add_argument("which", nargs="?", choices=("all", "latency"), default="all")
+    bench.add_argument("--changes", type=int, default=5_000)
+    bench.add_argument("--rate", type=float, default=200.0)
+    bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     return parser
 
 
@@ -137,8 +142,18 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from dealpulse_cli.bench.run import run_latency
+
+    result = run_latency(args.changes, args.rate, args.report)
+    p = result.percentiles(result.end_to_end_ms)
+    print(f"end to end: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms; "
+          f"lost {result.accepted - result.received}, duplicated {result.duplicates}; written to {args.report}")
+    return 0
+
+
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data, "train": _train,
-             "promote": _promote, "rollback": _rollback, "models": _models}
+             "promote": _promote, "rollback": _rollback, "models": _models, "bench": _bench}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -41,6 +41,13 @@ class Principal:
         return self.role in (Role.MANAGER, Role.ADMIN)
 
 
+def visible_to(principal: Principal, owner_id: str | None) -> bool:
+    """RBAC for one deal: a rep sees only deals they own; managers and admins see the whole tenant."""
+    if principal.sees_whole_tenant():
+        return True
+    return owner_id is not None and owner_id == principal.user_id
+
+
 class InvalidToken(Exception):
     """The token is missing, malformed, forged, expired or carries claims we do not accept."""
 
@@ -77,8 +84,8 @@ def _check_claims(tenant_id: object, role: object, user_id: object) -> None:
         raise ValueError("tenant_id must be a lowercase identifier")
     if role not in {r.value for r in Role}:
         raise ValueError(f"role must be one of {', '.join(r.value for r in Role)}")
-    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
-        raise ValueError("sub (user id) must be a non-empty string")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH or not user_id.isprintable():
+        raise ValueError("sub (user id) must be a non-empty printable string")
 
 
 def bearer_token(authorization: str | None) -> str | None:

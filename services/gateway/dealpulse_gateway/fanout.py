@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import Sequence
 
+from dealpulse_common import metrics
+from dealpulse_common.events import CloudEvent, DealScored, utcnow
+from dealpulse_common.kafka import Outgoing
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dealpulse_common import metrics
-from dealpulse_common.events import CloudEvent, utcnow
-from dealpulse_common.kafka import Outgoing
 from dealpulse_gateway.messages import KIND_OF_EVENT, StreamEntry, dedupe_key, stream_entry, stream_key
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ class StreamFanout:
             if stream_id is None:
                 log.debug("duplicate event %s not fanned out again", event.id)
                 continue
-            received_at = getattr(event.data, "timing", {}).get("received_at")
+            # Only scores carry hop timestamps; the histogram is webhook-to-score-on-the-stream.
+            received_at = event.data.timing.get("received_at") if isinstance(event, DealScored) else None
             if received_at is not None:
                 metrics.WEBHOOK_TO_STREAM.observe(max(0.0, (fanned_out_at - received_at).total_seconds()))
         return []

@@ -1,4 +1,4 @@
-"""What the gateway writes to a tenant's Redis stream and sends on the WebSocket, and who may see it.
+"""What the gateway writes to a tenant's Redis stream and sends on the WebSocket.
 
 Pure functions, shared by the fan-out consumer (writer) and the WebSocket (reader).
 
@@ -17,9 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import orjson
-
 from dealpulse_common.events import CloudEvent, DealAlert, DealScored, DealVerdict
-from dealpulse_gateway.auth import Principal
 
 
 class StreamKind(StrEnum):
@@ -55,13 +53,6 @@ def owner_of(event: CloudEvent) -> str | None:
     if isinstance(event, DealVerdict | DealAlert):
         return event.data.owner_id
     return None
-
-
-def visible_to(principal: Principal, owner_id: str | None) -> bool:
-    """RBAC for one deal: a rep sees only deals they own; managers and admins see the whole tenant."""
-    if principal.sees_whole_tenant():
-        return True
-    return owner_id is not None and owner_id == principal.user_id
 
 
 @dataclass(frozen=True)

@@ -86,20 +86,29 @@ def _as_rows(features: np.ndarray) -> np.ndarray:
     return rows
 
 
-def attribute(model: ScoringModel, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def attribute(
+    model: ScoringModel, features: np.ndarray, win_probabilities: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(win probability per deal (n,), impact per deal and feature group (n, groups) in points).
 
     Column j of the impacts is ``GROUP_NAMES[j]``; a negative impact means the deal's value of that group
-    lowers its win chance compared with the reference value."""
+    lowers its win chance compared with the reference value. Pass ``win_probabilities`` when the caller
+    already predicted these rows (same model): the batch then holds only the variants."""
     rows = _as_rows(features)
     n, n_groups = rows.shape[0], len(GROUP_NAMES)
-    variants = np.repeat(rows[:, None, :], n_groups + 1, axis=1)  # [:, 0] is the deal itself
+    variants = np.repeat(rows[:, None, :], n_groups, axis=1)
     for j, group in enumerate(GROUP_NAMES):
         columns = list(FEATURE_GROUPS[group])
-        variants[:, j + 1, columns] = model.reference[columns]
-    probabilities = model.predict_win(variants.reshape(-1, N_FEATURES)).reshape(n, n_groups + 1)
-    impacts = (probabilities[:, :1] - probabilities[:, 1:]) * 100.0
-    return probabilities[:, 0], impacts
+        variants[:, j, columns] = model.reference[columns]
+    batch = variants.reshape(-1, N_FEATURES)
+    if win_probabilities is None:
+        predictions = model.predict_win(np.vstack([rows, batch]))
+        probabilities, varied = predictions[:n], predictions[n:].reshape(n, n_groups)
+    else:
+        probabilities = np.asarray(win_probabilities, dtype=np.float64).reshape(n)
+        varied = model.predict_win(batch).reshape(n, n_groups)
+    impacts = (probabilities[:, None] - varied) * 100.0
+    return probabilities, impacts
 
 
 def _factors_for(x: np.ndarray, impacts: np.ndarray, deal: CanonicalDeal | None, top_n: int) -> list[RiskFactor]:
@@ -124,12 +133,14 @@ def _factors_for(x: np.ndarray, impacts: np.ndarray, deal: CanonicalDeal | None,
 def top_factors(
     model: ScoringModel,
     features: np.ndarray,
+    win_probabilities: np.ndarray | None = None,
     deals: Sequence[CanonicalDeal | None] | None = None,
     top_n: int = TOP_FACTORS,
 ) -> list[list[RiskFactor]]:
-    """The ``top_n`` factors by absolute impact for each row of ``features`` (one model call in all)."""
+    """The ``top_n`` factors by absolute impact for each row of ``features`` (one model call in all).
+    Pass the ``deals`` the rows came from so sentences can name segments and currency."""
     rows = _as_rows(features)
-    _, impacts = attribute(model, rows)
+    _, impacts = attribute(model, rows, win_probabilities)
     deal_list = list(deals) if deals is not None else [None] * len(rows)
     return [_factors_for(rows[i], impacts[i], deal_list[i], top_n) for i in range(len(rows))]
 

@@ -46,15 +46,16 @@ def score_deals(model: LoadedModel, inputs: Sequence[ScoreInput], scored_at: dat
         return []
     matrix = model.features_matrix([i.deal for i in inputs], [i.as_of for i in inputs])
     win = model.predict_win(matrix)
-    factors = explain.top_factors(model, matrix, win)
+    factors = explain.top_factors(model, matrix, win, deals=[i.deal for i in inputs])
     results = []
     for row, item in enumerate(inputs):
         score = explain.risk_score(float(win[row]))
         category = explain.risk_category(score)
-        since = _since_previous(model, item.previous, matrix[row], score)
+        since = _since_previous(model, item, matrix[row], score)
         data = DealScoredData(
             deal=item.deal, risk_score=score, risk_category=category, win_probability=round(float(win[row]), 4),
-            factors=factors[row], recommendations=explain.recommend(factors[row], category, item.deal),
+            factors=factors[row],
+            recommendations=explain.recommend(factors[row], category, item.deal, today=item.as_of.date()),
             since_previous=since,
             previous_category=RiskCategory(item.previous.risk_category) if item.previous else None,
             model_version=model.version, scored_at=scored_at, source_event_id=item.source_event_id,
@@ -63,13 +64,12 @@ def score_deals(model: LoadedModel, inputs: Sequence[ScoreInput], scored_at: dat
     return results
 
 
-def _since_previous(
-    model: LoadedModel, previous: Previous | None, current: np.ndarray, score: int
-) -> ScoreDelta | None:
+def _since_previous(model: LoadedModel, item: ScoreInput, current: np.ndarray, score: int) -> ScoreDelta | None:
+    previous = item.previous
     if previous is None:
         return None
     before = np.asarray(previous.features, dtype=np.float32)
     return ScoreDelta(
         previous_risk_score=previous.risk_score, previous_scored_at=previous.scored_at,
-        delta=score - previous.risk_score, changes=explain.why_changed(model, before, current),
+        delta=score - previous.risk_score, changes=explain.why_changed(model, before, current, deal=item.deal),
     )

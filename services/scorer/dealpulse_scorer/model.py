@@ -47,6 +47,7 @@ ARTIFACT_FILES: tuple[str, ...] = ("model.onnx", "features.json", "priors.json",
 KEEP_PROMOTED = 3  # promoted versions kept for rollback
 KEEP_CANDIDATES = 3  # never-promoted versions kept, newest first
 HISTORY_LIMIT = 100
+SUMMARY_METRICS = ("roc_auc", "pr_auc", "brier", "ece")
 _VERSION_PATTERN = re.compile(r"^v[0-9A-Za-z._-]+$")
 _TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -258,6 +259,24 @@ class ModelRegistry:
             )
         return sorted(infos, key=lambda info: (info.created_at, info.version))
 
+    def describe(self, tenant_id: str | None = None) -> list[str]:
+        """Human-readable lines for ``dealpulse models``: each scope's versions, the active one starred.
+        Without a tenant: the global scope and every tenant scope."""
+        scopes: list[str | None] = [tenant_id] if tenant_id is not None else [None, *self.list_tenants()]
+        lines = []
+        for scope in scopes:
+            active = self.active_version(scope)
+            if scope is None:
+                lines.append(f"global: active {active or 'none'}")
+            else:
+                lines.append(f"tenant {scope}: active {active or 'none (served by the global model)'}")
+            for info in self.list_versions(scope):
+                marker = "*" if info.active else ("r" if info.promoted else " ")
+                scores = "  ".join(f"{k} {info.metrics[k]}" for k in SUMMARY_METRICS if k in info.metrics)
+                lines.append(f"  {marker} {info.version}  created {info.created_at[:19]}  {scores}")
+        lines.append("(* active, r on the rollback stack)")
+        return lines
+
     def list_tenants(self) -> list[str]:
         tenants = self.root / "tenants"
         return sorted(p.name for p in tenants.iterdir() if p.is_dir()) if tenants.is_dir() else []
@@ -301,7 +320,7 @@ class ModelRegistry:
         if len(stack) < 2:
             raise ModelRegistryError(f"nothing to roll back to in {self.scope_dir(tenant_id)}")
         current, stack = stack[-1], stack[:-1]
-        target = stack[-1]
+        target: str = stack[-1]
         self.load(target, tenant_id)
         history = [*pointer.get("history", []), _history_entry("rollback", target, current, reason)]
         self._write_pointer(tenant_id, {"active": target, "stack": stack, "history": history})
@@ -317,23 +336,28 @@ class ModelRegistry:
         return list(self._read_pointer(tenant_id).get("history", []))
 
     def prune(self, tenant_id: str | None) -> list[str]:
-        """Keep the rollback stack (the last ``KEEP_PROMOTED`` promoted versions) and the newest
-        ``KEEP_CANDIDATES`` never-promoted versions; remove every other version folder of the scope."""
+        """Keep the rollback stack (the last ``KEEP_PROMOTED`` promoted versions), every never-promoted
+        version newer than the active one (candidates awaiting a decision) and the ``KEEP_CANDIDATES`` newest
+        older candidates; remove every other version folder of the scope. Runs on each promotion."""
         pointer = self._read_pointer(tenant_id)
         keep = set(pointer.get("stack", []))
-        if pointer.get("active"):
-            keep.add(pointer["active"])
+        active = pointer.get("active")
+        if active:
+            keep.add(active)
         ever_promoted = {entry.get("version") for entry in pointer.get("history", [])}
-        versions = [info.version for info in self.list_versions(tenant_id)]  # oldest first
-        candidates = [v for v in versions if v not in ever_promoted and v not in keep]
-        keep.update(candidates[-KEEP_CANDIDATES:] if KEEP_CANDIDATES else [])
+        infos = self.list_versions(tenant_id)  # oldest first
+        active_created = next((info.created_at for info in infos if info.version == active), "")
+        candidates = [i for i in infos if i.version not in ever_promoted and i.version not in keep]
+        older = [i.version for i in candidates if i.created_at <= active_created]
+        keep.update(i.version for i in candidates if i.created_at > active_created)
+        keep.update(older[-KEEP_CANDIDATES:] if KEEP_CANDIDATES else [])
         removed = []
-        for version in versions:
-            if version in keep:
+        for info in infos:
+            if info.version in keep:
                 continue
-            path = self.version_dir(version, tenant_id)
+            path = self.version_dir(info.version, tenant_id)
             shutil.rmtree(path, ignore_errors=True)
-            removed.append(version)
+            removed.append(info.version)
             with self._lock:
                 self._models.pop(path, None)
         if removed:

@@ -2,7 +2,8 @@
 
 Two kinds of rule: a factor rule fires when the model says that factor *lowers* this deal's win chance
 (so advice always follows the model's own reasons); a deal rule fires on the risk category or on plain
-facts of the deal (an overdue close date, a Commit call without its gates). Output is sorted
+facts of the deal (an overdue close date, a Commit call without its gates). Every risk category has one
+deal rule, so no deal is left without advice. Output is sorted
 immediate → this_week → ongoing, de-duplicated, and capped so a rep sees a short list.
 """
 
@@ -31,46 +32,46 @@ class FactorRule:
 
 
 FACTOR_RULES: tuple[FactorRule, ...] = (
-    FactorRule("close_date_push_count", "immediate",
-               "Agree a mutual close plan and re-confirm the close date with the economic buyer"),
-    FactorRule("days_since_last_activity", "immediate",
-               "Re-engage now: contact your champion and book the next meeting"),
-    FactorRule("days_to_expected_close", "immediate",
-               "Re-confirm the close date with the buyer and update it in the CRM"),
-    FactorRule("activity_count_30d", "this_week",
-               "Multi-thread the deal: bring two more stakeholders into the conversation"),
-    FactorRule("days_in_stage", "this_week",
-               "Agree this stage's exit criteria with the buyer and a dated next step"),
-    FactorRule("deal_age_days", "this_week",
-               "Build a timeline with milestones back from the decision date"),
-    FactorRule("champion_score", "this_week",
-               "Identify and test a champion who will sell for you internally"),
-    FactorRule("economic_buyer_score", "this_week",
-               "Get a meeting with the economic buyer"),
-    FactorRule("paper_score", "this_week",
-               "Map the paper process (legal, procurement, security review) with dates"),
-    FactorRule("commit_gates_confirmed", "this_week",
-               "Confirm budget, timing, decision process and paper process with the buyer"),
-    FactorRule("health_score", "this_week",
-               "Run a qualification review (MEDDPICC) with your manager"),
-    FactorRule("forecast_ordinal", "ongoing",
-               "Align your forecast call with the evidence in the deal"),
-    FactorRule("stage_ordinal", "ongoing",
-               "Agree with the buyer what it takes to reach the next stage"),
-    FactorRule("log_amount", "ongoing",
-               "Validate scope and pricing against the buyer's budget"),
-    FactorRule("amount_change_count", "ongoing",
-               "Lock the scope: confirm the final amount in writing"),
-    FactorRule("close_days_before_quarter_end", "ongoing",
-               "Check the buyer's fiscal calendar and align the close date with it"),
-    FactorRule("prior_industry", "ongoing",
-               "Use case studies and references from won deals in this industry"),
-    FactorRule("prior_product_type", "ongoing",
-               "Bring in a product specialist to strengthen the solution fit"),
-    FactorRule("prior_lead_source", "ongoing",
-               "Strengthen the relationship with whoever sourced the deal (partner, marketing, referrer)"),
-    FactorRule("prior_region", "ongoing",
-               "Ask the regional leader what wins deals like this in this region"),
+    FactorRule(
+        "close_date_push_count",
+        "immediate",
+        "Agree a mutual close plan and re-confirm the close date with the economic buyer",
+    ),
+    FactorRule(
+        "days_since_last_activity", "immediate", "Re-engage now: contact your champion and book the next meeting"
+    ),
+    FactorRule(
+        "days_to_expected_close", "immediate", "Re-confirm the close date with the buyer and update it in the CRM"
+    ),
+    FactorRule(
+        "activity_count_30d", "this_week", "Multi-thread the deal: bring two more stakeholders into the conversation"
+    ),
+    FactorRule("days_in_stage", "this_week", "Agree this stage's exit criteria with the buyer and a dated next step"),
+    FactorRule("deal_age_days", "this_week", "Build a timeline with milestones back from the decision date"),
+    FactorRule("champion_score", "this_week", "Identify and test a champion who will sell for you internally"),
+    FactorRule("economic_buyer_score", "this_week", "Get a meeting with the economic buyer"),
+    FactorRule("paper_score", "this_week", "Map the paper process (legal, procurement, security review) with dates"),
+    FactorRule(
+        "commit_gates_confirmed",
+        "this_week",
+        "Confirm budget, timing, decision process and paper process with the buyer",
+    ),
+    FactorRule("health_score", "this_week", "Run a qualification review (MEDDPICC) with your manager"),
+    FactorRule("forecast_ordinal", "ongoing", "Align your forecast call with the evidence in the deal"),
+    FactorRule("stage_ordinal", "ongoing", "Agree with the buyer what it takes to reach the next stage"),
+    FactorRule("log_amount", "ongoing", "Validate scope and pricing against the buyer's budget"),
+    FactorRule("amount_change_count", "ongoing", "Lock the scope: confirm the final amount in writing"),
+    FactorRule(
+        "close_days_before_quarter_end", "ongoing", "Check the buyer's fiscal calendar and align the close date with it"
+    ),
+    FactorRule("prior_industry", "ongoing", "Use case studies and references from won deals in this industry"),
+    FactorRule("prior_product_type", "ongoing", "Bring in a product specialist to strengthen the solution fit"),
+    FactorRule(
+        "prior_lead_source",
+        "ongoing",
+        "Strengthen the relationship with whoever sourced the deal (partner, marketing, referrer)",
+    ),
+    FactorRule("prior_region", "ongoing", "Ask the regional leader what wins deals like this in this region"),
 )
 _FACTOR_RULES_BY_FEATURE: dict[str, FactorRule] = {rule.feature: rule for rule in FACTOR_RULES}
 
@@ -139,6 +140,13 @@ DEAL_RULES: tuple[DealRule, ...] = (
         "this_week",
         "Review this deal with your manager in this week's pipeline call",
         lambda f: "High risk: the model gives this deal a 25–49% chance to win",
+    ),
+    DealRule(
+        "medium_risk_next_step",
+        lambda f: f.category == RiskCategory.MEDIUM,
+        "this_week",
+        "Confirm a dated next step and the decision date with the buyer",
+        lambda f: "Medium risk: the model gives this deal a 50–74% chance to win",
     ),
     DealRule(
         "late_stage_unqualified",

@@ -188,12 +188,13 @@ def describe_state(group: str, x: np.ndarray, deal: CanonicalDeal | None = None)
 
 
 def describe_factor(group: str, x: np.ndarray, impact_points: float, deal: CanonicalDeal | None = None) -> str:
-    """"Close date pushed 3 times — lowers the win chance by 14 points against a typical deal here"."""
+    """ "Close date pushed 3 times — lowers the win chance by 14 points against a typical deal here"."""
     size = abs(impact_points)
     amount = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
     direction = "raises" if impact_points > 0 else "lowers"
     state = describe_state(group, x, deal)
-    return f"{state} — {direction} the win chance by {amount} points against a typical deal here"
+    unit = "point" if amount == "1" else "points"
+    return f"{state} — {direction} the win chance by {amount} {unit} against a typical deal here"
 
 
 # ---------------------------------------------------------------- what changed between two scores

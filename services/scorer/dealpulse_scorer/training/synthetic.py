@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from dealpulse_common.deal import OPEN_STAGES, QualificationCategory
+
 from dealpulse_scorer.features import quarter_end
 from dealpulse_scorer.training.dataset import read_deals, write_csv
 from dealpulse_scorer.training.feed import open_deal_changes
@@ -43,17 +44,20 @@ HISTORY_DAYS = 730
 TARGET_WIN_RATE = 0.32  # on closed deals; the intercept is solved for it
 
 
-def _choice(rng: np.random.Generator, table: dict[str, tuple[float, ...]], n: int) -> np.ndarray:
+def _choice(rng: np.random.Generator, table: Mapping[str, tuple[float, ...]], n: int) -> np.ndarray:
     shares = np.array([row[0] for row in table.values()])
-    return rng.choice(len(table), size=n, p=shares / shares.sum())
+    chosen: np.ndarray = rng.choice(len(table), size=n, p=shares / shares.sum())
+    return chosen
 
 
-def _effects(table: dict[str, tuple[float, ...]], index: np.ndarray, column: int = 1) -> np.ndarray:
-    return np.array([row[column] for row in table.values()])[index]
+def _effects(table: Mapping[str, tuple[float, ...]], index: np.ndarray, column: int = 1) -> np.ndarray:
+    effects: np.ndarray = np.array([row[column] for row in table.values()])[index]
+    return effects
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return result
 
 
 def _solve_intercept(logit: np.ndarray, target: float) -> float:
@@ -139,9 +143,10 @@ def generate(
     forecast = np.where(forecast_level < 1.8, 1, np.where(forecast_level < 3.2, 2, 3))
     forecast[rng.random(n) < 0.04] = 0  # omitted
 
-    anchor_day = anchor.date()
     as_of_days_ago = created_days_ago - age  # 0 for open deals
-    expected_dates = [anchor_day - timedelta(days=float(c - e)) for c, e in zip(created_days_ago, expected, strict=True)]
+    expected_dates = [
+        (anchor - timedelta(days=float(c - e))).date() for c, e in zip(created_days_ago, expected, strict=True)
+    ]
     quarter_end_gap = np.array([(quarter_end(d) - d).days for d in expected_dates])
 
     def score_or_neutral(category: QualificationCategory) -> np.ndarray:
@@ -149,8 +154,12 @@ def generate(
 
     gates = sum(
         (present[c] & (scores[c] >= 2) & high_confidence[c]).astype(float)
-        for c in (QualificationCategory.PAPER, QualificationCategory.PROCESS,
-                  QualificationCategory.TIMING, QualificationCategory.BUDGET)
+        for c in (
+            QualificationCategory.PAPER,
+            QualificationCategory.PROCESS,
+            QualificationCategory.TIMING,
+            QualificationCategory.BUDGET,
+        )
     )
     qualification_term = has_qualification * (
         0.30 * (score_or_neutral(QualificationCategory.CHAMPION) - 1.5)
@@ -161,15 +170,18 @@ def generate(
     )
     logit = (
         np.array([t.effect for t in tenants])[tenant]
-        + _effects(INDUSTRIES, industry) + _effects(PRODUCTS, product)
-        + _effects(LEAD_SOURCES, source) + _effects(REGIONS, region)
+        + _effects(INDUSTRIES, industry)
+        + _effects(PRODUCTS, product)
+        + _effects(LEAD_SOURCES, source)
+        + _effects(REGIONS, region)
         - 0.20 * np.log(amount / 30000.0)
         + 0.28 * stage
         - 0.50 * np.log1p(days_in_stage / 30.0)
         - 0.004 * np.maximum(0.0, age - 120.0)
         - 0.30 * pushes
         + 0.07 * np.minimum(activity_30d, 12)
-        - 0.45 * np.log1p(np.where(never_active, 60.0, days_since_activity) / 7.0) - 0.30 * never_active
+        - 0.45 * np.log1p(np.where(never_active, 60.0, days_since_activity) / 7.0)
+        - 0.30 * never_active
         + qualification_term
         + 0.35 * (quarter_end_gap <= 14)
         - 0.45 * (days_to_close < 0)

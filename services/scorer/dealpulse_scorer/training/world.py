@@ -6,11 +6,11 @@ Serving-safe (numpy only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from dealpulse_common.deal import QualificationCategory
 
 # name -> (share of deals, effect on the win logit)
@@ -58,16 +58,102 @@ QUALIFICATION_OFFSETS: dict[QualificationCategory, float] = {
     QualificationCategory.COMPETITION: 0.2,
 }
 ACCOUNT_WORDS: tuple[tuple[str, ...], tuple[str, ...]] = (
-    ("Northwind", "Contoso", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "Soylent", "Hooli",
-     "Vandelay", "Wonka", "Cyberdyne", "Aperture", "Massive", "Oscorp", "Pied Piper", "Dunder", "Acme", "Gringotts",
-     "Monarch", "Nakatomi", "Sirius", "Zorg", "Virtucon", "Bluth", "Prestige", "Duff", "Kramerica", "Gekko"),
-    ("Labs", "Group", "Systems", "Health", "Bank", "Retail", "Foods", "Energy", "Logistics", "Media", "Partners",
-     "Industries", "Analytics", "Insurance", "Holdings", "Networks", "Robotics"),
+    (
+        "Northwind",
+        "Contoso",
+        "Globex",
+        "Initech",
+        "Umbrella",
+        "Stark",
+        "Wayne",
+        "Tyrell",
+        "Soylent",
+        "Hooli",
+        "Vandelay",
+        "Wonka",
+        "Cyberdyne",
+        "Aperture",
+        "Massive",
+        "Oscorp",
+        "Pied Piper",
+        "Dunder",
+        "Acme",
+        "Gringotts",
+        "Monarch",
+        "Nakatomi",
+        "Sirius",
+        "Zorg",
+        "Virtucon",
+        "Bluth",
+        "Prestige",
+        "Duff",
+        "Kramerica",
+        "Gekko",
+    ),
+    (
+        "Labs",
+        "Group",
+        "Systems",
+        "Health",
+        "Bank",
+        "Retail",
+        "Foods",
+        "Energy",
+        "Logistics",
+        "Media",
+        "Partners",
+        "Industries",
+        "Analytics",
+        "Insurance",
+        "Holdings",
+        "Networks",
+        "Robotics",
+    ),
 )
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam",
-               "Maya", "Noah", "Olga", "Priya", "Quinn", "Rafael", "Sara", "Tomas")
-LAST_NAMES = ("Adams", "Berg", "Costa", "Diaz", "Eriksen", "Fischer", "Gupta", "Hughes", "Ito", "Jensen", "Khan",
-              "Lopez", "Moreau", "Nowak", "Okafor", "Patel", "Rossi", "Silva", "Tanaka", "Weber")
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rafael",
+    "Sara",
+    "Tomas",
+)
+LAST_NAMES = (
+    "Adams",
+    "Berg",
+    "Costa",
+    "Diaz",
+    "Eriksen",
+    "Fischer",
+    "Gupta",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Moreau",
+    "Nowak",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Weber",
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +179,22 @@ def tenant_id_for(index: int) -> str:
     return "demo" if index == 0 else f"tenant-{index + 1}"
 
 
+def make_reps(rng: np.random.Generator, tenant_id: str, n_reps: int) -> tuple[Rep, ...]:
+    def name() -> str:
+        return f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} {LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}"
+
+    return tuple(
+        Rep(
+            owner_id=f"{tenant_id}-rep-{k + 1:02d}",
+            name=name(),
+            manager_id=f"{tenant_id}-mgr-{k // 5 + 1}",
+            skill=float(rng.normal(0, 0.35)),
+            optimism=float(rng.normal(0, 0.5)),
+        )
+        for k in range(n_reps)
+    )
+
+
 def make_tenants(rng: np.random.Generator, n_tenants: int) -> list[TenantProfile]:
     """The demo tenant holds 40% of deals and uses qualification on most of them; others vary."""
     if n_tenants < 1:
@@ -100,17 +202,7 @@ def make_tenants(rng: np.random.Generator, n_tenants: int) -> list[TenantProfile
     tenants = []
     for index in range(n_tenants):
         tenant_id = tenant_id_for(index)
-        n_reps = int(rng.integers(8, 16))
-        reps = tuple(
-            Rep(
-                owner_id=f"{tenant_id}-rep-{k + 1:02d}",
-                name=f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} {LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}",
-                manager_id=f"{tenant_id}-mgr-{k // 5 + 1}",
-                skill=float(rng.normal(0, 0.35)),
-                optimism=float(rng.normal(0, 0.5)),
-            )
-            for k in range(n_reps)
-        )
+        reps = make_reps(rng, tenant_id, int(rng.integers(8, 16)))
         tenants.append(
             TenantProfile(
                 tenant_id=tenant_id,
@@ -122,6 +214,13 @@ def make_tenants(rng: np.random.Generator, n_tenants: int) -> list[TenantProfile
             )
         )
     return tenants
+
+
+def pick(rng: np.random.Generator, table: Mapping[str, tuple[float, ...]]) -> str:
+    """A segment value drawn with the table's shares."""
+    names = list(table)
+    shares = np.array([row[0] for row in table.values()])
+    return names[int(rng.choice(len(names), p=shares / shares.sum()))]
 
 
 _EVIDENCE_BY_SCORE = ("none", "weak", "moderate", "strong")

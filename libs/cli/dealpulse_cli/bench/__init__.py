@@ -1,0 +1,1 @@
+"""``dealpulse bench``: measured targets, written to docs/BENCHMARKS.md."""

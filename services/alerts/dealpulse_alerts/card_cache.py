@@ -1,0 +1,68 @@
+"""Each deal's latest card in Redis, so an alert raised from a verdict can show the deal's name and amount.
+
+A verdict event carries no deal details; the scored events this service reads anyway do. Losing the cache (a Redis
+restart) only makes such an alert plainer, never lost: it then shows the deal id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from dealpulse_common.events import DealScored
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from dealpulse_alerts.deal_card import DealCard
+from dealpulse_alerts.handlers import is_closed
+from dealpulse_alerts.throttle import REDIS_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+DealKey = tuple[str, str]  # (tenant_id, deal_id)
+
+
+def _key(tenant_id: str, deal_id: str) -> str:
+    return f"dealpulse:alerts:card:{tenant_id}:{deal_id}"
+
+
+class DealCardCache:
+    def __init__(self, redis: Redis, ttl: timedelta) -> None:
+        self._redis = redis
+        self._ttl_ms = int(ttl.total_seconds() * 1000)
+
+    async def remember(self, scored: Sequence[DealScored]) -> None:
+        latest = {(e.tenantid, e.dealid): e for e in scored}  # the batch is in order: the last one wins
+        if not latest:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for (tenant_id, deal_id), event in latest.items():
+                    if is_closed(event.data.deal):
+                        pipe.delete(_key(tenant_id, deal_id))
+                    else:
+                        pipe.set(_key(tenant_id, deal_id), DealCard.from_scored(event.data).model_dump_json(),
+                                 px=self._ttl_ms)
+                await pipe.execute()
+        except REDIS_UNAVAILABLE as exc:
+            log.warning("could not cache %d deal cards: %s", len(latest), exc)
+
+    async def recall(self, deals: Sequence[DealKey]) -> dict[DealKey, DealCard]:
+        wanted = list(dict.fromkeys(deals))
+        if not wanted:
+            return {}
+        try:
+            raw = await self._redis.mget([_key(*deal) for deal in wanted])
+        except REDIS_UNAVAILABLE as exc:
+            log.warning("deal cards unavailable; alerts show deal ids only: %s", exc)
+            return {}
+        cards: dict[DealKey, DealCard] = {}
+        for deal, value in zip(wanted, raw, strict=True):
+            if value is None:
+                continue
+            try:
+                cards[deal] = DealCard.model_validate_json(value)
+            except ValidationError:
+                log.warning("ignoring an unreadable deal card for %s", deal)
+        return cards

@@ -1,0 +1,141 @@
+"""Alerts' stream edge: scores and verdicts in; alerts throttled, stored, published, and marked published.
+
+The handler publishes its alerts itself and returns nothing for ``StreamProcessor`` to send: an alert row is
+written first (in the tenant's transaction, with the throttle check), published after that commits, and marked
+published once the broker acknowledged it. A replay (kill -9, rebalance) therefore republishes only an alert that
+never reached the topic, and never raises a second one for the same event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import asyncpg
+from dealpulse_common import metrics
+from dealpulse_common.db import tenant_transaction
+from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict
+from dealpulse_common.kafka import EventPublisher, Outgoing
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
+
+from dealpulse_alerts import store
+from dealpulse_alerts.card_cache import DealCardCache, DealKey
+from dealpulse_alerts.deal_card import DealCard
+from dealpulse_alerts.handlers import (
+    AlertRules,
+    Candidate,
+    alert_event,
+    compose_alert,
+    scored_candidates,
+    verdict_candidates,
+)
+from dealpulse_alerts.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
+from dealpulse_alerts.throttle import AlertThrottle, Decision
+
+log = logging.getLogger(__name__)
+
+SourceEvent = DealScored | DealVerdict
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    rules: AlertRules
+    dashboard_url: str
+    retry_budget_s: float
+    service: str
+
+
+@dataclass
+class _BatchResult:
+    to_publish: list[DealAlert] = field(default_factory=list)
+    raised: list[AlertType] = field(default_factory=list)
+    throttled: list[AlertType] = field(default_factory=list)
+    dead_letters: list[Outgoing] = field(default_factory=list)
+    dead_letter_topics: list[str] = field(default_factory=list)
+
+
+class AlertsConsumer:
+    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, throttle: AlertThrottle,
+                 cards: DealCardCache, config: AlertsConfig) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._throttle = throttle
+        self._cards = cards
+        self._config = config
+
+    async def handle(self, events: list[CloudEvent]) -> list[Outgoing]:
+        result = await retry_transient(lambda: self._alert_batch(events), self._config.retry_budget_s)
+        # Counted once the batch is durable and published, so a retried batch is not counted twice.
+        for alert_type in result.raised:
+            metrics.ALERTS.labels(alert_type.value).inc()
+        for alert_type in result.throttled:
+            metrics.ALERTS_THROTTLED.labels(alert_type.value).inc()
+        for topic_name in result.dead_letter_topics:
+            metrics.DEAD_LETTERS.labels(self._config.service, topic_name).inc()
+        return []
+
+    async def _alert_batch(self, events: list[CloudEvent]) -> _BatchResult:
+        await self._cards.remember([e for e in events if isinstance(e, DealScored)])
+        pending = [(event, candidates) for event in events if (candidates := self._candidates(event))]
+        result = _BatchResult()
+        if not pending:
+            return result
+        cards = await self._cards.recall([(e.tenantid, e.dealid) for e, _ in pending if isinstance(e, DealVerdict)])
+        by_tenant: dict[str, list[tuple[SourceEvent, list[Candidate]]]] = defaultdict(list)
+        for event, candidates in pending:
+            by_tenant[event.tenantid].append((event, candidates))
+        for tenant_id, items in by_tenant.items():
+            async with tenant_transaction(self._pool, tenant_id) as conn:
+                for event, candidates in items:
+                    await self._alert_one(conn, event, candidates, cards, result)
+        await self._publish(result)
+        return result
+
+    def _candidates(self, event: CloudEvent) -> list[Candidate]:
+        if isinstance(event, DealScored):
+            return scored_candidates(event, self._config.rules)
+        if isinstance(event, DealVerdict):
+            return verdict_candidates(event)
+        raise TypeError(f"alerts consumes scores and verdicts, not {type(event).__name__}")
+
+    async def _alert_one(self, conn: asyncpg.Connection, event: SourceEvent, candidates: list[Candidate],
+                         cards: dict[DealKey, DealCard], result: _BatchResult) -> None:
+        """Raise the first candidate the throttle admits; one source event raises at most one alert."""
+        try:
+            async with conn.transaction():  # a savepoint: one poison event must not undo its neighbours
+                for candidate in candidates:
+                    admission = await self._throttle.admit(conn, candidate)
+                    if admission.decision is Decision.THROTTLED:
+                        result.throttled.append(candidate.alert_type)
+                        continue
+                    if admission.decision is Decision.ALREADY_RAISED:
+                        if not admission.published and admission.stored is not None:
+                            result.to_publish.append(alert_event(event.tenantid, event.dealid, admission.stored,
+                                                                 event.traceparent))
+                        return
+                    alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
+                                          cards.get((event.tenantid, event.dealid)))
+                    if await store.insert_alert(conn, alert):
+                        result.to_publish.append(alert)
+                        result.raised.append(candidate.alert_type)
+                    return
+        except TRANSIENT:
+            raise
+        except POISON as exc:
+            log.exception("cannot raise alerts for %s; dead-lettered", event.id)
+            for candidate in candidates:
+                await self._throttle.release(candidate)
+            topic = DEAL_SCORED if isinstance(event, DealScored) else DEAL_VERDICT
+            result.dead_letters.append(dead_letter_for(event, topic, self._config.service, exc))
+            result.dead_letter_topics.append(topic.name)
+
+    async def _publish(self, result: _BatchResult) -> None:
+        await self._publisher.publish_many([Outgoing(DEAL_ALERTS, alert) for alert in result.to_publish]
+                                           + result.dead_letters)
+        published: dict[str, list[str]] = defaultdict(list)
+        for alert in result.to_publish:
+            published[alert.tenantid].append(alert.data.alert_id)
+        for tenant_id, alert_ids in published.items():
+            async with tenant_transaction(self._pool, tenant_id) as conn:
+                await store.mark_published(conn, tenant_id, alert_ids)

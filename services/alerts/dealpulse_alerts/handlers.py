@@ -1,0 +1,218 @@
+"""Which alerts an event calls for, and what each alert says. Pure rules, no I/O.
+
+One source event raises at most one alert: its candidates come in priority order and the consumer raises the
+first one the per-deal throttle admits (a deal that jumps into critical gets one "entered critical" message that
+shows the jump, not two messages in the same second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from dealpulse_common.deal import CanonicalDeal, Stage
+from dealpulse_common.events import (
+    AlertType,
+    CommitAdmission,
+    DealAlert,
+    DealAlertData,
+    DealScored,
+    DealScoredData,
+    DealVerdict,
+    ForecastBucket,
+    RiskCategory,
+    deterministic_id,
+)
+from dealpulse_common.tracing import continue_trace
+
+from dealpulse_alerts import slack
+from dealpulse_alerts.deal_card import DealCard
+
+SOURCE = "dealpulse/alerts"
+Severity = Literal["critical", "high", "medium"]
+_BUCKET_LABELS = {ForecastBucket.PIPELINE: "Pipeline", ForecastBucket.BEST_CASE: "Best Case",
+                  ForecastBucket.COMMIT: "Commit", ForecastBucket.CLOSED_WON: "Closed Won",
+                  ForecastBucket.CLOSED_LOST: "Closed Lost"}
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    risk_jump_points: int = 20
+    risk_jump_window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An alert an event calls for, before the throttle has had its say."""
+
+    alert_type: AlertType
+    tenant_id: str
+    deal_id: str
+    source_event_id: str
+    occurred_at: datetime
+
+    @property
+    def alert_id(self) -> str:
+        return alert_id_for(self.tenant_id, self.deal_id, self.alert_type, self.source_event_id)
+
+
+def alert_id_for(tenant_id: str, deal_id: str, alert_type: AlertType, source_event_id: str) -> str:
+    """Derived from what caused the alert, so a replayed event finds the alert it raised the first time."""
+    return deterministic_id(tenant_id, deal_id, alert_type.value, source_event_id)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def is_closed(deal: CanonicalDeal) -> bool:
+    return deal.is_closed or deal.stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST)
+
+
+def entered_critical(data: DealScoredData) -> bool:
+    """Critical now and not critical at the previous score; a deal first scored critical enters it too."""
+    return data.risk_category is RiskCategory.CRITICAL and data.previous_category is not RiskCategory.CRITICAL
+
+
+def risk_jump(data: DealScoredData, rules: AlertRules) -> int | None:
+    """The rise in risk points since the previous score, when it is large enough and recent enough."""
+    previous = data.since_previous
+    if previous is None:
+        return None
+    rise = data.risk_score - previous.previous_risk_score
+    if rise >= rules.risk_jump_points and data.scored_at - previous.previous_scored_at <= rules.risk_jump_window:
+        return rise
+    return None
+
+
+def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
+    data = event.data
+    if is_closed(data.deal):
+        return []
+    types = []
+    if entered_critical(data):
+        types.append(AlertType.ENTERED_CRITICAL)
+    if risk_jump(data, rules) is not None:
+        types.append(AlertType.RISK_JUMP)
+    return [Candidate(t, event.tenantid, event.dealid, event.id, data.scored_at) for t in types]
+
+
+def verdict_candidates(event: DealVerdict) -> list[Candidate]:
+    data = event.data
+    if not data.predictive_eligible or data.ai_forecast in (ForecastBucket.CLOSED_WON, ForecastBucket.CLOSED_LOST):
+        return []
+    if data.commit_admission is not CommitAdmission.NOT_ADMITTED:
+        return []
+    return [Candidate(AlertType.COMMIT_NOT_ADMITTED, event.tenantid, event.dealid, event.id, data.decided_at)]
+
+
+# ---------------------------------------------------------------- what an alert says
+
+
+@dataclass(frozen=True)
+class _Wording:
+    severity: Severity
+    title: str
+    summary: str
+    why: list[str]
+    why_heading: str = "Why it changed"
+
+
+def compose_alert(candidate: Candidate, source: DealScored | DealVerdict, dashboard_url: str, rules: AlertRules,
+                  card: DealCard | None = None) -> DealAlert:
+    """The alert event; its id is the alert id, so a replay republishes the very same event.
+
+    ``card`` describes the deal for a verdict's alert (from the deal's latest score); a scored event carries its own.
+    """
+    if isinstance(source, DealScored):
+        card = DealCard.from_scored(source.data)
+        wording = _scored_wording(candidate.alert_type, source.data, card, rules)
+    else:
+        card = _card_for_verdict(source, card)
+        wording = _verdict_wording(source, card)
+    deep_link = slack.deal_link(dashboard_url, candidate.deal_id)
+    blocks = slack.alert_blocks(slack.AlertView(
+        alert_id=candidate.alert_id, tenant_id=candidate.tenant_id, alert_type=candidate.alert_type,
+        severity=wording.severity, title=wording.title, summary=wording.summary, card=card,
+        why_heading=wording.why_heading, why=wording.why, deep_link=deep_link, raised_at=candidate.occurred_at,
+    ))
+    data = DealAlertData(
+        alert_id=candidate.alert_id, alert_type=candidate.alert_type, severity=wording.severity, title=wording.title,
+        summary=wording.summary, risk_score=source.data.risk_score, deal_name=card.name or card.account_name,
+        amount=card.amount, owner_id=card.owner_id, deep_link=deep_link, slack_blocks=blocks,
+        source_event_id=candidate.source_event_id, raised_at=candidate.occurred_at,
+    )
+    return alert_event(candidate.tenant_id, candidate.deal_id, data, source.traceparent)
+
+
+def alert_event(tenant_id: str, deal_id: str, data: DealAlertData, parent_trace: str | None) -> DealAlert:
+    """The event for an alert, whether just composed or read back from the table to be published again."""
+    return DealAlert.create(source=SOURCE, tenant_id=tenant_id, deal_id=deal_id, data=data, id=data.alert_id,
+                            time=data.raised_at, traceparent=continue_trace(parent_trace))
+
+
+def _card_for_verdict(source: DealVerdict, card: DealCard | None) -> DealCard:
+    """The verdict's own risk score and owner win; the card's category only when it describes that same score."""
+    card = card or DealCard(deal_id=source.dealid)
+    same_score = card.risk_score == source.data.risk_score
+    return card.model_copy(update={
+        "risk_score": source.data.risk_score, "risk_category": card.risk_category if same_score else None,
+        "owner_id": source.data.owner_id or card.owner_id,
+    })
+
+
+def _scored_wording(alert_type: AlertType, data: DealScoredData, card: DealCard, rules: AlertRules) -> _Wording:
+    name = card.display_name
+    previous = data.since_previous
+    why = _why_changed(data)
+    if alert_type is AlertType.ENTERED_CRITICAL:
+        was = f", up from {previous.previous_risk_score}" if previous else ""
+        was += f" ({data.previous_category.value})" if previous and data.previous_category else ""
+        first = "" if data.previous_category else " on its first score"
+        return _Wording("critical", f"Critical risk: {name}",
+                        f"{name} entered critical risk{first} at {data.risk_score}/100{was}.", why)
+    rise = risk_jump(data, rules) or 0
+    assert previous is not None  # a risk jump always has a previous score
+    return _Wording("high", f"Risk up {rise} points: {name}",
+                    f"{name}: risk rose from {previous.previous_risk_score} to {data.risk_score} (+{rise}) in "
+                    f"{_span(data.scored_at - previous.previous_scored_at)}.", why)
+
+
+def _why_changed(data: DealScoredData) -> list[str]:
+    previous = data.since_previous
+    if previous is None:
+        return ["First score for this deal."]
+    delta = data.risk_score - previous.previous_risk_score
+    lines = [f"Risk {previous.previous_risk_score} → {data.risk_score} ({delta:+d}) since "
+             f"{previous.previous_scored_at:%b %d, %H:%M} UTC."]
+    lines.extend(_sentence(change.description) for change in previous.changes[:5])
+    return lines
+
+
+def _verdict_wording(source: DealVerdict, card: DealCard) -> _Wording:
+    data = source.data
+    name = card.display_name
+    supported = sum(1 for gate in data.gates if gate.passed)
+    forecast, verdict = _BUCKET_LABELS[data.ai_forecast], _BUCKET_LABELS[data.ai_verdict]
+    verdict_note = f"AI verdict lowered from {forecast} to {verdict}." if data.ai_verdict is not data.ai_forecast \
+        else f"AI verdict stays {verdict}."
+    why = [gate.reason for gate in data.gates if not gate.passed] + [verdict_note]
+    return _Wording(
+        "medium", f"Commit not supported: {name}",
+        f"{name} is called Commit, but only {supported} of {len(data.gates)} commit gates are backed by "
+        f"high-confidence evidence. {verdict_note}",
+        why, why_heading="Why the commit is not admitted",
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _span(elapsed: timedelta) -> str:
+    hours = elapsed.total_seconds() / 3600
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{round(hours)} h"
+    return f"{round(hours / 24)} days"

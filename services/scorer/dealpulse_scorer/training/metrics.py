@@ -1,0 +1,61 @@
+"""Metrics for probabilistic classifiers: discrimination (ROC-AUC, PR-AUC) and calibration (Brier, ECE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+CALIBRATION_BINS = 10
+
+
+def _bin_index(probabilities: np.ndarray, bins: int) -> np.ndarray:
+    index: np.ndarray = np.minimum((probabilities * bins).astype(int), bins - 1)
+    return index
+
+
+def expected_calibration_error(outcomes: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Σ over equal-width probability bins of (share of rows) × |observed win rate − mean predicted|."""
+    index = _bin_index(probabilities, bins)
+    error = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            error += mask.mean() * abs(outcomes[mask].mean() - probabilities[mask].mean())
+    return float(error)
+
+
+def reliability_table(
+    outcomes: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> list[dict[str, float]]:
+    index = _bin_index(probabilities, bins)
+    table = []
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            table.append(
+                {
+                    "bin_low": b / bins,
+                    "bin_high": (b + 1) / bins,
+                    "count": int(mask.sum()),
+                    "mean_predicted": round(float(probabilities[mask].mean()), 4),
+                    "observed_win_rate": round(float(outcomes[mask].mean()), 4),
+                }
+            )
+    return table
+
+
+def classification_metrics(outcomes: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    y = np.asarray(outcomes, dtype=int)
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": round(float(roc_auc_score(y, p)), 4),
+        "pr_auc": round(float(average_precision_score(y, p)), 4),
+        "brier": round(float(brier_score_loss(y, p)), 4),
+        "ece": round(expected_calibration_error(y, p), 4),
+        "log_loss": round(float(log_loss(y, p, labels=[0, 1])), 4),
+        "n": len(y),
+        "win_rate": round(float(y.mean()), 4),
+        "mean_predicted": round(float(p.mean()), 4),
+    }

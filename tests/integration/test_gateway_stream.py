@@ -1,0 +1,152 @@
+"""The gateway's live stream: tenant- and owner-scoped, each event once, resumable with last_id.
+
+Events are published straight onto the scored/verdict/alert topics, so each test controls ids and owners exactly.
+Needs the ``system`` fixture (tests/conftest.py): the embedded stack with the services running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from dealpulse_common.events import CloudEvent
+from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
+from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
+from dealpulse_gateway.messages import parse_stream_id
+from websockets.exceptions import ConnectionClosed
+
+from tests.support import RunningSystem, StreamClient, Tenant
+from tests.unit.gateway import samples
+
+
+async def _publish(system: RunningSystem, *items: tuple[Topic[CloudEvent], CloudEvent]) -> None:
+    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
+    await producer.start()
+    try:
+        await EventPublisher(producer, "gateway-test", 5.0).publish_many([Outgoing(t, e) for t, e in items])
+    finally:
+        await producer.stop()
+
+
+async def _stream(system: RunningSystem, tenant: Tenant, role: str, user: str, **params: str) -> StreamClient:
+    query = "&".join([f"token={system.token(tenant, role, user)}", *(f"{k}={v}" for k, v in params.items())])
+    return StreamClient(await websockets.connect(f"{system.ws_url()}?{query}", open_timeout=10))
+
+
+async def _until_ids(stream: StreamClient, wanted: set[str], within_s: float = 20.0) -> list[dict[str, Any]]:
+    """Every message received until all ``wanted`` event ids have arrived."""
+    received: list[dict[str, Any]] = []
+    pending = set(wanted)
+    async with asyncio.timeout(within_s):
+        while pending:
+            message = await stream.next_message(within_s)
+            received.append(message)
+            pending.discard(message["event"]["id"])
+    return received
+
+
+async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system: RunningSystem) -> None:
+    # Given two tenants whose reps happen to share a user id, and three dashboards
+    tenant_a, tenant_b = await system.new_tenant("gwa"), await system.new_tenant("gwb")
+    rep = await _stream(system, tenant_a, "rep", "rep-1")
+    manager = await _stream(system, tenant_a, "manager", "manager-1")
+    other_tenant = await _stream(system, tenant_b, "admin", "admin-1")
+    try:
+        a, b = tenant_a.tenant_id, tenant_b.tenant_id
+        own_score, own_alert = samples.scored(a, "D1", "rep-1"), samples.alert(a, "D1", "rep-1")
+        others_score, others_verdict = samples.scored(a, "D2", "rep-2"), samples.verdict(a, "D2", "rep-2")
+        b_score = samples.scored(b, "D1", "rep-1")
+        # When scores, a verdict and an alert of both tenants flow through the topics
+        await _publish(system, (DEAL_SCORED, own_score), (DEAL_SCORED, others_score),
+                       (DEAL_VERDICT, others_verdict), (DEAL_ALERTS, own_alert), (DEAL_SCORED, b_score))
+
+        # Then the manager sees all of tenant A, each as a frame with the stream id first
+        seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id})
+        assert all(m["event"]["tenantid"] == a for m in seen)
+        frame = next(m for m in seen if m["event"]["id"] == own_score.id)
+        assert list(frame)[:3] == ["id", "kind", "event"] and frame["kind"] == "score"
+        assert frame["event"]["data"]["risk_score"] == own_score.data.risk_score
+        # ... the rep only the deal they own
+        rep_seen = await _until_ids(rep, {own_score.id, own_alert.id})
+        rep_seen += await rep.collect(1.0)
+        assert {m["event"]["dealid"] for m in rep_seen} == {"D1"}
+        assert all(m["event"]["tenantid"] == a for m in rep_seen)
+        # ... and tenant B only its own deal, although its deal id and owner match tenant A's
+        b_seen = await _until_ids(other_tenant, {b_score.id})
+        b_seen += await other_tenant.collect(1.0)
+        assert all(m["event"]["tenantid"] == b for m in b_seen)
+    finally:
+        for stream in (rep, manager, other_tenant):
+            await stream.close()
+
+
+async def test_a_redelivered_event_is_streamed_once(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("gwdup")
+    stream = await _stream(system, tenant, "admin", "admin-1")
+    try:
+        event = samples.scored(tenant.tenant_id, "D-dup", "rep-1")
+        # Twice in one batch, then again in a later batch: what a crash before the commit looks like
+        await _publish(system, (DEAL_SCORED, event), (DEAL_SCORED, event))
+        await _until_ids(stream, {event.id})
+        await _publish(system, (DEAL_SCORED, event))
+        later = await stream.collect(2.0)
+        assert [m for m in later if m["event"]["id"] == event.id] == []
+    finally:
+        await stream.close()
+
+
+async def test_reconnect_with_last_id_resumes_exactly_after_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("gwres")
+    watcher = await _stream(system, tenant, "admin", "watcher")
+    first_session = await _stream(system, tenant, "admin", "admin-1")
+    try:
+        # One deal, so one partition: the three scores reach the stream in the order they were published.
+        first, second, third = (samples.scored(tenant.tenant_id, "D-resume", "rep-1") for _ in range(3))
+        await _publish(system, (DEAL_SCORED, first))
+        [received] = [m for m in await _until_ids(first_session, {first.id}) if m["event"]["id"] == first.id]
+        await first_session.close()
+        # While the dashboard is away, two more scores arrive
+        await _publish(system, (DEAL_SCORED, second), (DEAL_SCORED, third))
+        await _until_ids(watcher, {first.id, second.id, third.id})
+
+        resumed = await _stream(system, tenant, "admin", "admin-1", last_id=received["id"])
+        try:
+            messages = await _until_ids(resumed, {second.id, third.id})
+        finally:
+            await resumed.close()
+        scores = [m["event"]["id"] for m in messages if m["kind"] == "score"]
+        assert scores == [second.id, third.id]
+        assert all(parse_stream_id(m["id"]) > parse_stream_id(received["id"]) for m in messages)
+    finally:
+        await watcher.close()
+
+
+@pytest.mark.parametrize("query", ["token=not.a.jwt", "", "token={token}&last_id=not-an-id"])
+async def test_bad_token_or_resume_point_closes_the_socket_with_a_code(system: RunningSystem, query: str) -> None:
+    tenant = await system.new_tenant("gwbad")
+    url = f"{system.ws_url()}?{query.format(token=system.token(tenant))}"
+    async with websockets.connect(url, open_timeout=10) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == (4400 if "last_id" in query else 4401)
+
+
+async def test_stream_metrics_are_exported(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("gwmet")
+    stream = await _stream(system, tenant, "admin", "admin-1")
+    try:
+        event = samples.scored(tenant.tenant_id, "D-met", "rep-1")
+        await _publish(system, (DEAL_SCORED, event))
+        await _until_ids(stream, {event.id})
+        async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
+            exposed = (await client.get("/metrics")).text
+    finally:
+        await stream.close()
+    assert "dealpulse_stream_connections " in exposed
+    assert 'dealpulse_stream_messages_total{kind="score"}' in exposed
+    assert "dealpulse_webhook_to_stream_seconds_count" in exposed
