@@ -16,6 +16,7 @@ from dealpulse_common.events import CloudEvent
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
+from dealpulse_gateway.auth import issue_token
 from dealpulse_gateway.messages import parse_stream_id
 from websockets.exceptions import ConnectionClosed
 
@@ -134,6 +135,15 @@ async def test_bad_token_or_resume_point_closes_the_socket_with_a_code(system: R
             await asyncio.wait_for(connection.recv(), 10)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == (4400 if "last_id" in query else 4401)
+
+
+async def test_socket_is_closed_when_its_token_expires(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("gwexp")
+    token = issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, "admin", "admin-1", ttl_s=2)
+    async with websockets.connect(f"{system.ws_url()}?token={token}", open_timeout=10) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_stream_metrics_are_exported(system: RunningSystem) -> None:

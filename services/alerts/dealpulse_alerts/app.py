@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from dealpulse_alerts.card_cache import DealCardCache
 from dealpulse_alerts.consumer import AlertsConfig, AlertsConsumer
+from dealpulse_alerts.redis_guard import RedisGuard
 from dealpulse_alerts.settings import AlertsSettings
 from dealpulse_alerts.throttle import AlertThrottle
 
@@ -34,9 +35,10 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         await producer.start()
         await consumer.start()
         publisher = EventPublisher(producer, settings.service_name, settings.kafka_publish_timeout_s)
+        guard = RedisGuard(settings.redis_cooldown_s)
         alerts = AlertsConsumer(
-            pool, publisher, AlertThrottle(redis, settings.throttle_window),
-            DealCardCache(redis, settings.deal_card_ttl),
+            pool, publisher, AlertThrottle(redis, guard, settings.throttle_window),
+            DealCardCache(redis, guard, settings.deal_card_ttl),
             AlertsConfig(rules=settings.alert_rules(), dashboard_url=settings.dashboard_url,
                          retry_budget_s=settings.transient_retry_s, service=settings.service_name),
         )
@@ -62,7 +64,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         return bool(await app.state.pool.fetchval("SELECT 1"))
 
     async def broker_ready() -> bool:
-        return await app.state.publisher.ready()
+        return bool(await app.state.publisher.ready())
 
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from dealpulse_alerts.deal_card import DealCard
-from dealpulse_alerts.handlers import is_closed
-from dealpulse_alerts.throttle import REDIS_UNAVAILABLE
+from dealpulse_alerts.redis_guard import REDIS_UNAVAILABLE, RedisGuard
 
 log = logging.getLogger(__name__)
 
@@ -28,34 +27,35 @@ def _key(tenant_id: str, deal_id: str) -> str:
 
 
 class DealCardCache:
-    def __init__(self, redis: Redis, ttl: timedelta) -> None:
+    def __init__(self, redis: Redis, guard: RedisGuard, ttl: timedelta) -> None:
         self._redis = redis
+        self._guard = guard
         self._ttl_ms = int(ttl.total_seconds() * 1000)
 
     async def remember(self, scored: Sequence[DealScored]) -> None:
         latest = {(e.tenantid, e.dealid): e for e in scored}  # the batch is in order: the last one wins
-        if not latest:
+        if not latest or not self._guard.available():
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for (tenant_id, deal_id), event in latest.items():
-                    if is_closed(event.data.deal):
+                    if event.data.deal.is_closed:
                         pipe.delete(_key(tenant_id, deal_id))
                     else:
                         pipe.set(_key(tenant_id, deal_id), DealCard.from_scored(event.data).model_dump_json(),
                                  px=self._ttl_ms)
                 await pipe.execute()
         except REDIS_UNAVAILABLE as exc:
-            log.warning("could not cache %d deal cards: %s", len(latest), exc)
+            self._guard.failed(f"caching {len(latest)} deal cards", exc)
 
     async def recall(self, deals: Sequence[DealKey]) -> dict[DealKey, DealCard]:
         wanted = list(dict.fromkeys(deals))
-        if not wanted:
-            return {}
+        if not wanted or not self._guard.available():
+            return {}  # alerts then show deal ids only
         try:
             raw = await self._redis.mget([_key(*deal) for deal in wanted])
         except REDIS_UNAVAILABLE as exc:
-            log.warning("deal cards unavailable; alerts show deal ids only: %s", exc)
+            self._guard.failed("reading deal cards", exc)
             return {}
         cards: dict[DealKey, DealCard] = {}
         for deal, value in zip(wanted, raw, strict=True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import asyncpg
 from dealpulse_common import metrics
@@ -35,7 +36,7 @@ from dealpulse_alerts.throttle import AlertThrottle, Decision
 
 log = logging.getLogger(__name__)
 
-SourceEvent = DealScored | DealVerdict
+SourceEvent: TypeAlias = DealScored | DealVerdict
 
 
 @dataclass(frozen=True)

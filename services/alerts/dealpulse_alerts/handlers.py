@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from dealpulse_common.deal import CanonicalDeal, Stage
 from dealpulse_common.events import (
     AlertType,
     CommitAdmission,
@@ -31,9 +30,6 @@ from dealpulse_alerts.deal_card import DealCard
 
 SOURCE = "dealpulse/alerts"
 Severity = Literal["critical", "high", "medium"]
-_BUCKET_LABELS = {ForecastBucket.PIPELINE: "Pipeline", ForecastBucket.BEST_CASE: "Best Case",
-                  ForecastBucket.COMMIT: "Commit", ForecastBucket.CLOSED_WON: "Closed Won",
-                  ForecastBucket.CLOSED_LOST: "Closed Lost"}
 
 
 @dataclass(frozen=True)
@@ -65,10 +61,6 @@ def alert_id_for(tenant_id: str, deal_id: str, alert_type: AlertType, source_eve
 # ---------------------------------------------------------------- rules
 
 
-def is_closed(deal: CanonicalDeal) -> bool:
-    return deal.is_closed or deal.stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST)
-
-
 def entered_critical(data: DealScoredData) -> bool:
     """Critical now and not critical at the previous score; a deal first scored critical enters it too."""
     return data.risk_category is RiskCategory.CRITICAL and data.previous_category is not RiskCategory.CRITICAL
@@ -87,7 +79,7 @@ def risk_jump(data: DealScoredData, rules: AlertRules) -> int | None:
 
 def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
     data = event.data
-    if is_closed(data.deal):
+    if data.deal.is_closed:  # as ingest's normaliser decided it
         return []
     types = []
     if entered_critical(data):
@@ -99,7 +91,7 @@ def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
 
 def verdict_candidates(event: DealVerdict) -> list[Candidate]:
     data = event.data
-    if not data.predictive_eligible or data.ai_forecast in (ForecastBucket.CLOSED_WON, ForecastBucket.CLOSED_LOST):
+    if data.ai_forecast in (ForecastBucket.CLOSED_WON, ForecastBucket.CLOSED_LOST):  # pinned: the deal is closed
         return []
     if data.commit_admission is not CommitAdmission.NOT_ADMITTED:
         return []
@@ -193,13 +185,14 @@ def _verdict_wording(source: DealVerdict, card: DealCard) -> _Wording:
     data = source.data
     name = card.display_name
     supported = sum(1 for gate in data.gates if gate.passed)
-    forecast, verdict = _BUCKET_LABELS[data.ai_forecast], _BUCKET_LABELS[data.ai_verdict]
+    forecast, verdict = (bucket.value.replace("_", " ").title() for bucket in (data.ai_forecast, data.ai_verdict))
     verdict_note = f"AI verdict lowered from {forecast} to {verdict}." if data.ai_verdict is not data.ai_forecast \
         else f"AI verdict stays {verdict}."
     why = [gate.reason for gate in data.gates if not gate.passed] + [verdict_note]
+    backed = "none" if supported == 0 else f"only {supported}"
     return _Wording(
         "medium", f"Commit not supported: {name}",
-        f"{name} is called Commit, but only {supported} of {len(data.gates)} commit gates are backed by "
+        f"{name} is called Commit, but {backed} of its {len(data.gates)} commit gates are backed by "
         f"high-confidence evidence. {verdict_note}",
         why, why_heading="Why the commit is not admitted",
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dealpulse_common.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_alerts.handlers import AlertRules
@@ -15,13 +15,22 @@ class AlertsSettings(ServiceSettings):
     service_name: str = "alerts"
     port: int = 8004
     max_batch: int = Field(500, ge=1)
-    dashboard_url: str = Field("http://127.0.0.1:8000", description="The gateway dashboard alerts link to")
+    dashboard_url: str = Field("", description="The gateway dashboard alerts link to; default: the local gateway")
+    gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
     throttle_hours: float = Field(24.0, gt=0, description="At most one alert per deal and type in this window")
     risk_jump_points: int = Field(20, ge=1)
     risk_jump_window_days: float = Field(7.0, gt=0)
     deal_card_ttl_days: float = Field(30.0, gt=0, description="How long a deal's latest card is kept in Redis")
     redis_timeout_s: float = Field(0.5, gt=0)
+    redis_cooldown_s: float = Field(5.0, ge=0, description="How long Redis is skipped after it failed")
     transient_retry_s: float = Field(20.0, gt=0, description="How long to retry a batch while the database is away")
+
+    @model_validator(mode="after")
+    def _link_to_the_local_gateway_by_default(self) -> AlertsSettings:
+        # A development run moves every port by an offset (GATEWAY_PORT is set for each service): follow it.
+        if not self.dashboard_url:
+            self.dashboard_url = f"http://127.0.0.1:{self.gateway_port}"
+        return self
 
     @property
     def throttle_window(self) -> timedelta:

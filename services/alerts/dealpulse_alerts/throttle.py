@@ -11,7 +11,6 @@ run did.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -19,14 +18,10 @@ from enum import Enum
 import asyncpg
 from dealpulse_common.events import DealAlertData, utcnow
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from dealpulse_alerts import store
 from dealpulse_alerts.handlers import Candidate
-
-log = logging.getLogger(__name__)
-
-REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+from dealpulse_alerts.redis_guard import REDIS_UNAVAILABLE, RedisGuard
 
 # Delete the claim only if it is still ours: a poison event must not leave a window held by an alert that was
 # never stored, nor release someone else's.
@@ -53,8 +48,9 @@ class _Claim(Enum):
 
 
 class AlertThrottle:
-    def __init__(self, redis: Redis, window: timedelta) -> None:
+    def __init__(self, redis: Redis, guard: RedisGuard, window: timedelta) -> None:
         self._redis = redis
+        self._guard = guard
         self._window = window
 
     async def admit(self, conn: asyncpg.Connection, candidate: Candidate) -> Admission:
@@ -71,37 +67,40 @@ class AlertThrottle:
         return Admission(Decision.THROTTLED)
 
     async def release(self, candidate: Candidate) -> None:
+        if not self._guard.available():
+            return
         try:
-            await self._redis.eval(_RELEASE_IF_OURS, 1, _key(candidate), candidate.alert_id)  # type: ignore[misc]
+            await self._redis.eval(_RELEASE_IF_OURS, 1, _key(candidate), candidate.alert_id)
         except REDIS_UNAVAILABLE as exc:
-            log.warning("could not release the throttle of %s: %s", candidate.alert_id, exc)
+            self._guard.failed("releasing a throttle", exc)
 
     async def _claim(self, candidate: Candidate) -> _Claim:
         ttl_ms = self._remaining_ms(candidate.occurred_at)
-        if ttl_ms <= 0:
-            return _Claim.UNKNOWN  # an event older than the window: only the database can judge it
+        if ttl_ms <= 0 or not self._guard.available():
+            return _Claim.UNKNOWN  # an event older than the window, or Redis away: the database judges alone
         key = _key(candidate)
         try:
             if await self._redis.set(key, candidate.alert_id, nx=True, px=ttl_ms):
                 return _Claim.OURS
             holder = await self._redis.get(key)
         except REDIS_UNAVAILABLE as exc:
-            log.warning("throttle falls back to the database alone: %s", exc)
+            self._guard.failed("claiming a throttle", exc)
             return _Claim.UNKNOWN
         if holder is None:
             return _Claim.UNKNOWN  # expired between the two calls
         # The same alert id means our own earlier attempt at this very event (a retried or replayed batch).
-        return _Claim.OURS if holder.decode() == candidate.alert_id else _Claim.TAKEN
+        holder_id = holder.decode() if isinstance(holder, bytes) else holder
+        return _Claim.OURS if holder_id == candidate.alert_id else _Claim.TAKEN
 
     async def _hold(self, candidate: Candidate, alert_id: str, raised_at: datetime) -> None:
         """Point the key at the alert that owns the window, so the next candidate stops at Redis."""
         ttl_ms = self._remaining_ms(raised_at)
-        if ttl_ms <= 0:
+        if ttl_ms <= 0 or not self._guard.available():
             return
         try:
             await self._redis.set(_key(candidate), alert_id, px=ttl_ms)
         except REDIS_UNAVAILABLE as exc:
-            log.warning("could not record the throttle window in Redis: %s", exc)
+            self._guard.failed("recording a throttle window", exc)
 
     def _remaining_ms(self, since: datetime) -> int:
         return int((since + self._window - utcnow()).total_seconds() * 1000)

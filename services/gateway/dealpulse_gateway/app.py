@@ -37,7 +37,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await ensure_topics(settings)
             pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
             resources.push_async_callback(pool.close)
-            redis = Redis.from_url(settings.redis_url, decode_responses=True)
+            redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=settings.redis_timeout_s,
+                                   socket_connect_timeout=settings.redis_timeout_s)
             resources.push_async_callback(redis.aclose)
             scorer = scoring.make_scorer_client(settings)
             resources.push_async_callback(scorer.aclose)

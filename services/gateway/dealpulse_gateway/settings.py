@@ -25,6 +25,8 @@ class GatewaySettings(ServiceSettings):
     dedupe_ttl_s: int = Field(3_600, ge=60)
     # Development tokens printed by `dealpulse token`.
     token_ttl_s: int = Field(12 * 3_600, ge=60)
+    # A frozen or partitioned Redis must surface as an error (retried, reported) rather than hang a consumer.
+    redis_timeout_s: float = Field(2.0, gt=0)
     # XREAD BLOCK timeout: bounds how late a WebSocket notices an expired token.
     stream_block_ms: int = Field(5_000, ge=100)
     stream_read_count: int = Field(500, ge=1)

@@ -57,7 +57,10 @@ async def stream(websocket: WebSocket) -> None:
         return
 
     key = stream_key(principal.tenant_id)
-    reader = Redis.from_url(settings.redis_url, decode_responses=True, single_connection_client=True)
+    reader = Redis.from_url(settings.redis_url, decode_responses=True, single_connection_client=True,
+                            # XREAD BLOCK legitimately waits up to stream_block_ms for the next entry.
+                            socket_timeout=settings.stream_block_ms / 1000 + settings.redis_timeout_s,
+                            socket_connect_timeout=settings.redis_timeout_s)
     try:
         # Fix the starting point before the handshake completes: once the client sees the socket open, every
         # event added after that moment is delivered (tests and dashboards connect, then cause events).
@@ -90,7 +93,7 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     # Accept, then close with a code: a browser cannot read the HTTP status of a refused handshake, only the close
     # code of an accepted socket, and it must tell "get a new token" (4401) from "network blip, reconnect".
     await websocket.accept()
-    await websocket.close(code=code, reason=reason[:120])
+    await websocket.close(code=code, reason=reason.encode()[:120].decode(errors="ignore"))  # 123-byte frame limit
 
 
 def _resume_point(raw: str | None) -> str | None:

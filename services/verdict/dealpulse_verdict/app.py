@@ -51,7 +51,7 @@ def create_app(settings: VerdictSettings | None = None) -> FastAPI:
         return bool(await app.state.pool.fetchval("SELECT 1"))
 
     async def broker_ready() -> bool:
-        return await app.state.publisher.ready()
+        return bool(await app.state.publisher.ready())
 
     app.include_router(probe_router({"database": database_ready, "broker": broker_ready}))
     return app

@@ -29,10 +29,6 @@ SOURCE = "dealpulse/verdict"
 
 # Open forecast buckets from least to most confident; a downgrade moves down this ladder and stops at the bottom.
 OPEN_LADDER: tuple[ForecastBucket, ...] = (ForecastBucket.PIPELINE, ForecastBucket.BEST_CASE, ForecastBucket.COMMIT)
-LABELS: dict[ForecastBucket, str] = {
-    ForecastBucket.PIPELINE: "Pipeline", ForecastBucket.BEST_CASE: "Best Case", ForecastBucket.COMMIT: "Commit",
-    ForecastBucket.CLOSED_WON: "Closed Won", ForecastBucket.CLOSED_LOST: "Closed Lost",
-}
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,17 @@ def downgrade(bucket: ForecastBucket, levels: int) -> ForecastBucket:
 
 
 def closed_outcome(deal: CanonicalDeal) -> ForecastBucket | None:
-    """The outcome a closed deal is pinned to, or None for an open deal."""
-    if not (deal.is_closed or deal.stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST)):
+    """The outcome a closed deal is pinned to, or None for an open deal.
+
+    Closed and won are what ingest's normaliser decided (``is_closed``, ``is_won``); nothing here re-reads stages.
+    """
+    if not deal.is_closed:
         return None
-    won = deal.is_won if deal.is_won is not None else deal.stage is Stage.CLOSED_WON
-    return ForecastBucket.CLOSED_WON if won else ForecastBucket.CLOSED_LOST
+    return ForecastBucket.CLOSED_WON if deal.is_won else ForecastBucket.CLOSED_LOST
+
+
+def label(bucket: ForecastBucket) -> str:
+    return bucket.value.replace("_", " ").title()
 
 
 def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str,
@@ -170,7 +172,7 @@ def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_i
         return DealVerdictData(
             ai_forecast=outcome, forecast_basis="outcome", commit_admission=CommitAdmission.NOT_APPLICABLE,
             ai_verdict=outcome, predictive_eligible=False,
-            reasons=[f"{LABELS[outcome]}{unstated}: the verdict is pinned to the outcome and the deal is excluded "
+            reasons=[f"{label(outcome)}{unstated}: the verdict is pinned to the outcome and the deal is excluded "
                      f"from open-pipeline aggregates."],
             **common,
         )
@@ -183,7 +185,7 @@ def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_i
     if admission.status is CommitAdmission.NOT_ADMITTED:
         verdict = downgrade(forecast.bucket, thresholds.downgrade_levels)
         if verdict is not forecast.bucket:
-            reasons.append(f"AI verdict lowered from {LABELS[forecast.bucket]} to {LABELS[verdict]} because the "
+            reasons.append(f"AI verdict lowered from {label(forecast.bucket)} to {label(verdict)} because the "
                            f"Commit call is not supported.")
     if admission.status in (CommitAdmission.NOT_ADMITTED, CommitAdmission.NEEDS_REVIEW):
         reasons.extend(g.check.reason for g in admission.gates if not g.check.passed)

@@ -74,6 +74,6 @@ async def record_verdict(conn: asyncpg.Connection, tenant_id: str, deal_id: str,
     if payload is not None:
         return RecordedVerdict(data, is_new=True)
     stored = await conn.fetchval(STORED_VERDICT, tenant_id, data.source_event_id)
-    if stored is None:  # cannot happen after a conflict inside one transaction, but never publish nothing silently
+    if stored is None:  # a conflict means the row exists; if it vanished, fail loudly rather than publish nothing
         raise LookupError(f"verdict for {data.source_event_id} conflicted but is not stored")
     return RecordedVerdict(DealVerdictData.model_validate(stored), is_new=False)

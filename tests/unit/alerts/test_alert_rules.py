@@ -134,7 +134,8 @@ def test_other_admissions_raise_nothing(admission: CommitAdmission) -> None:
 # ---------------------------------------------------------------- closed deals
 
 
-@pytest.mark.parametrize("closed", [{"is_closed": True, "is_won": False}, {"stage": Stage.CLOSED_LOST},
+@pytest.mark.parametrize("closed", [{"is_closed": True, "is_won": False},
+                                    {"is_closed": True, "is_won": False, "stage": Stage.CLOSED_LOST},
                                     {"is_closed": True, "is_won": True, "stage": Stage.CLOSED_WON}])
 def test_closed_deals_never_alert(closed: dict[str, Any]) -> None:
     assert types(scored(95, previous=40, **closed)) == []
@@ -191,7 +192,7 @@ def test_a_commit_alert_uses_the_deals_card_and_lists_the_failing_gates() -> Non
     alert = compose_alert(verdict_candidates(source)[0], source, DASHBOARD, RULES, card).data
     assert (alert.alert_type, alert.deal_name, alert.amount, alert.owner_id) == (
         AlertType.COMMIT_NOT_ADMITTED, "Acme renewal", 45_000, "rep-7")
-    assert "1 of 4 commit gates" in alert.summary and "lowered from Commit to Best Case" in alert.summary
+    assert "only 1 of its 4 commit gates" in alert.summary and "lowered from Commit to Best Case" in alert.summary
     text = str(alert.slack_blocks)
     assert "Process: score 1, needs at least 2." in text and "60/100 (high)" in text
 

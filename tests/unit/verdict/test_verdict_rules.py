@@ -177,7 +177,7 @@ def test_a_pipeline_verdict_cannot_drop_below_pipeline() -> None:
     ({"is_closed": True, "is_won": True, "stage": Stage.CLOSED_WON}, ForecastBucket.CLOSED_WON),
     ({"is_closed": True, "is_won": False, "stage": Stage.CLOSED_LOST}, ForecastBucket.CLOSED_LOST),
     ({"is_closed": True}, ForecastBucket.CLOSED_LOST),
-    ({"stage": Stage.CLOSED_WON}, ForecastBucket.CLOSED_WON),
+    ({"is_closed": True, "is_won": None, "stage": Stage.CLOSED_LOST}, ForecastBucket.CLOSED_LOST),
 ])
 def test_a_closed_deal_is_pinned_to_its_outcome_and_never_predictive(deal: dict[str, Any],
                                                                     outcome: ForecastBucket) -> None:

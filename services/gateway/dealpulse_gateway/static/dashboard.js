@@ -176,7 +176,7 @@
       cell(deal.winProbability == null ? "—" : `${Math.round(deal.winProbability * 100)}%`, null, "num"),
       factorCell(deal.topFactor),
       changeCell(deal.sincePrevious),
-      cell(deal.modelVersion || "—"),
+      cell(deal.modelVersion || "—", null, "nowrap"),
       ageCell(deal.scoredAt, now),
     );
     return tr;
@@ -286,9 +286,10 @@
     title.textContent = item.title;
     li.append(kind, title, document.createTextNode(item.text || ""));
     if (item.link) {
+      li.append(document.createTextNode(" · "));
       const a = document.createElement("a");
       a.href = item.link;
-      a.textContent = " open";
+      a.textContent = "open deal";
       a.rel = "noopener";
       li.append(a);
     }
