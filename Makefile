@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 PACKAGES := -e libs/common -e services/ingest -e "services/scorer[training]" -e services/verdict \
             -e services/alerts -e services/gateway -e libs/cli
 INSTALLED := $(VENV)/.installed
+# The dashboard's browser tests drive Debian's Chromium (no wheel ships a browser; Playwright never downloads one).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install run test test-unit lint bench clean-stack
 
@@ -22,8 +25,12 @@ $(INSTALLED): requirements/constraints.txt requirements/dev.txt libs/*/pyproject
 run: install ## start the embedded stack, all five services and a demo CRM feed (Ctrl-C stops all)
 	$(BIN)/dealpulse run
 
-test: install ## run the whole suite against a fresh embedded stack it starts and stops itself
+test: install $(CHROMIUM) ## run the whole suite against a fresh embedded stack it starts and stops itself
 	$(BIN)/pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 test-unit: install ## only the pure rules, no stack
 	$(BIN)/pytest tests/unit

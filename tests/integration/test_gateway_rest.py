@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+
 from dealpulse_common.deal import CanonicalDeal, Stage
 from dealpulse_common.events import DealScoredData, RiskCategory, RiskFactor, utcnow
-
 from tests.support import RunningSystem, Tenant
 from tests.unit.gateway import samples
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+
 from dealpulse_ingest.signature import sign
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,6 @@
-from dealpulse_common.service import serve
-
 from dealpulse_alerts.app import create_app
 from dealpulse_alerts.settings import AlertsSettings
+from dealpulse_common.service import serve
 
 
 def main() -> None:

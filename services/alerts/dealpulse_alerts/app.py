@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dealpulse_common.db import create_pool
-from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
-from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
-from dealpulse_common.topics import DEAL_SCORED, DEAL_VERDICT
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -17,6 +13,10 @@ from dealpulse_alerts.consumer import AlertsConfig, AlertsConsumer
 from dealpulse_alerts.redis_guard import RedisGuard
 from dealpulse_alerts.settings import AlertsSettings
 from dealpulse_alerts.throttle import AlertThrottle
+from dealpulse_common.db import create_pool
+from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
+from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
+from dealpulse_common.topics import DEAL_SCORED, DEAL_VERDICT
 
 CONSUMED_TOPICS = [DEAL_SCORED, DEAL_VERDICT]
 

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from dealpulse_common.events import DealScored
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.redis_guard import REDIS_UNAVAILABLE, RedisGuard
+from dealpulse_common.events import DealScored
 
 log = logging.getLogger(__name__)
 

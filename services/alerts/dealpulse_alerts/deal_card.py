@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dealpulse_common.events import DealScoredData, Recommendation, RiskCategory, RiskFactor
 from pydantic import BaseModel
+
+from dealpulse_common.events import DealScoredData, Recommendation, RiskCategory, RiskFactor
 
 
 class DealCard(BaseModel):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from dealpulse_alerts import slack
+from dealpulse_alerts.deal_card import DealCard
 from dealpulse_common.events import (
     AlertType,
     CommitAdmission,
@@ -24,9 +26,6 @@ from dealpulse_common.events import (
     deterministic_id,
 )
 from dealpulse_common.tracing import continue_trace
-
-from dealpulse_alerts import slack
-from dealpulse_alerts.deal_card import DealCard
 
 SOURCE = "dealpulse/alerts"
 Severity = Literal["critical", "high", "medium"]

@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
+from pydantic import ValidationError
+
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, deterministic_id, utcnow
 from dealpulse_common.kafka import Outgoing, PublishError
 from dealpulse_common.topics import DEAD_LETTERS, Topic
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dealpulse_common.settings import ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_alerts.handlers import AlertRules
+from dealpulse_common.settings import ServiceSettings
 
 
 class AlertsSettings(ServiceSettings):

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from dealpulse_common.events import AlertType
 
 from dealpulse_alerts.deal_card import DealCard
+from dealpulse_common.events import AlertType
 
 HEADER_LIMIT = 150
 TEXT_LIMIT = 3000

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
 from dealpulse_common.events import AlertType, DealAlert, DealAlertData
 
 # The alert this candidate raised before (a replay) if any, else the deal's latest alert of that type inside the

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 import asyncpg
-from dealpulse_common.events import DealAlertData, utcnow
 from redis.asyncio import Redis
 
 from dealpulse_alerts import store
 from dealpulse_alerts.handlers import Candidate
 from dealpulse_alerts.redis_guard import REDIS_UNAVAILABLE, RedisGuard
+from dealpulse_common.events import DealAlertData, utcnow
 
 # Delete the claim only if it is still ours: a poison event must not leave a window held by an alert that was
 # never stored, nor release someone else's.

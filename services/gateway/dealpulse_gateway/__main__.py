@@ -1,5 +1,4 @@
 from dealpulse_common.service import serve
-
 from dealpulse_gateway.app import create_app
 from dealpulse_gateway.settings import GatewaySettings
 

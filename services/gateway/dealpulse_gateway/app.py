@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from dealpulse_common.db import create_pool
-from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
-from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
-from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+from dealpulse_common.db import create_pool
+from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
+from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway import routes, scoring, stream
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings

@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import Sequence
 
-from dealpulse_common import metrics
-from dealpulse_common.events import CloudEvent, DealScored, utcnow
-from dealpulse_common.kafka import Outgoing
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from dealpulse_common import metrics
+from dealpulse_common.events import CloudEvent, DealScored, utcnow
+from dealpulse_common.kafka import Outgoing
 from dealpulse_gateway.messages import KIND_OF_EVENT, StreamEntry, dedupe_key, stream_entry, stream_key
 
 log = logging.getLogger(__name__)

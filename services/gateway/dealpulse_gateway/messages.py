@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import orjson
+
 from dealpulse_common.events import CloudEvent, DealAlert, DealScored, DealVerdict
 
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
-from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
-from dealpulse_common.events import RiskCategory
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
+from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
+from dealpulse_common.events import RiskCategory
 from dealpulse_gateway import store
 from dealpulse_gateway.auth import CurrentPrincipal, Principal, visible_to
 from dealpulse_gateway.settings import GatewaySettings

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import httpx
 import orjson
-from dealpulse_common.tracing import continue_trace
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import Response
 
+from dealpulse_common.tracing import continue_trace
 from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.settings import GatewaySettings
 

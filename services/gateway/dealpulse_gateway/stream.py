@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 import orjson
-from dealpulse_common import metrics
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from dealpulse_common import metrics
 from dealpulse_gateway.auth import InvalidToken, Principal, bearer_token, verify_token, visible_to
 from dealpulse_gateway.messages import (
     StreamEntry,

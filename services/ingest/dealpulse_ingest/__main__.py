@@ -1,5 +1,4 @@
 from dealpulse_common.service import serve
-
 from dealpulse_ingest.app import create_app
 from dealpulse_ingest.settings import IngestSettings
 

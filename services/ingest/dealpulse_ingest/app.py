@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
 from dealpulse_common.db import create_pool
 from dealpulse_common.kafka import EventPublisher, ensure_topics, make_producer
 from dealpulse_common.service import install_problem_handlers, probe_router
-from fastapi import FastAPI
-
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.settings import IngestSettings
 

@@ -9,12 +9,12 @@ from enum import StrEnum
 from typing import Any
 
 import asyncpg
+
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal, DealHistory
 from dealpulse_common.events import DealChanged, DealChangedData
 from dealpulse_common.kafka import EventPublisher
 from dealpulse_common.topics import DEAL_CHANGED
-
 from dealpulse_ingest import store
 
 SOURCE = "dealpulse/ingest"

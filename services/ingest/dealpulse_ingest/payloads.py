@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from dealpulse_common.deal import QualificationCategory, QualificationEntry
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from dealpulse_common.deal import QualificationCategory, QualificationEntry
 from dealpulse_ingest.normalize import closed_state, normalize_forecast_category, normalize_stage
 
 DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]

@@ -7,16 +7,16 @@ from typing import Annotated
 
 import asyncpg
 import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
 from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
 from dealpulse_common.service import problem
 from dealpulse_common.tracing import continue_trace
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-
 from dealpulse_ingest import store
 from dealpulse_ingest.handlers import IncomingChange, Outcome, accept_change, event_id_for
 from dealpulse_ingest.payloads import GenericDealChange

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from dealpulse_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from dealpulse_common.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):

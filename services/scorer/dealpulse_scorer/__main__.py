@@ -1,5 +1,4 @@
 from dealpulse_common.service import serve
-
 from dealpulse_scorer.app import create_app
 from dealpulse_scorer.settings import ScorerSettings
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
 from dealpulse_common import metrics
 from dealpulse_common.db import create_pool
 from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
 from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_CHANGED
-from fastapi import FastAPI
-
 from dealpulse_scorer.consumer import ScoringConsumer
 from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.routes import router

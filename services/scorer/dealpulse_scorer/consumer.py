@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+
 from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealChanged, DealScored, DealScoredData, utcnow
 from dealpulse_common.kafka import Outgoing
 from dealpulse_common.topics import DEAL_SCORED
-
 from dealpulse_scorer import store
 from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
 from dealpulse_scorer.model import ModelRegistry

@@ -17,9 +17,9 @@ from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
+
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import Recommendation, RiskCategory, RiskFactor, ScoreChange
-
 from dealpulse_scorer.features import FEATURE_GROUPS, GROUP_LABELS, N_FEATURES
 from dealpulse_scorer.recommendations import recommend
 from dealpulse_scorer.wording import describe_change, describe_factor

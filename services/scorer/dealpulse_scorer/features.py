@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 import numpy as np
+
 from dealpulse_common.deal import (
     OPEN_STAGES,
     CanonicalDeal,

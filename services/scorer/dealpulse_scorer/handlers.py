@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import (
     DealScoredData,
     RiskCategory,
     ScoreDelta,
 )
-
 from dealpulse_scorer import explain
 from dealpulse_scorer.model import LoadedModel
 

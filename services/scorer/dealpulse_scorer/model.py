@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from dealpulse_common.deal import CanonicalDeal
 
+from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.features import (
     FEATURES,
     N_FEATURES,

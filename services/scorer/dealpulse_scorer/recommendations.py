@@ -16,7 +16,6 @@ from typing import Literal
 
 from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal, Confidence, ForecastCategory, Stage
 from dealpulse_common.events import Recommendation, RiskCategory, RiskFactor
-
 from dealpulse_scorer.features import COMMIT_GATES
 
 Priority = Literal["immediate", "this_week", "ongoing"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import DealScoredData, utcnow
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
+from dealpulse_common.deal import CanonicalDeal
+from dealpulse_common.events import DealScoredData, utcnow
 from dealpulse_scorer.handlers import ScoreInput, score_deals
 
 router = APIRouter()

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dealpulse_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from dealpulse_common.settings import ServiceSettings
 
 
 class ScorerSettings(ServiceSettings):

@@ -10,8 +10,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal
 
+from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal
 from dealpulse_scorer.features import FEATURE_INDEX, NO_ACTIVITY_DAYS, NO_CLOSE_DATE_DAYS, UNKNOWN
 
 STAGE_NAMES: tuple[str, ...] = tuple(stage.value.replace("_", " ").capitalize() for stage in OPEN_STAGES)

@@ -1,5 +1,4 @@
 from dealpulse_common.service import serve
-
 from dealpulse_verdict.app import create_app
 from dealpulse_verdict.settings import VerdictSettings
 

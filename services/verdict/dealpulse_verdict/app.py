@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
 from dealpulse_common.db import create_pool
 from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
 from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_SCORED
-from fastapi import FastAPI
-
 from dealpulse_verdict.consumer import VerdictConsumer
 from dealpulse_verdict.settings import VerdictSettings
 from dealpulse_verdict.tenant_thresholds import TenantThresholds

@@ -22,7 +22,6 @@ from dealpulse_common.events import (
     deterministic_id,
 )
 from dealpulse_common.tracing import continue_trace
-
 from dealpulse_verdict.thresholds import StampedThresholds, VerdictThresholds
 
 SOURCE = "dealpulse/verdict"

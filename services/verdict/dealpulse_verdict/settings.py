@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from dealpulse_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from dealpulse_common.settings import ServiceSettings
 
 
 class VerdictSettings(ServiceSettings):

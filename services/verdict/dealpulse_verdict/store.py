@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from dealpulse_common.events import DealVerdictData
 
 TENANT_VERDICT_SETTINGS = """

@@ -11,8 +11,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from dealpulse_common.deal import QualificationCategory
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dealpulse_common.deal import QualificationCategory
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.handlers import AlertRules, alert_id_for, compose_alert, scored_candidates, verdict_candidates
 from dealpulse_common.deal import CanonicalDeal, Stage

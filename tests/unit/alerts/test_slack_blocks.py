@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from dealpulse_alerts.handlers import AlertRules, compose_alert, scored_candidates, verdict_candidates
 from dealpulse_alerts.slack import deal_link, format_amount
 from dealpulse_common.deal import CanonicalDeal

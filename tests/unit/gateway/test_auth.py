@@ -7,6 +7,9 @@ from typing import Any
 
 import jwt
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from dealpulse_common.service import install_problem_handlers
 from dealpulse_gateway.auth import (
     CurrentPrincipal,
@@ -17,8 +20,6 @@ from dealpulse_gateway.auth import (
     verify_token,
 )
 from dealpulse_gateway.settings import GatewaySettings
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
 

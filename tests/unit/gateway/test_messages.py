@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from dealpulse_common.events import DealAlert, DealScored, DealVerdict
 from dealpulse_gateway.messages import (
     StreamEntry,
@@ -18,7 +19,6 @@ from dealpulse_gateway.messages import (
     stream_entry,
     stream_key,
 )
-
 from tests.unit.gateway import samples
 
 GATEWAY_AT = datetime(2026, 11, 22, 10, 0, 0, 5000, tzinfo=UTC)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dealpulse_gateway.routes import parse_categories
 from fastapi.exceptions import RequestValidationError
+
+from dealpulse_gateway.routes import parse_categories
 
 
 def test_default_is_high_and_critical() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dealpulse_gateway.auth import Principal, Role, visible_to
 
 

@@ -6,12 +6,13 @@ import json
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from dealpulse_common.service import install_problem_handlers
 from dealpulse_gateway import scoring
 from dealpulse_gateway.auth import issue_token
 from dealpulse_gateway.settings import GatewaySettings
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
 TOKEN = issue_token(SECRET, "acme", "rep", "rep-1", 60)

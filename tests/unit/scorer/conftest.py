@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.training.synthetic import generate, write_csv
 from dealpulse_scorer.training.train import train
-
 from tests.unit.scorer.helpers import N_DEALS, TrainedModel
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from dealpulse_scorer.drift import drift_baseline, population_stability
 from dealpulse_scorer.features import FEATURE_INDEX, N_FEATURES
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dealpulse_common.deal import (
     Confidence,
     DealHistory,
@@ -28,7 +29,6 @@ from dealpulse_scorer.explain import (
 from dealpulse_scorer.features import FEATURE_GROUPS, FEATURE_INDEX
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.training.dataset import read_deals
-
 from tests.unit.scorer.helpers import AS_OF, TrainedModel, make_deal
 
 

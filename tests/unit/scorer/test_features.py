@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+
 from dealpulse_common.deal import DealHistory, ForecastCategory, Stage
 from dealpulse_scorer.features import (
     FEATURE_GROUPS,
@@ -20,7 +21,6 @@ from dealpulse_scorer.features import (
     build_matrix,
     quarter_end,
 )
-
 from tests.unit.scorer.helpers import AS_OF, make_deal
 
 PRIORS = SegmentPriors(global_rate=0.3, rates={"industry": {"software": 0.4}})

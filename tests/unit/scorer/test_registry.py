@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dealpulse_scorer.features import N_FEATURES
 from dealpulse_scorer.model import (
     IncompatibleModel,
@@ -14,7 +15,6 @@ from dealpulse_scorer.model import (
     ModelRegistryError,
     NoActiveModel,
 )
-
 from tests.unit.scorer.helpers import AS_OF, TrainedModel, clone_version, make_deal
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.features import SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry
@@ -26,7 +27,6 @@ from dealpulse_scorer.training.train import (
     out_of_fold_matrix,
     train,
 )
-
 from tests.unit.scorer.helpers import TrainedModel, clone_version
 
 

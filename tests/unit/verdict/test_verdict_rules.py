@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from dealpulse_common.deal import CanonicalDeal, Confidence, ForecastCategory, QualificationCategory, Stage
 from dealpulse_common.events import (
     CommitAdmission,

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from dealpulse_common.deal import CanonicalDeal, DealHistory
-
 from dealpulse_scorer.features import as_utc
 
 HISTORY_COLUMNS: tuple[str, ...] = tuple(DealHistory.model_fields)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from dealpulse_common.deal import OPEN_STAGES
 
+from dealpulse_common.deal import OPEN_STAGES
 from dealpulse_scorer.training.world import (
     ACCOUNT_WORDS,
     INDUSTRIES,

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from dealpulse_common.deal import OPEN_STAGES, QualificationCategory
 
+from dealpulse_common.deal import OPEN_STAGES, QualificationCategory
 from dealpulse_scorer.features import quarter_end
 from dealpulse_scorer.training.dataset import read_deals, write_csv
 from dealpulse_scorer.training.feed import open_deal_changes

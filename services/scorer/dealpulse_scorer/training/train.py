@@ -27,7 +27,6 @@ import numpy as np
 import onnxruntime as ort
 import skl2onnx
 import sklearn
-from dealpulse_common.deal import CanonicalDeal
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.calibration import CalibratedClassifierCV
@@ -35,6 +34,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import KFold
 
+from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.drift import drift_baseline
 from dealpulse_scorer.features import FEATURE_INDEX, FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic

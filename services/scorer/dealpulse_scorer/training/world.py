@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from dealpulse_common.deal import QualificationCategory
 
 # name -> (share of deals, effect on the win logit)
