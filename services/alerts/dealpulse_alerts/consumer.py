@@ -26,12 +26,12 @@ from dealpulse_alerts.handlers import (
     scored_candidates,
     verdict_candidates,
 )
-from dealpulse_alerts.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
 from dealpulse_alerts.throttle import AlertThrottle, Decision
 from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict
 from dealpulse_common.kafka import EventPublisher, Outgoing
+from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealScored, DealVerdictData, utcnow
 from dealpulse_common.kafka import Outgoing
+from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
 from dealpulse_common.topics import DEAL_SCORED, DEAL_VERDICT
 from dealpulse_verdict import store
 from dealpulse_verdict.handlers import decide, verdict_event
-from dealpulse_verdict.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
 from dealpulse_verdict.tenant_thresholds import TenantThresholds
 from dealpulse_verdict.thresholds import StampedThresholds
 

@@ -24,7 +24,7 @@ from dealpulse_common.topics import DEAD_LETTERS, Topic
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Alerts publish from inside the handler (publish, then mark published), so a broker outage is retried here too.
+# A handler that publishes from inside (alerts: publish, then mark published) sees broker outages here too.
 TRANSIENT: tuple[type[BaseException], ...] = (
     *DATABASE_UNAVAILABLE, asyncpg.TransactionRollbackError, asyncpg.QueryCanceledError, PublishError,
 )
