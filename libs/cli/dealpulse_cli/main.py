@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--tenant", default=None)
     _registry_arg(models)
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency"), default="all")
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework"), default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
@@ -143,12 +143,17 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from dealpulse_cli.bench.run import run_latency
+    from dealpulse_cli.bench.run import run_framework, run_latency
 
-    result = run_latency(args.changes, args.rate, args.report)
-    p = result.percentiles(result.end_to_end_ms)
-    print(f"end to end: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms; "
-          f"lost {result.accepted - result.received}, duplicated {result.duplicates}; written to {args.report}")
+    if args.which in ("all", "framework"):
+        for name, summary in run_framework(args.report).items():
+            print(f"{name}: one hop p50 {summary['p50']:.1f} ms, p99 {summary['p99']:.1f} ms")
+    if args.which in ("all", "latency"):
+        result = run_latency(args.changes, args.rate, args.report)
+        p = result.percentiles(result.end_to_end_ms)
+        print(f"end to end: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms; "
+              f"lost {result.accepted - result.received}, duplicated {result.duplicates}")
+    print(f"written to {args.report}")
     return 0
 
 

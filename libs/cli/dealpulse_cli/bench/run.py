@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from pathlib import Path
 
-from dealpulse_cli.bench.harness import bench_system
+from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, bench_system
 from dealpulse_cli.bench.latency import HOPS, LatencyResult, measure
 from dealpulse_cli.bench.report import write_section
+from dealpulse_cli.bench.stream_framework import compare
+from dealpulse_cli.stack import EmbeddedStack, StackPorts
 
 BENCH_TENANT = "bench"
 
@@ -20,6 +23,23 @@ def run_latency(changes: int, rate: float, report: Path) -> LatencyResult:
     write_section(report, f"latency-{rate:g}", _latency_markdown(result),
                   f"dealpulse bench latency --changes {changes} --rate {rate:g}")
     return result
+
+
+def run_framework(report: Path, messages: int = 2_000, rate: float = 200.0) -> dict[str, dict[str, float]]:
+    stack = EmbeddedStack(name="bench-framework", ports=StackPorts.offset(BENCH_PORT_OFFSET), fresh=True)
+    try:
+        stack.start()
+        results = compare(stack.kafka_bootstrap, messages, rate)
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.root, ignore_errors=True)
+    rows = "\n".join(f"| {name} | {s['received']:.0f}/{messages} | {s['p50']:.1f} | {s['p95']:.1f} | {s['p99']:.1f} |"
+                     for name, s in results.items())
+    body = (f"## Stream framework: one produce → consume hop, {rate:g} msg/s\n\n"
+            "| framework | received | p50 ms | p95 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |\n" + rows +
+            "\n\nThe reason every stream processor runs on plain aiokafka (docs/ARCHITECTURE.md).")
+    write_section(report, "framework", body, f"dealpulse bench framework  # {messages} messages at {rate:g}/s")
+    return results
 
 
 def _latency_markdown(result: LatencyResult) -> str:
