@@ -11,6 +11,7 @@ from dealpulse_common.db import create_pool
 from dealpulse_common.kafka import EventPublisher, ensure_topics, make_producer
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_ingest.routes import router
+from dealpulse_ingest.secrets import WebhookSecrets
 from dealpulse_ingest.settings import IngestSettings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
         app.state.settings = settings
         app.state.pool = pool
+        app.state.secrets = WebhookSecrets(pool, settings.secret_cache_ttl_s)
         app.state.publisher = EventPublisher(producer, settings.service_name, settings.kafka_publish_timeout_s)
         try:
             yield

@@ -12,12 +12,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dealpulse_common import metrics
-from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
+from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
 from dealpulse_common.service import problem
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest import store
 from dealpulse_ingest.handlers import IncomingChange, Outcome, accept_change, event_id_for
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.signature import SignatureError, verify
@@ -53,8 +52,7 @@ async def generic_webhook(
         return _reject("too_large", problem(413, "Payload too large", f"body exceeds {settings.max_body_bytes} bytes"))
     pool: asyncpg.Pool = request.app.state.pool
     try:
-        async with tenant_transaction(pool, tenant_id) as conn:
-            secret = await store.webhook_secret(conn, tenant_id)
+        secret = await request.app.state.secrets.get(tenant_id)
     except DATABASE_UNAVAILABLE:
         return _unavailable(settings.retry_after_s, "database unavailable")
     try:

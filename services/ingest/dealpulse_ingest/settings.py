@@ -13,3 +13,4 @@ class IngestSettings(ServiceSettings):
     signature_tolerance_s: int = 300
     max_body_bytes: int = 1_048_576
     retry_after_s: int = 2
+    secret_cache_ttl_s: float = 60.0

@@ -22,6 +22,17 @@ class BenchSystem:
     stack: EmbeddedStack
     supervisor: Supervisor
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each service process has used so far."""
+        result = {}
+        for name, process in self.supervisor.processes.items():
+            try:
+                times = psutil.Process(process.pid).cpu_times()
+                result[name] = times.user + times.system
+            except psutil.NoSuchProcess:
+                result[name] = float("nan")
+        return result
+
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of each service process, MB."""
         result = {}

@@ -5,22 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 import orjson
-import websockets
 
 from dealpulse_cli.bench.harness import BenchSystem
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_gateway.auth import issue_token
 from dealpulse_ingest.signature import sign
 
+WARM_UP = "warm"
 HOPS = (("ingest", "received_at", "ingest_published_at"),
         ("broker → scorer", "ingest_published_at", "scorer_consumed_at"),
         ("scorer", "scorer_consumed_at", "scored_at"),
@@ -38,6 +41,10 @@ class LatencyResult:
     achieved_rate: float
     end_to_end_ms: list[float] = field(default_factory=list)
     hops_ms: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[int, int] = field(default_factory=dict)
+    cpu_share: dict[str, float] = field(default_factory=dict)
+    webhook_answer_ms: list[float] = field(default_factory=list)
+    client_to_client_ms: list[float] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
 
     def percentiles(self, values: list[float]) -> dict[str, float]:
@@ -51,71 +58,123 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
                   deals: int = 1_000, seed: int = 3) -> LatencyResult:
     token = issue_token(ServiceSettings().jwt_secret, tenant_id, "admin", "bench", 3600)
     ws_url = system.supervisor.url("gateway").replace("http://", "ws://") + f"/v1/stream?token={token}"
-    received: dict[str, dict[str, Any]] = {}
-    counts: Counter[str] = Counter()
-    accepted = 0
-    async with websockets.connect(ws_url, max_size=None) as stream:
-        reader = asyncio.create_task(_read_scores(stream, received, counts))
-        rng = random.Random(seed)
-        base = datetime(2026, 1, 1, tzinfo=UTC)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), limits=limits, timeout=10) as client:
-            started = time.perf_counter()
-            tasks = []
-            for n in range(changes):
-                change = _change(rng, n, deals, base)
-                tasks.append(asyncio.create_task(_send(client, tenant_id, secret, change)))
-                delay = started + (n + 1) / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            results = await asyncio.gather(*tasks)
-            achieved = changes / (time.perf_counter() - started)
-        accepted = sum(results)
-        deadline = time.monotonic() + 30
-        while len(received) < accepted and time.monotonic() < deadline:  # noqa: ASYNC110 - the reader fills it
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)  # late duplicates would show up here
-        reader.cancel()
-    result = LatencyResult(sent=changes, accepted=accepted, received=len(received),
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "scores.jsonl"
+        receiver = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dealpulse_cli.bench.stream_receiver", ws_url, str(out))
+        try:
+            await _wait_for_file(out.parent / (out.name + ".ready"))
+            await _warm_up(system, tenant_id, secret, out)
+            cpu_before = system.cpu_seconds()
+            statuses, achieved, duration, answer_ms = await _offer_load(
+                system, tenant_id, secret, changes, rate, deals, seed)
+            accepted = statuses.get(202, 0)
+            lines = await _wait_for_lines(out, accepted)
+            cpu_share = {name: (used - cpu_before[name]) / duration for name, used in system.cpu_seconds().items()}
+        finally:
+            receiver.terminate()
+            await receiver.wait()
+    lines = [line for line in lines if not line["event_id"].startswith(WARM_UP)]
+    counts = Counter(line["event_id"] for line in lines)
+    first = {line["event_id"]: line["timing"] for line in reversed(lines)}
+    result = LatencyResult(sent=changes, accepted=accepted, received=len(first),
                            duplicates=sum(c - 1 for c in counts.values() if c > 1), offered_rate=rate,
-                           achieved_rate=achieved, rss_mb=system.rss_mb())
-    for timing in received.values():
+                           achieved_rate=achieved, statuses=dict(statuses), rss_mb=system.rss_mb(),
+                           cpu_share=cpu_share, webhook_answer_ms=answer_ms)
+    for raw in first.values():
+        timing = {k: datetime.fromisoformat(v) for k, v in raw.items() if v}
         result.end_to_end_ms.append(_ms(timing, "received_at", "client_at"))
+        result.client_to_client_ms.append(_ms(timing, "bench_sent_at", "client_at"))
         for hop, start, end in HOPS:
             result.hops_ms.setdefault(hop, []).append(_ms(timing, start, end))
     return result
 
 
-async def _read_scores(stream: websockets.ClientConnection, received: dict[str, dict[str, Any]],
-                       counts: Counter[str]) -> None:
-    async for raw in stream:
-        client_at = datetime.now(UTC)
-        message = json.loads(raw)
-        if message.get("kind") != "score":
-            continue
-        data = message["event"]["data"]
-        event_id = data["source_event_id"]
-        counts[event_id] += 1
-        timing = {k: datetime.fromisoformat(v) for k, v in data.get("timing", {}).items()}
-        timing["gateway_at"] = datetime.fromisoformat(message.get("gateway_at") or data["timing"]["scored_at"])
-        timing["client_at"] = client_at
-        received.setdefault(event_id, timing)
+async def _warm_up(system: BenchSystem, tenant_id: str, secret: str, out: Path, changes: int = 50) -> None:
+    """Until every consumer group has its partitions, the first scores wait on rebalances, not on the system."""
+    statuses, *_ = await _offer_load(system, tenant_id, secret, changes, 25.0, changes, seed=99, prefix=WARM_UP)
+    await _wait_for_lines(out, statuses.get(202, 0), settle_s=0.0)
+    await asyncio.to_thread(out.write_text, "")
 
 
-def _change(rng: random.Random, n: int, deals: int, base: datetime) -> dict[str, Any]:
-    return {"deal_id": f"B-{rng.randrange(deals)}", "modified_at": (base + timedelta(milliseconds=n)).isoformat(),
-            "event_id": f"bench-{n}", "amount": round(rng.uniform(5_000, 400_000), 2),
+async def _offer_load(system: BenchSystem, tenant_id: str, secret: str, changes: int, rate: float, deals: int,
+                      seed: int, prefix: str = "bench") -> tuple[Counter[int], float, float, list[float]]:
+    """Send ``changes`` webhooks at a fixed offered rate (open loop: a slow answer does not slow the offer).
+
+    aiohttp, not httpx, drives the load: at a few hundred requests a second httpx's pool costs the sender more
+    CPU than the service it measures, and its queueing would be counted against the system.
+    """
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    answer_ms: list[float] = []
+    url = f"{system.supervisor.url('ingest')}/v1/webhooks/generic"
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        started = time.perf_counter()
+        tasks = []
+        for n in range(changes):
+            change = _change(rng, n, deals, base, prefix)
+            tasks.append(asyncio.create_task(_send(session, url, tenant_id, secret, change, answer_ms)))
+            delay = started + (n + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        offered_for = time.perf_counter() - started
+        statuses = Counter(await asyncio.gather(*tasks))
+        duration = time.perf_counter() - started
+    return statuses, changes / offered_for, duration, answer_ms
+
+
+async def _wait_for_file(path: Path, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():  # noqa: ASYNC240 - a stat every 50 ms while the receiver connects
+        if time.monotonic() > deadline:
+            raise RuntimeError("the stream receiver did not connect")
+        await asyncio.sleep(0.05)
+
+
+async def _wait_for_lines(out: Path, expected: int, timeout_s: float = 60.0,
+                          settle_s: float = 1.0) -> list[dict[str, Any]]:
+    """Every accepted change's score, then one more second in which a duplicate would show up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = _read_lines(out)
+        if len({line["event_id"] for line in lines}) >= expected:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(settle_s)
+    return _read_lines(out)
+
+
+def _read_lines(out: Path) -> list[dict[str, Any]]:
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line.endswith("}")]
+
+
+def _change(rng: random.Random, n: int, deals: int, base: datetime, prefix: str) -> dict[str, Any]:
+    # Round-robin over the deals: a CRM does not send two changes of one deal in the same instant.
+    return {"deal_id": f"{prefix}-{n % deals}", "modified_at": (base + timedelta(milliseconds=n)).isoformat(),
+            "event_id": f"{prefix}-{n}", "amount": round(rng.uniform(5_000, 400_000), 2),
             "stage": rng.choice(["Prospecting", "Qualification", "Proposal", "Negotiation"]),
             "expected_close_date": (base + timedelta(days=rng.randint(10, 200))).date().isoformat(),
             "last_activity_at": (base - timedelta(days=rng.randint(0, 60))).isoformat()}
 
 
-async def _send(client: httpx.AsyncClient, tenant_id: str, secret: str, change: dict[str, Any]) -> bool:
+async def _send(session: aiohttp.ClientSession, url: str, tenant_id: str, secret: str, change: dict[str, Any],
+                answer_ms: list[float]) -> int:
+    started = time.perf_counter()
+    change["custom"] = {"bench_sent_at": datetime.now(UTC).isoformat()}
     body = orjson.dumps(change)
-    response = await client.post("/v1/webhooks/generic", content=body, headers={
-        "Content-Type": "application/json", "X-DealPulse-Tenant": tenant_id,
-        "X-DealPulse-Signature": sign(secret, body)})
-    return response.status_code == 202
+    headers = {"Content-Type": "application/json", "X-DealPulse-Tenant": tenant_id,
+               "X-DealPulse-Signature": sign(secret, body)}
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError):
+        return 0
+    answer_ms.append((time.perf_counter() - started) * 1000)
+    return status
 
 
 def _ms(timing: dict[str, datetime], start: str, end: str) -> float:

@@ -42,6 +42,10 @@ def run_framework(report: Path, messages: int = 2_000, rate: float = 200.0) -> d
     return results
 
 
+def _statuses(statuses: dict[int, int]) -> str:
+    return ", ".join(f"{count} × {status or 'no answer'}" for status, count in sorted(statuses.items()))
+
+
 def _latency_markdown(result: LatencyResult) -> str:
     def row(name: str, values: list[float]) -> str:
         p = result.percentiles(values)
@@ -51,15 +55,20 @@ def _latency_markdown(result: LatencyResult) -> str:
         f"## Webhook accepted → score on the WebSocket, {result.offered_rate:g} changes/s",
         "",
         f"{result.sent} signed webhooks offered at {result.offered_rate:g}/s (achieved {result.achieved_rate:.0f}/s) "
-        f"over 1,000 deals; {result.accepted} accepted (202), {result.received} distinct scores received on one "
-        f"WebSocket client, {result.accepted - result.received} lost, {result.duplicates} duplicated.",
+        f"over 1,000 deals; answers {_statuses(result.statuses)}; {result.received} distinct scores received on "
+        f"one WebSocket client (its own process), {result.accepted - result.received} of the accepted lost, "
+        f"{result.duplicates} duplicated.",
         "",
         "| hop | p50 ms | p95 ms | p99 ms |",
         "| --- | ---: | ---: | ---: |",
         row("**end to end** (ingest received → client received)", result.end_to_end_ms),
+        row("load client sent → stream client received (includes client-side queueing)", result.client_to_client_ms),
+        row("webhook answer as the sender saw it", result.webhook_answer_ms),
         *(row(hop, result.hops_ms.get(hop, [])) for hop, _, _ in HOPS),
         "",
         "Resident memory after the run (MB): "
-        + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(result.rss_mb.items())) + ".",
+        + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(result.rss_mb.items())) + ". "
+        "CPU used during the load (share of one core): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in sorted(result.cpu_share.items())) + ".",
     ]
     return "\n".join(lines)
