@@ -13,10 +13,14 @@ from typing import Any
 import httpx
 import orjson
 
+from dealpulse_common.deal import OPEN_STAGES
+from dealpulse_ingest.normalize import normalize_stage
+from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.signature import sign
 
 log = logging.getLogger(__name__)
 
+# A CRM's names for the canonical open stages, in order (OPEN_STAGES).
 _STAGE_PATH = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation/Review", "Commit - Verbal"]
 _GATES = ("paper", "process", "timing", "budget", "champion", "economic_buyer")
 
@@ -29,6 +33,7 @@ class DemoCrm:
         self._random = random.Random(seed)
         self._deals: dict[str, dict[str, Any]] = {}
         self._seed = seed
+        self.rejected = 0
 
     async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=5.0) as client:
@@ -42,8 +47,11 @@ class DemoCrm:
     def _initial(self, count: int) -> Iterator[dict[str, Any]]:
         from dealpulse_scorer.training.synthetic import open_deal_changes
 
-        for change in open_deal_changes(count, self._tenant_id, self._seed):
-            change = {k: v for k, v in change.items() if k not in ("tenant_id", "history")}
+        accepted_fields = set(GenericDealChange.model_fields)
+        for generated in open_deal_changes(count, self._tenant_id, self._seed):
+            # A CRM sends its own stage name; the canonical one is ingest's to decide.
+            change = {k: v for k, v in generated.items() if k in accepted_fields and v is not None}
+            change["stage"] = generated.get("crm_stage") or generated.get("stage")
             change["modified_at"] = _now()
             self._deals[change["deal_id"]] = change
             yield change
@@ -56,8 +64,8 @@ class DemoCrm:
         if kind == "activity":
             change["last_activity_at"] = _now()
         elif kind == "stage":
-            current = deal.get("stage") or _STAGE_PATH[0]
-            index = _STAGE_PATH.index(current) if current in _STAGE_PATH else 0
+            current = normalize_stage(deal.get("stage") or "") or OPEN_STAGES[0]
+            index = OPEN_STAGES.index(current) if current in OPEN_STAGES else 0
             change["stage"] = _STAGE_PATH[min(index + 1, len(_STAGE_PATH) - 1)]
         elif kind == "push":
             current_close = date.fromisoformat(deal.get("expected_close_date") or date.today().isoformat())
@@ -79,6 +87,7 @@ class DemoCrm:
         try:
             response = await client.post(self._url, content=body, headers=headers)
             if response.status_code >= 400:
+                self.rejected += 1
                 log.warning("demo change rejected: %s %s", response.status_code, response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("demo change not delivered: %r", exc)
