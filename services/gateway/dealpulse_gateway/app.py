@@ -15,9 +15,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
-from dealpulse_common.db import create_pool
-from dealpulse_common.kafka import EventPublisher, StreamProcessor, ensure_topics, make_consumer, make_producer
-from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
+from dealpulse_common.runtime import ServiceRuntime, runtime_checks
+from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway import routes, scoring, stream
 from dealpulse_gateway.fanout import StreamFanout
@@ -34,39 +33,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The exit stack unwinds in reverse whatever had started when a later step fails or the service stops.
         async with AsyncExitStack() as resources:
-            await ensure_topics(settings)
-            pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
-            resources.push_async_callback(pool.close)
             redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=settings.redis_timeout_s,
                                    socket_connect_timeout=settings.redis_timeout_s)
             resources.push_async_callback(redis.aclose)
             scorer = scoring.make_scorer_client(settings)
             resources.push_async_callback(scorer.aclose)
-            # The producer only carries dead letters: the fan-out itself publishes nothing.
-            producer = make_producer(settings)
-            await producer.start()
-            resources.push_async_callback(producer.stop)
-            publisher = EventPublisher(producer, settings.service_name, settings.kafka_publish_timeout_s)
-            consumer = make_consumer(settings, *FANNED_OUT_TOPICS, group_id=settings.consumer_group)
-            await consumer.start()
-            resources.push_async_callback(consumer.stop)  # after the processor: its last batch is committed
-
+            # The runtime's producer only carries dead letters: the fan-out itself publishes nothing.
+            runtime = await resources.enter_async_context(
+                ServiceRuntime(settings, consumes=FANNED_OUT_TOPICS, group_id=settings.consumer_group))
             fanout = StreamFanout(redis, stream_maxlen=settings.stream_maxlen, dedupe_ttl_s=settings.dedupe_ttl_s)
-            processor = StreamProcessor(consumer, publisher, FANNED_OUT_TOPICS, fanout.handle, settings.service_name)
-            work = BackgroundWork()
-            work.start("fanout", processor.run())
-
-            async def stop_fanout() -> None:
-                processor.stop()
-                await work.wait()
-
-            resources.push_async_callback(stop_fanout)
-
+            runtime.process(fanout.handle)
+            app.state.runtime = runtime
             app.state.settings = settings
-            app.state.pool = pool
+            app.state.pool = runtime.pool
             app.state.redis = redis
             app.state.scorer = scorer
-            app.state.publisher = publisher
+            app.state.publisher = runtime.publisher
             yield
 
     app = FastAPI(title="DealPulse gateway", version="1.0.0", lifespan=lifespan)
@@ -76,16 +58,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(scoring.router)
     app.include_router(stream.router)
 
-    async def database_ready() -> bool:
-        return bool(await app.state.pool.fetchval("SELECT 1"))
-
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())
 
-    async def broker_ready() -> bool:
-        return bool(await app.state.publisher.ready())
-
-    app.include_router(probe_router({"database": database_ready, "redis": redis_ready, "broker": broker_ready}))
+    app.include_router(probe_router({**runtime_checks(app.state), "redis": redis_ready}))
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

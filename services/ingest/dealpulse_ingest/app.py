@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from dealpulse_common.db import create_pool
-from dealpulse_common.kafka import EventPublisher, ensure_topics, make_producer
+from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.secrets import WebhookSecrets
@@ -20,29 +19,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings)
-        producer = make_producer(settings)
-        await producer.start()
-        pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
-        app.state.settings = settings
-        app.state.pool = pool
-        app.state.secrets = WebhookSecrets(pool, settings.secret_cache_ttl_s)
-        app.state.publisher = EventPublisher(producer, settings.service_name, settings.kafka_publish_timeout_s)
-        try:
+        async with ServiceRuntime(settings) as runtime:
+            app.state.runtime = runtime
+            app.state.settings = settings
+            app.state.pool = runtime.pool
+            app.state.publisher = runtime.publisher
+            app.state.secrets = WebhookSecrets(runtime.pool, settings.secret_cache_ttl_s)
             yield
-        finally:
-            await producer.stop()  # flushes whatever is in flight before we go
-            await pool.close()
 
     app = FastAPI(title="DealPulse ingest", version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
-
-    async def database_ready() -> bool:
-        return bool(await app.state.pool.fetchval("SELECT 1"))
-
-    async def broker_ready() -> bool:
-        return bool(await app.state.publisher.ready())
-
-    app.include_router(probe_router({"database": database_ready, "broker": broker_ready}))
+    app.include_router(probe_router(runtime_checks(app.state)))
     return app
