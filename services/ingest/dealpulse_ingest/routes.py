@@ -15,6 +15,7 @@ from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
+from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.service import problem
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.handlers import IncomingChange, Outcome, accept_change, event_id_for
@@ -70,11 +71,13 @@ async def generic_webhook(
         detail = "invalid field(s): " + ", ".join(e["field"] for e in errors)
         return _reject("invalid", problem(422, "Invalid deal change", detail, errors=errors))
 
+    traceparent_var.set(continue_trace(traceparent))
+    tenant_var.set(tenant_id)
     change = IncomingChange(
         tenant_id=tenant_id, deal_id=payload.deal_id,
         event_id=event_id_for(tenant_id, idempotency_key or payload.event_id, body), provider="generic",
         modified_at=payload.modified_at, changes=payload.snapshot_changes(),
-        traceparent=continue_trace(traceparent), received_at=received_at,
+        traceparent=traceparent_var.get() or continue_trace(None), received_at=received_at,
     )
     try:
         outcome = await accept_change(pool, request.app.state.publisher, change)
