@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     promote = commands.add_parser("promote", help="make a model version active")
     promote.add_argument("version")
     promote.add_argument("--tenant", default=None)
+    promote.add_argument("--force", action="store_true",
+                         help="promote a tenant model even if it does not beat the global one (logged)")
     _registry_arg(promote)
 
     rollback = commands.add_parser("rollback", help="re-activate the previously promoted version")
@@ -61,8 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list model versions with their metrics")
     models.add_argument("--tenant", default=None)
     _registry_arg(models)
+
+    evaluate = commands.add_parser("evaluate", help="score a model version on a data file and write a report")
+    evaluate.add_argument("--model", required=True, help="the version to evaluate (see dealpulse models)")
+    evaluate.add_argument("--data", type=Path, required=True, help="CSV or Parquet in the canonical schema")
+    evaluate.add_argument("--tenant", default=None, help="a tenant model's version; only that tenant's deals")
+    evaluate.add_argument("--out", type=Path, default=None, help="report folder (default evaluation-VERSION)")
+    evaluate.add_argument("--split", choices=("auto", "test", "all"), default="auto",
+                          help="auto: the test split on the training file, else every closed deal")
+    _registry_arg(evaluate)
+
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework"), default="all")
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model"), default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
@@ -102,10 +114,11 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from dealpulse_scorer.training.synthetic import generate, write_csv
+    from dealpulse_scorer.training.dataset import write_deals
+    from dealpulse_scorer.training.synthetic import generate
 
     rows = generate(args.deals, args.tenants, args.seed)
-    write_csv(rows, args.out)
+    write_deals(rows, args.out)
     print(f"wrote {len(rows)} deals to {args.out}")
     return 0
 
@@ -120,9 +133,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     from dealpulse_scorer.model import ModelRegistry
+    from dealpulse_scorer.promotion import PromotionRefused, promote_version
 
-    ModelRegistry(args.registry).promote(args.version, tenant_id=args.tenant)
-    print(f"active: {args.version}")
+    try:
+        print(promote_version(ModelRegistry(args.registry), args.version, args.tenant, force=args.force))
+    except PromotionRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -142,6 +159,15 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from dealpulse_scorer.training.evaluate import evaluate, summary_lines
+
+    out = args.out or Path(f"evaluation-{args.model}")
+    result = evaluate(args.registry, args.model, args.data, out, args.tenant, split=args.split)
+    print("\n".join(summary_lines(result)))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from dealpulse_cli.bench.run import run_framework, run_latency
 
@@ -153,12 +179,16 @@ def _bench(args: argparse.Namespace) -> int:
         p = result.percentiles(result.end_to_end_ms)
         print(f"end to end: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms; "
               f"lost {result.accepted - result.received}, duplicated {result.duplicates}")
+    if args.which in ("all", "model"):
+        from dealpulse_cli.bench.model import run_model_bench, summary_lines
+
+        print("\n".join(summary_lines(run_model_bench(args.report))))
     print(f"written to {args.report}")
     return 0
 
 
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data, "train": _train,
-             "promote": _promote, "rollback": _rollback, "models": _models, "bench": _bench}
+             "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench}
 
 if __name__ == "__main__":
     raise SystemExit(main())

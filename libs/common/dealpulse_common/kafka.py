@@ -11,12 +11,13 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from dealpulse_common import metrics
@@ -146,6 +147,33 @@ class EventPublisher:
 Handler = Callable[[list[CloudEvent]], Awaitable[list[Outgoing]]]
 
 
+class Assignment:
+    """The partitions a consumer holds right now, and whether the partition of a key is among them.
+
+    Partitions are found as every producer here places keys: Kafka's default partitioner (murmur2 of the key,
+    modulo the topic's partition count)."""
+
+    def __init__(self, partitions: frozenset[TopicPartition], partition_counts: Mapping[str, int]) -> None:
+        self.partitions = partitions
+        self._counts = dict(partition_counts)
+
+    def knows(self, topic: Topic[CloudEvent]) -> bool:
+        """Whether the topic's partition count is known (``owns`` can only answer False until it is)."""
+        return bool(self._counts.get(topic.name))
+
+    def owns(self, topic: Topic[CloudEvent], key: str) -> bool:
+        count = self._counts.get(topic.name)
+        if not count:
+            return False
+        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % count
+        return TopicPartition(topic.name, partition) in self.partitions
+
+
+BetweenBatches = Callable[[Assignment], Awaitable[bool]]
+"""Work a stream processor runs in its own loop between two batches (never during one), given the partitions it
+holds; it returns True while it has more to do, and the loop then polls without waiting."""
+
+
 class StreamProcessor:
     """Consume micro-batches, hand typed events to ``handler``, publish its output, then commit.
 
@@ -162,6 +190,7 @@ class StreamProcessor:
         handler: Handler,
         service: str,
         max_batch: int = 500,
+        between_batches: BetweenBatches | None = None,
     ) -> None:
         self._consumer = consumer
         self._publisher = publisher
@@ -169,6 +198,7 @@ class StreamProcessor:
         self._handler = handler
         self._service = service
         self._max_batch = max_batch
+        self._between_batches = between_batches
         self._stopping = asyncio.Event()
         self.assigned = False
 
@@ -176,11 +206,19 @@ class StreamProcessor:
         self._stopping.set()
 
     async def run(self) -> None:
+        busy = False
         while not self._stopping.is_set():
-            batch = await self._consumer.getmany(timeout_ms=100, max_records=self._max_batch)
+            if self._between_batches is not None:
+                busy = await self._between_batches(self.assignment())
+            batch = await self._consumer.getmany(timeout_ms=0 if busy else 100, max_records=self._max_batch)
             self.assigned = bool(self._consumer.assignment())
             if batch:
                 await self._handle_batch(batch)
+
+    def assignment(self) -> Assignment:
+        partitions = frozenset(self._consumer.assignment())
+        counts = {name: len(self._consumer.partitions_for_topic(name) or ()) for name in self._topics}
+        return Assignment(partitions, counts)
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 # The *_created series double every family and carry nothing a dashboard reads.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -44,8 +44,20 @@ WEBHOOK_TO_STREAM = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 MODEL_INFO = Gauge("dealpulse_model_active", "Active model version (value 1)", ["scope", "version"])
+FEATURE_PSI = Gauge(
+    "dealpulse_feature_psi",
+    "Population stability index of one feature: recent live traffic against the serving model's training split",
+    ["scope", "feature"],
+)
+DRIFT_WINDOW_ROWS = Gauge(
+    "dealpulse_drift_window_rows", "Live feature vectors in the drift window behind dealpulse_feature_psi", ["scope"]
+)
+RESCORES = Counter(
+    "dealpulse_rescores_total", "Open deals re-scored because the model serving them changed", ["scope"]
+)
 
 ALL_METRICS = (
     EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, BATCH_DURATION, WEBHOOKS, SCORES, INFERENCE_DURATION,
     VERDICTS, ALERTS, ALERTS_THROTTLED, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
+    FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES,
 )

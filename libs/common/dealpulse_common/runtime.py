@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from dealpulse_common.db import create_pool
 from dealpulse_common.events import CloudEvent
 from dealpulse_common.kafka import (
+    BetweenBatches,
     EventPublisher,
     Handler,
     StreamProcessor,
@@ -66,12 +67,13 @@ class ServiceRuntime:
             await self._consumer.start()
             self._resources.push_async_callback(self._consumer.stop)
 
-    def process(self, handler: Handler, max_batch: int = 500) -> None:
-        """Run the consume → handle → publish → commit loop in the background until the runtime closes."""
+    def process(self, handler: Handler, max_batch: int = 500, between_batches: BetweenBatches | None = None) -> None:
+        """Run the consume → handle → publish → commit loop in the background until the runtime closes
+        (``between_batches``, if given, runs in that same loop between two batches)."""
         if self._consumer is None:
             raise RuntimeError("this runtime consumes no topic")
         processor = StreamProcessor(self._consumer, self.publisher, self._consumes, handler,
-                                    self._settings.service_name, max_batch)
+                                    self._settings.service_name, max_batch, between_batches)
         work = BackgroundWork()
         work.start(f"{self._settings.service_name}-stream", processor.run())
 

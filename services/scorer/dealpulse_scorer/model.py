@@ -235,6 +235,13 @@ class ModelRegistry:
             raise NoActiveModel(f"no active global model in {self.root}")
         return self.load(version, None)
 
+    def evict(self, keep: Iterable[LoadedModel]) -> None:
+        """Forget cached models other than ``keep`` (they stay usable by whoever still holds them)."""
+        paths = {model.path for model in keep}
+        with self._lock:
+            for path in [p for p in self._models if p not in paths]:
+                del self._models[path]
+
     def list_versions(self, tenant_id: str | None = None) -> list[VersionInfo]:
         scope = self.scope_dir(tenant_id)
         if not scope.is_dir():

@@ -1,23 +1,43 @@
-"""Synchronous scoring: the same model and explanations as the stream, nothing persisted."""
+"""Synchronous scoring (the same model and explanations as the stream, nothing persisted) and model performance."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
 
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealScoredData, utcnow
 from dealpulse_scorer.handlers import ScoreInput, score_deals
+from dealpulse_scorer.performance import ModelPerformance, performance
+from dealpulse_scorer.settings import ScorerSettings
 
 router = APIRouter()
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
 @router.post("/score", response_model=DealScoredData)
 async def score(deal: CanonicalDeal, request: Request) -> ORJSONResponse:
-    """Score one deal as of now with the tenant's active model (what-if; the score is not stored)."""
-    model = request.app.state.registry.load_active(deal.tenant_id)
+    """Score one deal as of now with the tenant's serving model (what-if; the score is not stored)."""
+    model = request.app.state.consumer.models.for_tenant(deal.tenant_id)
     now = utcnow()
     [result] = await asyncio.to_thread(score_deals, model, [ScoreInput(deal, now, source_event_id="sync")], now)
     return ORJSONResponse(result.data.model_dump(mode="json"))
+
+
+@router.get("/model/performance", response_model=ModelPerformance)
+async def model_performance(
+    request: Request, tenant_id: Annotated[str, Query(pattern=TENANT_ID_PATTERN)]
+) -> ModelPerformance:
+    """The model serving ``tenant_id``: version, training metrics, drift of the tenant's live traffic, and the
+    distribution of its recent scores. For the gateway, which checks the caller is that tenant's admin."""
+    state = request.app.state
+    settings: ScorerSettings = state.settings
+    return await performance(
+        state.runtime.pool, state.consumer.models, state.registry, state.drift, tenant_id,
+        window_days=settings.performance_window_days, min_rows=settings.drift_min_rows,
+        window_rows=settings.drift_window_rows,
+    )

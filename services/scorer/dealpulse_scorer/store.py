@@ -16,6 +16,19 @@ class PreviousScore:
     risk_category: str
     features: list[float]
     scored_at: datetime
+    model_version: str | None
+    source_modified_at: datetime
+    deal: dict[str, Any] | None  # the snapshot it scored; fetched only when another model version scored it
+
+
+@dataclass(frozen=True)
+class OpenDeal:
+    """An open deal's latest score, as a re-score needs it: the snapshot and the score it replaces."""
+
+    deal_id: str
+    source_event_id: str
+    deal: dict[str, Any]
+    source_modified_at: datetime
 
 
 @dataclass(frozen=True)
@@ -45,15 +58,52 @@ async def stored_scores(conn: asyncpg.Connection, tenant_id: str, event_ids: Seq
 
 
 async def previous_scores(
-    conn: asyncpg.Connection, tenant_id: str, deal_ids: Sequence[str]
+    conn: asyncpg.Connection, tenant_id: str, deal_ids: Sequence[str], model_version: str
 ) -> dict[str, PreviousScore]:
+    """The latest score of each deal; its snapshot comes along only if a model other than ``model_version``
+    made it (the snapshot is then re-featurised with the current model to explain the change like with like)."""
     rows = await conn.fetch(
-        "SELECT deal_id, risk_score, risk_category, features, scored_at FROM deal_risk "
-        "WHERE tenant_id = $1 AND deal_id = ANY($2)",
-        tenant_id, list(deal_ids),
+        "SELECT deal_id, risk_score, risk_category, features, scored_at, source_modified_at, "
+        "model_version, CASE WHEN model_version IS DISTINCT FROM $3 THEN payload->'deal' END AS deal "
+        "FROM deal_risk WHERE tenant_id = $1 AND deal_id = ANY($2)",
+        tenant_id, list(deal_ids), model_version,
     )
-    return {r["deal_id"]: PreviousScore(r["risk_score"], r["risk_category"], list(r["features"]), r["scored_at"])
+    return {r["deal_id"]: PreviousScore(r["risk_score"], r["risk_category"], list(r["features"]), r["scored_at"],
+                                        r["model_version"], r["source_modified_at"], r["deal"])
             for r in rows}
+
+
+async def open_deals_not_scored_by(
+    conn: asyncpg.Connection, tenant_id: str, model_version: str, after_deal_id: str, limit: int
+) -> list[OpenDeal]:
+    """The next open deals (by deal id, after ``after_deal_id``) whose latest score another model version made,
+    locked until the transaction ends so no other writer replaces their score meanwhile."""
+    rows = await conn.fetch(
+        "SELECT deal_id, source_event_id, payload->'deal' AS deal, source_modified_at FROM deal_risk "
+        "WHERE tenant_id = $1 AND NOT is_closed AND deal_id > $2 "
+        "AND model_version IS DISTINCT FROM $3 "
+        "ORDER BY deal_id LIMIT $4 FOR UPDATE",
+        tenant_id, after_deal_id, model_version, limit,
+    )
+    return [OpenDeal(r["deal_id"], r["source_event_id"], r["deal"], r["source_modified_at"]) for r in rows]
+
+
+async def tenants_with_open_deals(conn: asyncpg.Connection) -> list[str]:
+    """Every tenant with an open scored deal (a SECURITY DEFINER function: see migration 004 for why)."""
+    return [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM scorer_open_deal_tenants() AS tenant_id")]
+
+
+async def prediction_distribution(
+    conn: asyncpg.Connection, tenant_id: str, since: datetime
+) -> list[asyncpg.Record]:
+    """Open deals scored since ``since``, counted by risk category and model version."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT risk_category, model_version, count(*) AS deals, "
+        "avg(win_probability) AS mean_win_probability FROM deal_risk "
+        "WHERE tenant_id = $1 AND NOT is_closed AND scored_at >= $2 GROUP BY 1, 2",
+        tenant_id, since,
+    )
+    return rows
 
 
 async def save_scores(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[ScoreRow]) -> None:

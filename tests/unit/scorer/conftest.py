@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from dealpulse_scorer.model import ModelRegistry
+from dealpulse_scorer.training.progress import Progress
 from dealpulse_scorer.training.synthetic import generate, write_csv
-from dealpulse_scorer.training.train import train
+from dealpulse_scorer.training.train import train_model
 from tests.unit.scorer.helpers import N_DEALS, TrainedModel
 
 
@@ -22,8 +23,8 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> TrainedModel:
     root = tmp_path_factory.mktemp("scorer-registry")
-    version = train(demo_data, root, seed=0)
-    return TrainedModel(demo_data, root, version, ModelRegistry(root).load(version))
+    result = train_model(demo_data, root, seed=0, progress=Progress.silent())
+    return TrainedModel(demo_data, root, result.version, ModelRegistry(root).load(result.version), result)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from dealpulse_common.deal import (
     Stage,
 )
 from dealpulse_scorer.model import LoadedModel, ModelRegistry
+from dealpulse_scorer.training.train import TrainResult
 
 N_DEALS = 3000
 AS_OF = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -30,6 +31,7 @@ class TrainedModel:
     registry_root: Path
     version: str
     model: LoadedModel
+    result: TrainResult | None = None  # the estimator and test split behind the artifact
 
 
 def clone_version(

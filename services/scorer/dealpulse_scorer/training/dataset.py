@@ -3,15 +3,22 @@
 Columns are CanonicalDeal's fields (``qualification`` and ``custom`` as JSON text), DealHistory's fields
 flattened, and ``as_of`` — the moment the row's state was observed, which for a closed deal must be before
 ``closed_at``. ``is_closed``, ``is_won`` and ``closed_at`` are the outcome (label), never a feature.
-Empty cells mean "unknown". CSV always; Parquet too when pyarrow is installed.
+Empty cells mean "unknown". CSV always; Parquet (``.parquet`` / ``.pq``) too when pyarrow is installed (the
+scorer's ``training`` extra). Our Parquet files are typed: timestamps as UTC microseconds, the close date as a
+date, counts as int64, flags as bool, the rest as strings.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import math
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +29,7 @@ HISTORY_COLUMNS: tuple[str, ...] = tuple(DealHistory.model_fields)
 DEAL_COLUMNS: tuple[str, ...] = tuple(name for name in CanonicalDeal.model_fields if name != "history")
 CSV_COLUMNS: tuple[str, ...] = (*DEAL_COLUMNS, *HISTORY_COLUMNS, "as_of")
 JSON_COLUMNS = frozenset({"qualification", "custom"})
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
 LabelledDeal = tuple[CanonicalDeal, datetime, bool | None]
 
@@ -38,8 +46,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def is_parquet(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def write_deals(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write rows as Parquet when ``path`` ends in .parquet or .pq, else as CSV."""
+    return write_parquet(rows, path) if is_parquet(path) else write_csv(rows, path)
+
+
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
     target = Path(path)
+    if is_parquet(target):
+        raise ValueError(f"{target} names a Parquet file: use write_deals (or write_parquet), not write_csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
@@ -49,19 +68,79 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
     return target
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            import pyarrow.parquet as parquet  # optional: only for Parquet input
-        except ImportError as error:
-            raise RuntimeError("reading Parquet needs pyarrow (pip install pyarrow)") from error
-        rows: list[dict[str, Any]] = parquet.read_table(path).to_pylist()
-        return rows
+def _column_types() -> dict[str, type]:
+    """Each column's Python type (Optional stripped), from the pydantic models: the Parquet schema follows it."""
+    fields = {**CanonicalDeal.model_fields, **DealHistory.model_fields}
+    kinds: dict[str, type] = {"as_of": datetime}
+    for column in CSV_COLUMNS[:-1]:
+        annotation = fields[column].annotation
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        kinds[column] = annotation if isinstance(annotation, type) else str
+    return kinds
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow  # optional: the scorer's training extra
+        import pyarrow.parquet
+    except ImportError as error:
+        raise RuntimeError("Parquet needs pyarrow (pip install 'dealpulse-scorer[training]')") from error
+    return pyarrow
+
+
+def _typed(value: Any, kind: type) -> Any:
+    if not _present(value):
+        return None
+    if isinstance(value, Enum):
+        value = value.value
+    if kind is datetime:
+        return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+    if kind is date:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    if kind is bool:
+        return value if isinstance(value, bool) else str(value).strip().lower() in {"true", "1", "yes"}
+    if kind is int:
+        return int(value)
+    if kind is float:
+        return float(value)
+    return value if isinstance(value, str) else _cell(value)
+
+
+def write_parquet(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    pa = _pyarrow()
+    arrow_types = {datetime: pa.timestamp("us", tz="UTC"), date: pa.date32(), bool: pa.bool_(),
+                   int: pa.int64(), float: pa.float64()}
+    kinds = _column_types()
+    materialised = list(rows)
+    arrays = [
+        pa.array([_typed(row.get(column), kinds[column]) for row in materialised],
+                 type=arrow_types.get(kinds[column], pa.string()))
+        for column in CSV_COLUMNS
+    ]
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pa.parquet.write_table(pa.Table.from_arrays(arrays, names=list(CSV_COLUMNS)), target)
+    return target
+
+
+def iter_rows(path: Path, batch_rows: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """The file's raw rows in batches, streamed: a large file is never held twice (raw and parsed)."""
+    if is_parquet(path):
+        for batch in _pyarrow().parquet.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            rows: list[dict[str, Any]] = batch.to_pylist()
+            yield rows
+        return
     with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        while batch := list(itertools.islice(reader, batch_rows)):
+            yield batch
 
 
 def _present(value: Any) -> bool:
+    """Empty CSV cells, nulls and NaN (how pandas writes a missing number) all mean unknown."""
+    if isinstance(value, float):
+        return not math.isnan(value)
     return value is not None and value != ""
 
 
@@ -84,5 +163,11 @@ def row_to_deal(row: Mapping[str, Any]) -> LabelledDeal:
     return deal, as_of, outcome
 
 
-def read_deals(path: str | Path) -> list[LabelledDeal]:
-    return [row_to_deal(row) for row in _read_rows(Path(path))]
+def read_deals(path: str | Path, tick: Callable[[int], None] | None = None) -> list[LabelledDeal]:
+    """Every row of a CSV or Parquet file; ``tick(n)`` is called as rows are parsed (for progress)."""
+    deals: list[LabelledDeal] = []
+    for batch in iter_rows(Path(path)):
+        deals.extend(row_to_deal(row) for row in batch)
+        if tick is not None:
+            tick(len(batch))
+    return deals

@@ -1,4 +1,5 @@
-"""Metrics for probabilistic classifiers: discrimination (ROC-AUC, PR-AUC) and calibration (Brier, ECE)."""
+"""Metrics for probabilistic classifiers: discrimination (ROC-AUC, PR-AUC) and calibration (Brier, ECE), and the
+segment-prior baseline every model is compared with on the same rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from dealpulse_scorer.features import FEATURE_INDEX, N_FEATURES, SEGMENT_DIMENSIONS
+
 CALIBRATION_BINS = 10
+PRIOR_COLUMNS = [FEATURE_INDEX[f"prior_{dimension}"] for dimension in SEGMENT_DIMENSIONS]
+BASELINE_METHOD = "mean of the deal's four segment win-rate priors (training split)"
+
+
+def baseline_probabilities(features: np.ndarray) -> np.ndarray:
+    """The segment-prior baseline: what the segments alone say, the mean of the deal's four prior columns."""
+    rows = np.asarray(features, dtype=np.float32).reshape(-1, N_FEATURES)
+    mean: np.ndarray = rows[:, PRIOR_COLUMNS].mean(axis=1)
+    return mean
 
 
 def _bin_index(probabilities: np.ndarray, bins: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from dealpulse_common.deal import OPEN_STAGES, QualificationCategory
 from dealpulse_scorer.features import quarter_end
-from dealpulse_scorer.training.dataset import read_deals, write_csv
+from dealpulse_scorer.training.dataset import read_deals, write_csv, write_deals
 from dealpulse_scorer.training.feed import open_deal_changes
 from dealpulse_scorer.training.world import (
     ACCOUNT_WORDS,
@@ -37,7 +37,7 @@ from dealpulse_scorer.training.world import (
     qualification_entry,
 )
 
-__all__ = ["ANCHOR", "generate", "open_deal_changes", "read_deals", "write_csv"]
+__all__ = ["ANCHOR", "generate", "open_deal_changes", "read_deals", "write_csv", "write_deals"]
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # the generated data set's "now"; fixed so a seed reproduces a file
 HISTORY_DAYS = 730
@@ -249,14 +249,14 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic CRM data set (canonical CSV)")
+    parser = argparse.ArgumentParser(description="Write a synthetic CRM data set (CSV, or Parquet for .parquet)")
     parser.add_argument("--deals", type=int, default=20000)
     parser.add_argument("--tenants", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows = generate(args.deals, args.tenants, args.seed)
-    write_csv(rows, args.out)
+    write_deals(rows, args.out)
     closed = [r for r in rows if r["is_closed"]]
     wins = sum(1 for r in closed if r["is_won"])
     print(f"wrote {len(rows)} deals to {args.out}: {len(closed)} closed ({wins / max(1, len(closed)):.1%} won)")

@@ -18,6 +18,7 @@ import hashlib
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +35,24 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import KFold
 
-from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.drift import drift_baseline
-from dealpulse_scorer.features import FEATURE_INDEX, FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
+from dealpulse_scorer.features import FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic
-from dealpulse_scorer.training.dataset import read_deals, write_csv
-from dealpulse_scorer.training.metrics import classification_metrics, reliability_table
+from dealpulse_scorer.training.dataset import write_csv
+from dealpulse_scorer.training.metrics import (
+    BASELINE_METHOD,
+    baseline_probabilities,
+    classification_metrics,
+    reliability_table,
+)
+from dealpulse_scorer.training.progress import Progress
+from dealpulse_scorer.training.split import (
+    ClosedDeals,
+    calibration_start,
+    file_sha256,
+    load_closed_deals,
+    time_split,
+)
 from dealpulse_scorer.training.synthetic import generate
 
 GB_PARAMS: dict[str, Any] = {
@@ -49,8 +62,6 @@ GB_PARAMS: dict[str, Any] = {
     "subsample": 0.8,
     "min_samples_leaf": 20,
 }
-TEST_FRACTION = 0.2
-CALIBRATION_FRACTION = 0.2  # of the training split, the most recent part
 PRIOR_FOLDS = 5
 PARITY_TOLERANCE = 1e-5
 MIN_CLOSED_DEALS = 100
@@ -58,7 +69,6 @@ MIN_CLOSED_DEALS_TENANT = 200  # DESIGN.md: a tenant model needs this many close
 ONNX_OPSETS = {"": 17, "ai.onnx.ml": 3}
 DEMO_DEALS = 20000
 DEMO_TENANTS = 3
-PRIOR_COLUMNS = [FEATURE_INDEX[f"prior_{d}"] for d in ("industry", "product_type", "lead_source", "region")]
 
 
 class TrainingError(RuntimeError):
@@ -74,75 +84,45 @@ class ParityError(TrainingError):
 
 
 @dataclass
-class ClosedDeals:
-    deals: list[CanonicalDeal]
-    as_ofs: list[datetime]
-    outcomes: np.ndarray  # 1 won, 0 lost
-    closed_ats: list[datetime]
+class TrainResult:
+    """A registered version and what produced it: the fitted scikit-learn estimator (the exported ONNX graph's
+    source, kept for benchmarks and comparisons) and the test split it was measured on."""
 
-    def take(self, index: np.ndarray) -> ClosedDeals:
-        return ClosedDeals(
-            deals=[self.deals[i] for i in index],
-            as_ofs=[self.as_ofs[i] for i in index],
-            outcomes=self.outcomes[index],
-            closed_ats=[self.closed_ats[i] for i in index],
-        )
-
-    def __len__(self) -> int:
-        return len(self.deals)
+    version: str
+    path: Path
+    estimator: CalibratedClassifierCV
+    x_test: np.ndarray
+    y_test: np.ndarray
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_closed_deals(data_path: Path, tenant_id: str | None) -> tuple[ClosedDeals, dict[str, int]]:
-    """Closed deals with a known outcome, sorted by close time; rows that could leak are dropped and counted."""
-    kept: list[tuple[datetime, CanonicalDeal, datetime, bool]] = []
-    dropped = {"open_or_unknown_outcome": 0, "no_closed_at": 0, "observed_after_close": 0, "other_tenant": 0}
-    for deal, as_of, outcome in read_deals(data_path):
-        if tenant_id is not None and deal.tenant_id != tenant_id:
-            dropped["other_tenant"] += 1
-        elif outcome is None:
-            dropped["open_or_unknown_outcome"] += 1
-        elif deal.closed_at is None:
-            dropped["no_closed_at"] += 1
-        elif as_of >= _utc(deal.closed_at):
-            dropped["observed_after_close"] += 1  # its features could already know the outcome
-        else:
-            kept.append((_utc(deal.closed_at), deal, as_of, outcome))
-    kept.sort(key=lambda item: (item[0], item[1].tenant_id, item[1].deal_id))
-    closed = ClosedDeals(
-        deals=[k[1] for k in kept],
-        as_ofs=[k[2] for k in kept],
-        outcomes=np.array([int(k[3]) for k in kept], dtype=int),
-        closed_ats=[k[0] for k in kept],
-    )
-    return closed, dropped
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def out_of_fold_matrix(data: ClosedDeals, seed: int) -> np.ndarray:
+def out_of_fold_matrix(data: ClosedDeals, seed: int, tick: Callable[[int], None] | None = None) -> np.ndarray:
     """Feature rows whose prior columns come from priors fitted without the row's own fold."""
     matrix = np.empty((len(data), N_FEATURES), dtype=np.float32)
     folds = KFold(n_splits=PRIOR_FOLDS, shuffle=True, random_state=seed)
     for rest, fold in folds.split(np.arange(len(data))):
         priors = SegmentPriors.fit([data.deals[i] for i in rest], [bool(data.outcomes[i]) for i in rest])
         matrix[fold] = build_matrix([data.deals[i] for i in fold], [data.as_ofs[i] for i in fold], priors)
+        if tick is not None:
+            tick(len(fold))
     return matrix
 
 
 def fit_calibrated(
-    x_fit: np.ndarray, y_fit: np.ndarray, x_calibrate: np.ndarray, y_calibrate: np.ndarray, seed: int
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_calibrate: np.ndarray,
+    y_calibrate: np.ndarray,
+    seed: int,
+    tick: Callable[[int], None] | None = None,
 ) -> CalibratedClassifierCV:
-    booster = GradientBoostingClassifier(random_state=seed, **GB_PARAMS).fit(x_fit, y_fit)
+    def monitor(_stage: int, _estimator: object, _locals: object) -> bool:
+        if tick is not None:
+            tick(1)
+        return False  # never stop early
+
+    booster = GradientBoostingClassifier(random_state=seed, **GB_PARAMS).fit(x_fit, y_fit, monitor=monitor)
     calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid").fit(x_calibrate, y_calibrate)
     # skl2onnx has no converter for FrozenEstimator; the frozen wrapper only delegates, so hand the
     # converter the booster itself (predictions are unchanged; the parity check below proves it).
@@ -208,66 +188,63 @@ def train(
     seed: int = 0,
     *,
     command: str | None = None,
+    progress: Progress | None = None,
 ) -> str:
     """Train on the closed deals of ``data_path`` (one tenant's, if ``tenant_id``), register a new version
-    under ``registry_root`` and return its name. Does not promote."""
+    under ``registry_root`` and return its name. Does not promote. Progress goes to stderr unless
+    ``progress`` says otherwise."""
+    return train_model(data_path, registry_root, tenant_id, seed, command=command, progress=progress).version
+
+
+def train_model(
+    data_path: str | Path,
+    registry_root: str | Path,
+    tenant_id: str | None = None,
+    seed: int = 0,
+    *,
+    command: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """``train``, returning the registered version together with its scikit-learn estimator and test split."""
     started = time.perf_counter()
+    progress = progress if progress is not None else Progress("train")
     data_path, registry = Path(data_path), ModelRegistry(registry_root)
     data_hash = file_sha256(data_path)
-    data, dropped = load_closed_deals(data_path, tenant_id)
+    data, dropped = load_closed_deals(data_path, tenant_id, progress)
     minimum = MIN_CLOSED_DEALS if tenant_id is None else MIN_CLOSED_DEALS_TENANT
     if len(data) < minimum:
         raise NotEnoughData(f"{len(data)} closed deals with outcomes; at least {minimum} needed")
 
-    cut = int(len(data) * (1 - TEST_FRACTION))
-    train_split, test_split = data.take(np.arange(cut)), data.take(np.arange(cut, len(data)))
-    fit_end = int(len(train_split) * (1 - CALIBRATION_FRACTION))
+    train_split, test_split = time_split(data)
+    fit_end = calibration_start(len(train_split))
     if len(set(test_split.outcomes)) < 2 or len(set(train_split.outcomes[fit_end:])) < 2:
         raise NotEnoughData("the calibration or test split holds only one outcome")
 
-    priors = SegmentPriors.fit(train_split.deals, [bool(y) for y in train_split.outcomes])
-    x_train = out_of_fold_matrix(train_split, seed)
-    x_test = build_matrix(test_split.deals, test_split.as_ofs, priors)
+    with progress.step("point-in-time features", total=len(data), unit="deals", key="features") as tick:
+        priors = SegmentPriors.fit(train_split.deals, [bool(y) for y in train_split.outcomes])
+        x_train = out_of_fold_matrix(train_split, seed, tick)
+        x_test = build_matrix(test_split.deals, test_split.as_ofs, priors)
+        tick(len(test_split))
     y_train = train_split.outcomes
-    model = fit_calibrated(x_train[:fit_end], y_train[:fit_end], x_train[fit_end:], y_train[fit_end:], seed)
+    label = f"fitting {GB_PARAMS['n_estimators']} trees on {fit_end:,} deals, calibrating on {len(y_train) - fit_end:,}"
+    with progress.step(label, total=GB_PARAMS["n_estimators"], unit="trees", key="fit_and_calibrate") as tick:
+        model = fit_calibrated(x_train[:fit_end], y_train[:fit_end], x_train[fit_end:], y_train[fit_end:], seed, tick)
     fitted_seconds = time.perf_counter() - started
 
-    p_test = model.predict_proba(x_test)[:, 1]
-    model_metrics = classification_metrics(test_split.outcomes, p_test)
-    # Baseline: what the segment priors alone say — the mean of the deal's four segment win rates.
-    baseline_metrics = classification_metrics(test_split.outcomes, x_test[:, PRIOR_COLUMNS].mean(axis=1))
-
-    onnx_bytes = export_onnx(model)
-    max_error = parity_error(model, onnx_bytes, x_test)
+    with progress.step("test metrics, ONNX export and parity check", key="metrics_export_parity"):
+        p_test = model.predict_proba(x_test)[:, 1]
+        model_metrics = classification_metrics(test_split.outcomes, p_test)
+        baseline_metrics = classification_metrics(test_split.outcomes, baseline_probabilities(x_test))
+        onnx_bytes = export_onnx(model)
+        max_error = parity_error(model, onnx_bytes, x_test)
     if not max_error < PARITY_TOLERANCE:
         raise ParityError(f"ONNX and scikit-learn disagree by {max_error:.2e} (limit {PARITY_TOLERANCE:.0e})")
 
     reference = typical_deal(x_train, model.predict_proba(x_train)[:, 1], float(y_train.mean()))
     created_at = datetime.now(UTC)
     version = _version_name(created_at, data_hash, seed, tenant_id)
-    calibrator = model.calibrated_classifiers_[0].calibrators[0]
-    booster = model.calibrated_classifiers_[0].estimator
-    metrics: dict[str, Any] = {
-        "model": model_metrics,
-        "baseline": baseline_metrics,
-        "baseline_method": "mean of the deal's four segment win-rate priors (training split)",
-        "reliability": reliability_table(test_split.outcomes, p_test),
-        "split": {
-            "method": "time-based by closed_at",
-            "n_fit": fit_end,
-            "n_calibration": len(train_split) - fit_end,
-            "n_test": len(test_split),
-            "train_closed_until": train_split.closed_ats[-1].isoformat(),
-            "test_closed_from": test_split.closed_ats[0].isoformat(),
-            "test_closed_until": test_split.closed_ats[-1].isoformat(),
-            "dropped_rows": dropped,
-        },
-        "calibration": {"method": "sigmoid", "a": float(calibrator.a_), "b": float(calibrator.b_)},
-        "reference_win_probability": round(float(model.predict_proba(reference.reshape(1, -1))[0, 1]), 4),
-        "feature_importance": {
-            name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, booster.feature_importances_, strict=True)
-        },
-    }
+    metrics = _metrics_payload(model, model_metrics, baseline_metrics, p_test, reference, train_split, test_split)
+    metrics["split"]["dropped_rows"] = dropped
     if tenant_id is not None:
         metrics["global_on_holdout"] = _compare_with_global(registry, test_split, model_metrics)
     train_seconds = time.perf_counter() - started
@@ -285,6 +262,7 @@ def train(
         "parity_rows": len(x_test),
         "fit_seconds": round(fitted_seconds, 2),
         "train_seconds": round(train_seconds, 2),
+        "step_seconds": dict(progress.timings),
         "estimator": {"type": "GradientBoostingClassifier + sigmoid calibration", "params": GB_PARAMS},
         "onnx_opsets": ONNX_OPSETS,
         "libraries": {
@@ -302,10 +280,45 @@ def train(
         write_json_atomic(staged / "features.json", features_json_payload(reference, drift_baseline(x_train)))
         write_json_atomic(staged / "metrics.json", metrics)
         write_json_atomic(staged / "manifest.json", manifest)
-        registry.add_version(staged, version, tenant_id)
+        path = registry.add_version(staged, version, tenant_id)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # gone already when published (renamed)
-    return version
+    progress.note(f"registered {version} in {path.parent}")
+    return TrainResult(version, path, model, x_test, test_split.outcomes, metrics, manifest)
+
+
+def _metrics_payload(
+    model: CalibratedClassifierCV,
+    model_metrics: dict[str, Any],
+    baseline_metrics: dict[str, Any],
+    p_test: np.ndarray,
+    reference: np.ndarray,
+    train_split: ClosedDeals,
+    test_split: ClosedDeals,
+) -> dict[str, Any]:
+    calibrator = model.calibrated_classifiers_[0].calibrators[0]
+    booster = model.calibrated_classifiers_[0].estimator
+    fit_end = calibration_start(len(train_split))
+    return {
+        "model": model_metrics,
+        "baseline": baseline_metrics,
+        "baseline_method": BASELINE_METHOD,
+        "reliability": reliability_table(test_split.outcomes, p_test),
+        "split": {
+            "method": "time-based by closed_at",
+            "n_fit": fit_end,
+            "n_calibration": len(train_split) - fit_end,
+            "n_test": len(test_split),
+            "train_closed_until": train_split.closed_ats[-1].isoformat(),
+            "test_closed_from": test_split.closed_ats[0].isoformat(),
+            "test_closed_until": test_split.closed_ats[-1].isoformat(),
+        },
+        "calibration": {"method": "sigmoid", "a": float(calibrator.a_), "b": float(calibrator.b_)},
+        "reference_win_probability": round(float(model.predict_proba(reference.reshape(1, -1))[0, 1]), 4),
+        "feature_importance": {
+            name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, booster.feature_importances_, strict=True)
+        },
+    }
 
 
 def _default_command(data_path: Path, registry_root: str | Path, tenant_id: str | None, seed: int) -> str:

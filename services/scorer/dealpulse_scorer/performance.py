@@ -1,0 +1,83 @@
+"""``GET /model/performance``: how the model serving one tenant was trained, how it scores, how its inputs drift."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from dealpulse_common.db import tenant_transaction
+from dealpulse_common.events import RiskCategory, utcnow
+from dealpulse_scorer import store
+from dealpulse_scorer.drift import DriftMonitor
+from dealpulse_scorer.model import ModelRegistry
+from dealpulse_scorer.serving import ServingModels
+
+MAJOR_SHIFT = 0.25  # PSI above this is a major shift (docs/MODEL.md)
+HISTORY_ENTRIES = 10
+
+
+class DriftReport(BaseModel):
+    population: str = Field(description="Whose live traffic: the tenant's own deals")
+    rows: int = Field(description="Live feature vectors in the rolling window")
+    window_rows: int = Field(description="Capacity of the rolling window")
+    min_rows: int = Field(description="Below this many rows no PSI is reported (too noisy)")
+    psi: dict[str, float] = Field(description="Population stability index per feature vs the training split")
+    major_shift: list[str] = Field(description=f"Features with PSI above {MAJOR_SHIFT}")
+
+
+class PredictionDistribution(BaseModel):
+    since: datetime
+    open_deals: int
+    by_category: dict[str, int]
+    by_model_version: dict[str, int]
+    mean_win_probability: float | None
+
+
+class ModelPerformance(BaseModel):
+    tenant_id: str
+    scope: str = Field(description="global, or tenant:<id> when the tenant has its own model")
+    active_version: str
+    tenant_model: bool
+    created_at: str | None = Field(description="When the active version was trained (last trained)")
+    last_trained: str | None
+    training_rows: int | None
+    metrics: dict[str, Any] = Field(description="metrics.json of the active version (test split)")
+    drift: DriftReport
+    predictions: PredictionDistribution
+    history: list[dict[str, Any]] = Field(description="Latest promotions and rollbacks of the scope")
+
+
+async def performance(
+    pool: asyncpg.Pool, models: ServingModels, registry: ModelRegistry, drift: DriftMonitor, tenant_id: str,
+    *, window_days: int, min_rows: int, window_rows: int,
+) -> ModelPerformance:
+    model = models.for_tenant(tenant_id)
+    window = drift.for_tenant(tenant_id, model)
+    rows = window.rows if window is not None else 0
+    psi = {name: round(value, 4) for name, value in window.psi().items()} if window and rows >= min_rows else {}
+    since = utcnow() - timedelta(days=window_days)
+    async with tenant_transaction(pool, tenant_id) as conn:
+        counts = await store.prediction_distribution(conn, tenant_id, since)
+    total = sum(int(r["deals"]) for r in counts)
+    by_category = {category.value: 0 for category in RiskCategory}
+    by_version: dict[str, int] = {}
+    for r in counts:
+        by_category[r["risk_category"]] = by_category.get(r["risk_category"], 0) + int(r["deals"])
+        version = r["model_version"] or "unknown"
+        by_version[version] = by_version.get(version, 0) + int(r["deals"])
+    mean = sum(float(r["mean_win_probability"]) * int(r["deals"]) for r in counts) / total if total else None
+    created_at = model.manifest.get("created_at")
+    return ModelPerformance(
+        tenant_id=tenant_id, scope=model.scope, active_version=model.version,
+        tenant_model=model.tenant_id is not None, created_at=created_at, last_trained=created_at,
+        training_rows=model.manifest.get("data_rows_used"), metrics=model.metrics,
+        drift=DriftReport(population=f"tenant:{tenant_id}", rows=rows, window_rows=window_rows, min_rows=min_rows,
+                          psi=psi, major_shift=sorted(name for name, value in psi.items() if value > MAJOR_SHIFT)),
+        predictions=PredictionDistribution(since=since, open_deals=total, by_category=by_category,
+                                           by_model_version=by_version,
+                                           mean_win_probability=round(mean, 4) if mean is not None else None),
+        history=registry.history(model.tenant_id)[-HISTORY_ENTRIES:],
+    )
