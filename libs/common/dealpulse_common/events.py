@@ -121,6 +121,18 @@ class ScoreDelta(BaseModel):
     changes: list[ScoreChange]
 
 
+class SimilarDeal(BaseModel):
+    """A won deal of the same tenant and segment, of similar size, and what happened in it."""
+
+    deal_id: str
+    name: str | None = None
+    account_name: str | None = None
+    amount: float | None = None
+    similarity: float = Field(ge=0.0, le=1.0)
+    closed_at: datetime | None = None
+    what_happened: list[str]
+
+
 class DealScoredData(BaseModel):
     deal: CanonicalDeal
     risk_score: int = Field(ge=0, le=100)
@@ -130,6 +142,7 @@ class DealScoredData(BaseModel):
     recommendations: list[Recommendation]
     since_previous: ScoreDelta | None = None
     previous_category: RiskCategory | None = None
+    similar_won_deals: list[SimilarDeal] = Field(default_factory=list)
     model_version: str
     scored_at: datetime
     source_event_id: str

@@ -25,6 +25,7 @@ from dealpulse_scorer.drift import DriftMonitor
 from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.serving import ServingModels
+from dealpulse_scorer.won_library import WonDealLibrary
 
 SOURCE = "dealpulse/scorer"
 
@@ -34,6 +35,7 @@ class ScoringConsumer:
         self._pool = pool
         self._models = models
         self._drift = drift
+        self.won_library = WonDealLibrary()
 
     @property
     def models(self) -> ServingModels:
@@ -69,23 +71,26 @@ class ScoringConsumer:
         fresh = [c for c in changes if c.data.source_event_id not in already]
         stored = await store.previous_scores(conn, tenant_id, [c.dealid for c in fresh], model.version)
         previous = {deal_id: _previous(p) for deal_id, p in stored.items()}
-        new_scores = await self._score(model, fresh, previous)
+        won = await self.won_library.for_tenant(conn, tenant_id) if fresh else []
+        new_scores = await self._score(model, fresh, previous, won)
         await store.save_scores(conn, tenant_id, [_row(c, s) for c, s in zip(fresh, new_scores, strict=True)])
+        if any(c.data.deal.is_closed and c.data.deal.is_won for c in fresh):
+            self.won_library.forget(tenant_id)
         if live and self._drift is not None and new_scores:
             self._drift.observe(model, tenant_id, np.asarray([s.features for s in new_scores], dtype=np.float64))
         by_event = {c.data.source_event_id: s.data for c, s in zip(fresh, new_scores, strict=True)}
         by_event.update({event_id: DealScoredData.model_validate(payload) for event_id, payload in already.items()})
         return [(c, by_event[c.data.source_event_id]) for c in changes]
 
-    async def _score(self, model: LoadedModel, changes: list[DealChanged], previous: dict[str, Previous]
-                     ) -> list[Scored]:
+    async def _score(self, model: LoadedModel, changes: list[DealChanged], previous: dict[str, Previous],
+                     won: list[CanonicalDeal]) -> list[Scored]:
         """Score in rounds where each deal appears once, so a deal changed twice in a batch chains its deltas."""
         results: dict[int, Scored] = {}
         for round_ in _rounds(changes):
             inputs = [ScoreInput(changes[i].data.deal, as_of(changes[i]), changes[i].data.source_event_id,
                                  previous.get(changes[i].dealid)) for i in round_]
             started = time.perf_counter()
-            scored = await asyncio.to_thread(score_deals, model, inputs, utcnow())
+            scored = await asyncio.to_thread(score_deals, model, inputs, utcnow(), won)
             metrics.INFERENCE_DURATION.observe(time.perf_counter() - started)
             for index, result in zip(round_, scored, strict=True):
                 results[index] = result

@@ -18,6 +18,7 @@ from dealpulse_common.events import (
 from dealpulse_scorer import explain
 from dealpulse_scorer.features import N_FEATURES
 from dealpulse_scorer.model import LoadedModel
+from dealpulse_scorer.similar import similar_won_deals
 
 MODEL_CHANGE_FIELD = "model_version"
 
@@ -53,8 +54,11 @@ class Scored:
     features: list[float]
 
 
-def score_deals(model: LoadedModel, inputs: Sequence[ScoreInput], scored_at: datetime) -> list[Scored]:
-    """Risk, category, top factors, recommendations and why-it-changed for each deal, in input order."""
+def score_deals(model: LoadedModel, inputs: Sequence[ScoreInput], scored_at: datetime,
+                won: Sequence[CanonicalDeal] = ()) -> list[Scored]:
+    """Risk, category, top factors, recommendations, why-it-changed and similar won deals for each deal, in order.
+
+    ``won`` is the tenant's library of won deals the similar ones are picked from."""
     if not inputs:
         return []
     matrix = model.features_matrix([i.deal for i in inputs], [i.as_of for i in inputs])
@@ -72,6 +76,7 @@ def score_deals(model: LoadedModel, inputs: Sequence[ScoreInput], scored_at: dat
             recommendations=explain.recommend(factors[row], category, item.deal, today=item.as_of.date()),
             since_previous=since,
             previous_category=RiskCategory(item.previous.risk_category) if item.previous else None,
+            similar_won_deals=similar_won_deals(item.deal, won),
             model_version=model.version, scored_at=scored_at, source_event_id=item.source_event_id,
         )
         results.append(Scored(data, [float(v) for v in matrix[row]]))

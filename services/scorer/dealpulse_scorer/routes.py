@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
 
+from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealScoredData, utcnow
 from dealpulse_scorer.handlers import ScoreInput, score_deals
@@ -22,9 +23,12 @@ TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 @router.post("/score", response_model=DealScoredData)
 async def score(deal: CanonicalDeal, request: Request) -> ORJSONResponse:
     """Score one deal as of now with the tenant's serving model (what-if; the score is not stored)."""
-    model = request.app.state.consumer.models.for_tenant(deal.tenant_id)
+    consumer = request.app.state.consumer
+    model = consumer.models.for_tenant(deal.tenant_id)
+    async with tenant_transaction(request.app.state.runtime.pool, deal.tenant_id) as conn:
+        won = await consumer.won_library.for_tenant(conn, deal.tenant_id)
     now = utcnow()
-    [result] = await asyncio.to_thread(score_deals, model, [ScoreInput(deal, now, source_event_id="sync")], now)
+    [result] = await asyncio.to_thread(score_deals, model, [ScoreInput(deal, now, source_event_id="sync")], now, won)
     return ORJSONResponse(result.data.model_dump(mode="json"))
 
 

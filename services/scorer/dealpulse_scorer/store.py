@@ -127,3 +127,13 @@ async def save_scores(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[S
         [(tenant_id, r.deal_id, r.source_event_id, r.risk_score, r.risk_category, r.win_probability, r.amount,
           r.owner_id, r.is_closed, r.features, r.payload, r.source_modified_at, r.scored_at) for r in rows],
     )
+
+
+async def won_deals(conn: asyncpg.Connection, tenant_id: str, limit: int) -> list[dict[str, Any]]:
+    """The tenant's most recently won deals, as the snapshots their last score saw."""
+    rows = await conn.fetch(
+        "SELECT payload->'deal' AS deal FROM deal_risk WHERE tenant_id = $1 AND is_closed "
+        "AND (payload->'deal'->>'is_won')::boolean ORDER BY scored_at DESC LIMIT $2",
+        tenant_id, limit,
+    )
+    return [r["deal"] for r in rows]
