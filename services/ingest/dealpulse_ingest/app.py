@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
+from dealpulse_ingest.handlers import Ingestor
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.secrets import WebhookSecrets
 from dealpulse_ingest.settings import IngestSettings
@@ -25,6 +26,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.pool = runtime.pool
             app.state.publisher = runtime.publisher
             app.state.secrets = WebhookSecrets(runtime.pool, settings.secret_cache_ttl_s)
+            app.state.ingestor = Ingestor(runtime.pool, runtime.publisher)
             yield
 
     app = FastAPI(title="DealPulse ingest", version="1.0.0", lifespan=lifespan)

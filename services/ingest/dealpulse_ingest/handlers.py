@@ -16,6 +16,7 @@ from dealpulse_common.events import DealChanged, DealChangedData
 from dealpulse_common.kafka import EventPublisher
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
+from dealpulse_ingest.payloads import GenericDealChange
 
 SOURCE = "dealpulse/ingest"
 
@@ -43,6 +44,31 @@ def event_id_for(tenant_id: str, explicit: str | None, body: bytes) -> str:
     if explicit:
         return explicit
     return "sha256:" + hashlib.sha256(tenant_id.encode() + b"\0" + body).hexdigest()
+
+
+class Ingestor:
+    """The one way a deal change enters DealPulse, whichever CRM, webhook dialect or file it came from.
+
+    Every source turns its payload into a ``GenericDealChange`` (raw CRM stage names and all); ``prepare`` turns
+    that into the canonical change (normalising stage, forecast category and closed/won), ``ingest`` stores and
+    publishes it.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher) -> None:
+        self._pool = pool
+        self._publisher = publisher
+
+    async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
+                      traceparent: str, received_at: datetime) -> IncomingChange:
+        return IncomingChange(
+            tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
+            modified_at=payload.modified_at, changes=payload.snapshot_changes(), traceparent=traceparent,
+            received_at=received_at,
+        )
+
+    async def ingest(self, change: IncomingChange) -> Outcome:
+        """Raises ``PublishError`` or a database-unavailable error when nothing was stored (retry later)."""
+        return await accept_change(self._pool, self._publisher, change)
 
 
 async def accept_change(pool: asyncpg.Pool, publisher: EventPublisher, change: IncomingChange) -> Outcome:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-import asyncpg
 import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -18,7 +17,7 @@ from dealpulse_common.kafka import PublishError
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.service import problem
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.handlers import IncomingChange, Outcome, accept_change, event_id_for
+from dealpulse_ingest.handlers import Ingestor, Outcome, event_id_for
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.signature import SignatureError, verify
 
@@ -51,7 +50,6 @@ async def generic_webhook(
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         return _reject("too_large", problem(413, "Payload too large", f"body exceeds {settings.max_body_bytes} bytes"))
-    pool: asyncpg.Pool = request.app.state.pool
     try:
         secret = await request.app.state.secrets.get(tenant_id)
     except DATABASE_UNAVAILABLE:
@@ -73,14 +71,13 @@ async def generic_webhook(
 
     traceparent_var.set(continue_trace(traceparent))
     tenant_var.set(tenant_id)
-    change = IncomingChange(
-        tenant_id=tenant_id, deal_id=payload.deal_id,
-        event_id=event_id_for(tenant_id, idempotency_key or payload.event_id, body), provider="generic",
-        modified_at=payload.modified_at, changes=payload.snapshot_changes(),
-        traceparent=traceparent_var.get() or continue_trace(None), received_at=received_at,
-    )
+    ingestor: Ingestor = request.app.state.ingestor
     try:
-        outcome = await accept_change(pool, request.app.state.publisher, change)
+        change = await ingestor.prepare(
+            tenant_id, payload, provider="generic",
+            event_id=event_id_for(tenant_id, idempotency_key or payload.event_id, body),
+            traceparent=traceparent_var.get() or continue_trace(None), received_at=received_at)
+        outcome = await ingestor.ingest(change)
     except PublishError:
         log.warning("broker did not acknowledge; asking the CRM to retry")
         return _unavailable(settings.retry_after_s, "event broker unavailable")
