@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="auto: the test split on the training file, else every closed deal")
     _registry_arg(evaluate)
 
+    imp = commands.add_parser("import", help="import a CSV/XLSX deal export through ingest, with a progress bar")
+    imp.add_argument("file", type=Path, help="a .csv or .xlsx file")
+    imp.add_argument("--tenant", required=True, help="the tenant to import into (must match the token's)")
+    imp.add_argument("--mapping", type=Path, default=None, help='column mapping JSON: {"CRM header": "field"}')
+    imp.add_argument("--url", default=os.environ.get("DEALPULSE_INGEST_URL", "http://127.0.0.1:8001"),
+                     help="ingest's base URL (env DEALPULSE_INGEST_URL)")
+    imp.add_argument("--token", default=os.environ.get("DEALPULSE_TOKEN"),
+                     help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
+
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model"), default="all")
     bench.add_argument("--changes", type=int, default=5_000)
@@ -168,6 +177,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from dealpulse_cli.importer import run_import, token_for
+
+    try:
+        token = token_for(args.tenant, args.token)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run_import(args.file, url=args.url, token=token, mapping=args.mapping)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from dealpulse_cli.bench.run import run_framework, run_latency
 
@@ -188,7 +208,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data, "train": _train,
-             "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench}
+             "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
+             "import": _import}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -103,6 +103,9 @@ class CanonicalDeal(BaseModel):
     currency: str = "USD"
     stage: Stage | None = None
     crm_stage: str | None = None
+    stage_unmapped: bool = Field(
+        False, description="True when crm_stage matched no tenant mapping nor default name; stage is then the last "
+                           "known canonical stage")
     forecast_category: ForecastCategory | None = None
     industry: str | None = None
     region: str | None = None

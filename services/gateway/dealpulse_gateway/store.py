@@ -20,7 +20,8 @@ SortOrder = Literal["asc", "desc"]
 _SORT_COLUMNS: dict[str, str] = {"risk_score": "r.risk_score", "amount": "r.amount"}
 _SORT_ORDERS: dict[str, str] = {"asc": "ASC", "desc": "DESC"}
 
-# A deleted deal keeps its last score row; it is no longer pipeline.
+# A deleted deal is no longer pipeline. The scorer drops its deal_risk row when it takes the tombstone; this check
+# hides it from the moment ingest stored the deletion.
 _OPEN_AT_RISK = """
     r.tenant_id = $1 AND NOT r.is_closed AND r.risk_category = ANY($2::text[])
     AND ($3::text IS NULL OR r.owner_id = $3)

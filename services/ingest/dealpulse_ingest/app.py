@@ -9,10 +9,14 @@ from fastapi import FastAPI
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
+from dealpulse_ingest import crm_routes
 from dealpulse_ingest.handlers import Ingestor
+from dealpulse_ingest.import_routes import router as import_router
+from dealpulse_ingest.imports.jobs import ImportRunner, ImportSettings
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.secrets import WebhookSecrets
 from dealpulse_ingest.settings import IngestSettings
+from dealpulse_ingest.stage_mappings import StageMappings
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -26,11 +30,20 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.pool = runtime.pool
             app.state.publisher = runtime.publisher
             app.state.secrets = WebhookSecrets(runtime.pool, settings.secret_cache_ttl_s)
-            app.state.ingestor = Ingestor(runtime.pool, runtime.publisher)
-            yield
+            stage_mappings = StageMappings(runtime.pool, settings.stage_mapping_cache_ttl_s)
+            app.state.ingestor = Ingestor(runtime.pool, runtime.publisher, stage_mappings=stage_mappings)
+            # Imports run on a pool of their own so a large load never starves the webhooks' connections.
+            app.state.import_runner = ImportRunner(settings.database_url, runtime.publisher, ImportSettings(),
+                                                   stage_mappings=stage_mappings)
+            try:
+                yield
+            finally:
+                await app.state.import_runner.close()
 
     app = FastAPI(title="DealPulse ingest", version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(crm_routes.router)
+    app.include_router(import_router)
     app.include_router(probe_router(runtime_checks(app.state)))
     return app

@@ -16,9 +16,13 @@ from dealpulse_common.events import DealChanged, DealChangedData
 from dealpulse_common.kafka import EventPublisher
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
+from dealpulse_ingest.normalize import StageMapping
 from dealpulse_ingest.payloads import GenericDealChange
+from dealpulse_ingest.stage_mappings import StageMappings
 
 SOURCE = "dealpulse/ingest"
+DEFAULT_MAPPING_TTL_S = 5.0
+DELETED_FIELDS = ["deleted"]
 
 
 class Outcome(StrEnum):
@@ -37,6 +41,7 @@ class IncomingChange:
     changes: dict[str, Any]
     traceparent: str
     received_at: datetime
+    deleted: bool = False  # a tombstone: the deal leaves the pipeline, its row stays for audit
 
 
 def event_id_for(tenant_id: str, explicit: str | None, body: bytes) -> str:
@@ -54,16 +59,28 @@ class Ingestor:
     publishes it.
     """
 
-    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher) -> None:
+    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, *,
+                 stage_mappings: StageMappings | None = None) -> None:
         self._pool = pool
         self._publisher = publisher
+        self._stage_mappings = stage_mappings or StageMappings(pool, ttl_s=DEFAULT_MAPPING_TTL_S)
 
     async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
-                      traceparent: str, received_at: datetime) -> IncomingChange:
+                      traceparent: str, received_at: datetime,
+                      mapping: StageMapping | None = None) -> IncomingChange:
+        """The canonical change, normalised with the tenant's stage mapping (read from ``tenant_settings``
+        through a short cache unless ``mapping`` is given); raises a database-unavailable error when it cannot be
+        read, as nothing was stored then."""
+        if payload.deleted:
+            changes: dict[str, Any] = {}
+        else:
+            if mapping is None:
+                mapping = await self._stage_mappings.get(tenant_id)
+            changes = payload.snapshot_changes(mapping)
         return IncomingChange(
             tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
-            modified_at=payload.modified_at, changes=payload.snapshot_changes(), traceparent=traceparent,
-            received_at=received_at,
+            modified_at=payload.modified_at, changes=changes, traceparent=traceparent,
+            received_at=received_at, deleted=payload.deleted,
         )
 
     async def ingest(self, change: IncomingChange) -> Outcome:
@@ -80,14 +97,18 @@ async def accept_change(pool: asyncpg.Pool, publisher: EventPublisher, change: I
     async with tenant_transaction(pool, change.tenant_id) as conn:
         is_new = await store.record_event(
             conn, tenant_id=change.tenant_id, event_id=change.event_id, deal_id=change.deal_id,
-            provider=change.provider, changed_fields=sorted(change.changes), modified_at=change.modified_at,
+            provider=change.provider, changed_fields=_changed_fields(change), modified_at=change.modified_at,
             received_at=change.received_at,
         )
         if not is_new:
             return Outcome.DUPLICATE
-        row = await store.merge_change(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
-                                       changes=change.changes, modified_at=change.modified_at,
-                                       event_id=change.event_id)
+        if change.deleted:
+            row = await store.delete_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
+                                          modified_at=change.modified_at, event_id=change.event_id)
+        else:
+            row = await store.merge_change(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
+                                           changes=change.changes, modified_at=change.modified_at,
+                                           event_id=change.event_id)
         if row is None:
             await store.mark_stale(conn, change.tenant_id, change.event_id)
             return Outcome.STALE
@@ -97,10 +118,14 @@ async def accept_change(pool: asyncpg.Pool, publisher: EventPublisher, change: I
 
 def _deal_changed(change: IncomingChange, row: asyncpg.Record) -> DealChanged:
     deal = snapshot_to_deal(change.tenant_id, change.deal_id, row)
-    data = DealChangedData(deal=deal, changed_fields=sorted(change.changes), provider=change.provider,
-                           source_event_id=change.event_id, received_at=change.received_at)
+    data = DealChangedData(deal=deal, changed_fields=_changed_fields(change), provider=change.provider,
+                           source_event_id=change.event_id, received_at=change.received_at, deleted=change.deleted)
     return DealChanged.create(source=SOURCE, tenant_id=change.tenant_id, deal_id=change.deal_id, data=data,
                               id=f"{change.tenant_id}:{change.event_id}", traceparent=change.traceparent)
+
+
+def _changed_fields(change: IncomingChange) -> list[str]:
+    return list(DELETED_FIELDS) if change.deleted else sorted(change.changes)
 
 
 def snapshot_to_deal(tenant_id: str, deal_id: str, row: asyncpg.Record) -> CanonicalDeal:

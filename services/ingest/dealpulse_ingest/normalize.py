@@ -1,48 +1,113 @@
-"""The one place that decides a deal's canonical stage, forecast category and closed/won state."""
+"""The one place that decides a deal's canonical stage, forecast category and closed/won state.
+
+A tenant's own mapping (``StageMapping``, edited through the gateway's admin endpoint) is consulted first, then
+the built-in names below: English CRM defaults plus the usual German, French, Spanish, Portuguese and Italian
+localisations. Nothing else in DealPulse guesses stages.
+"""
 
 from __future__ import annotations
 
-import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dealpulse_common.deal import ForecastCategory, Stage
+from dealpulse_common.stage_mapping import StageMappingSettings, mapping_key
+
+T = TypeVar("T")
 
 _STAGE_SYNONYMS: dict[Stage, tuple[str, ...]] = {
-    Stage.PROSPECTING: ("prospecting", "prospect", "lead", "new", "appointment scheduled", "appointmentscheduled"),
-    Stage.QUALIFICATION: ("qualification", "qualified", "qualify", "qualifiedtobuy", "qualified to buy"),
+    Stage.PROSPECTING: ("prospecting", "prospect", "lead", "new", "appointment scheduled", "appointmentscheduled",
+                        "neu", "interessent", "akquise", "prospection", "nouveau", "prospección", "prospeccion",
+                        "nuevo", "prospecção", "novo", "prospezione", "nuovo"),
+    Stage.QUALIFICATION: ("qualification", "qualified", "qualify", "qualifiedtobuy", "qualified to buy",
+                          "qualifizierung", "qualifiziert", "qualifié", "calificación", "calificado",
+                          "cualificación", "cualificado", "qualificação", "qualificado", "qualificazione",
+                          "qualificato"),
     Stage.DISCOVERY: ("discovery", "needs analysis", "value proposition", "id decision makers", "demo",
-                      "presentationscheduled", "presentation scheduled", "perception analysis"),
+                      "presentationscheduled", "presentation scheduled", "perception analysis", "bedarfsanalyse",
+                      "analyse des besoins", "découverte", "análisis de necesidades", "descubrimiento",
+                      "análise de necessidades", "descoberta", "analisi dei bisogni"),
     Stage.PROPOSAL: ("proposal", "proposal/price quote", "proposal price quote", "quote", "decisionmakerboughtin",
-                     "decision maker bought in"),
-    Stage.NEGOTIATION: ("negotiation", "negotiation/review", "negotiation review", "contract sent", "contractsent"),
-    Stage.COMMIT: ("commit", "committed", "commit - verbal", "commit verbal", "verbal", "verbal commit"),
-    Stage.CLOSED_WON: ("closed won", "closedwon", "won", "closed - won", "closed/won"),
-    Stage.CLOSED_LOST: ("closed lost", "closedlost", "lost", "closed - lost", "closed/lost"),
+                     "decision maker bought in", "angebot", "angebot erstellt", "proposition",
+                     "proposition commerciale", "devis", "propuesta", "cotización", "proposta", "cotação",
+                     "offerta", "preventivo"),
+    Stage.NEGOTIATION: ("negotiation", "negotiation/review", "negotiation review", "contract sent", "contractsent",
+                        "verhandlung", "vertragsverhandlung", "négociation", "negociación", "negociação",
+                        "negoziazione", "trattativa"),
+    Stage.COMMIT: ("commit", "committed", "commit - verbal", "commit verbal", "verbal", "verbal commit",
+                   "zusage", "mündliche zusage", "engagement", "accord verbal", "compromiso", "compromiso verbal",
+                   "compromisso", "compromisso verbal", "impegno"),
+    Stage.CLOSED_WON: ("closed won", "closedwon", "won", "closed - won", "closed/won", "gewonnen",
+                       "abgeschlossen gewonnen", "gagné", "gagne", "conclu gagné", "ganado", "cerrado ganado",
+                       "ganho", "ganha", "fechado ganho", "fechada ganha", "vinto", "chiuso vinto"),
+    Stage.CLOSED_LOST: ("closed lost", "closedlost", "lost", "closed - lost", "closed/lost", "verloren",
+                        "abgeschlossen verloren", "perdu", "conclu perdu", "perdido", "cerrado perdido", "perdida",
+                        "fechado perdido", "fechada perdida", "perso", "chiuso perso"),
 }
-_STAGE_LOOKUP = {alias: stage for stage, aliases in _STAGE_SYNONYMS.items() for alias in aliases}
 
 _FORECAST_SYNONYMS: dict[ForecastCategory, tuple[str, ...]] = {
-    ForecastCategory.PIPELINE: ("pipeline",),
-    ForecastCategory.BEST_CASE: ("best case", "best_case", "bestcase", "upside"),
-    ForecastCategory.COMMIT: ("commit", "committed", "forecast"),
-    ForecastCategory.OMITTED: ("omitted", "omit"),
-    ForecastCategory.CLOSED: ("closed",),
+    ForecastCategory.PIPELINE: ("pipeline", "pipe", "embudo", "funil"),
+    ForecastCategory.BEST_CASE: ("best case", "best_case", "bestcase", "upside", "bester fall", "meilleur cas",
+                                 "mejor caso", "melhor caso", "caso migliore"),
+    ForecastCategory.COMMIT: ("commit", "committed", "forecast", "zusage", "engagé", "engagement", "compromiso",
+                              "compromisso", "impegno"),
+    ForecastCategory.OMITTED: ("omitted", "omit", "ausgelassen", "omis", "omitido", "omitida", "omesso"),
+    ForecastCategory.CLOSED: ("closed", "abgeschlossen", "fermé", "clôturé", "cerrado", "fechado", "chiuso"),
 }
-_FORECAST_LOOKUP = {alias: cat for cat, aliases in _FORECAST_SYNONYMS.items() for alias in aliases}
 
 
-def _key(raw: str) -> str:
-    return re.sub(r"\s+", " ", raw.strip().lower().replace("_", " "))
+def _fold(key: str) -> str:
+    """The key without accents and spaces, so "Negociacion" or "Gagne" still match when a CRM drops diacritics."""
+    decomposed = unicodedata.normalize("NFKD", key)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace(" ", "")
 
 
-def normalize_stage(raw: str) -> Stage | None:
+def _lookup(synonyms: Mapping[T, tuple[str, ...]]) -> dict[str, T]:
+    table: dict[str, T] = {}
+    for target, aliases in synonyms.items():
+        for alias in aliases:
+            table.setdefault(mapping_key(alias), target)
+            table.setdefault(_fold(mapping_key(alias)), target)
+    return table
+
+
+_STAGE_LOOKUP = _lookup(_STAGE_SYNONYMS)
+_FORECAST_LOOKUP = _lookup(_FORECAST_SYNONYMS)
+
+
+@dataclass(frozen=True)
+class StageMapping:
+    """A tenant's own names (keyed by ``mapping_key``), consulted before the defaults."""
+
+    stages: dict[str, Stage] = field(default_factory=dict)
+    forecast_categories: dict[str, ForecastCategory] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: StageMappingSettings) -> StageMapping:
+        return cls(stages={mapping_key(k): v for k, v in settings.stages.items()},
+                   forecast_categories={mapping_key(k): v for k, v in settings.forecast_categories.items()})
+
+
+EMPTY_MAPPING = StageMapping()
+
+
+def _resolve(raw: str, tenant: Mapping[str, T], defaults: Mapping[str, T]) -> T | None:
+    key = mapping_key(raw)
+    # The tenant's exact spelling wins over everything, so a tenant can re-map even a default name.
+    if key in tenant:
+        return tenant[key]
+    return defaults.get(key) or defaults.get(_fold(key))
+
+
+def normalize_stage(raw: str, mapping: StageMapping | None = None) -> Stage | None:
     """The canonical stage for a CRM's stage name, or None when it is unknown (kept raw and flagged)."""
-    key = _key(raw)
-    return _STAGE_LOOKUP.get(key) or _STAGE_LOOKUP.get(key.replace(" ", ""))
+    return _resolve(raw, (mapping or EMPTY_MAPPING).stages, _STAGE_LOOKUP)
 
 
-def normalize_forecast_category(raw: str) -> ForecastCategory | None:
-    key = _key(raw)
-    return _FORECAST_LOOKUP.get(key) or _FORECAST_LOOKUP.get(key.replace(" ", ""))
+def normalize_forecast_category(raw: str, mapping: StageMapping | None = None) -> ForecastCategory | None:
+    return _resolve(raw, (mapping or EMPTY_MAPPING).forecast_categories, _FORECAST_LOOKUP)
 
 
 def closed_state(stage: Stage | None) -> tuple[bool, bool | None] | None:

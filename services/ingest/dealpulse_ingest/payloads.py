@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from dealpulse_common.deal import QualificationCategory, QualificationEntry
-from dealpulse_ingest.normalize import closed_state, normalize_forecast_category, normalize_stage
+from dealpulse_ingest.normalize import StageMapping, closed_state, normalize_forecast_category, normalize_stage
 
 DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
-_ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id"}
+_ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id", "deleted"}
 
 
 class GenericDealChange(BaseModel):
@@ -23,6 +23,9 @@ class GenericDealChange(BaseModel):
     deal_id: DealId
     modified_at: AwareDatetime = Field(description="When the CRM changed the deal; older changes are ignored")
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    deleted: bool = Field(False, description="The CRM deleted (or merged away) the deal: it leaves the pipeline "
+                                             "and is kept for audit. Needs only deal_id and modified_at; other "
+                                             "fields are ignored (a CRM's delete payload often repeats the deal)")
 
     name: ShortText | None = None
     account_name: ShortText | None = None
@@ -46,24 +49,31 @@ class GenericDealChange(BaseModel):
     qualification: dict[QualificationCategory, QualificationEntry] | None = None
     custom: dict[str, Any] | None = None
 
-    def snapshot_changes(self) -> dict[str, Any]:
-        """The canonical fields this change sets, JSON-ready, with stage and closed state normalised."""
+    def snapshot_changes(self, mapping: StageMapping | None = None) -> dict[str, Any]:
+        """The canonical fields this change sets, JSON-ready, with stage and closed state normalised by the
+        tenant's ``mapping`` first and the defaults after. Empty for a deletion."""
+        if self.deleted:
+            return {}
         fields = self.model_fields_set - _ENVELOPE_FIELDS
         changes: dict[str, Any] = self.model_dump(mode="json", include=fields)
         if self.stage is not None:
             changes["crm_stage"] = self.stage
-            stage = normalize_stage(self.stage)
+            stage = normalize_stage(self.stage, mapping)
             if stage is None:
-                del changes["stage"]  # unknown stage: keep the raw name, leave the canonical one as it was
+                # Unknown stage: accepted, raw name kept, canonical stage left as it was, and flagged so an admin
+                # can map it.
+                del changes["stage"]
+                changes["stage_unmapped"] = True
             else:
                 changes["stage"] = stage.value
+                changes["stage_unmapped"] = False
                 implied = closed_state(stage)
                 if implied is not None:
                     changes.setdefault("is_closed", implied[0])
                     if implied[1] is not None:
                         changes.setdefault("is_won", implied[1])
         if self.forecast_category is not None:
-            category = normalize_forecast_category(self.forecast_category)
+            category = normalize_forecast_category(self.forecast_category, mapping)
             if category is None:
                 del changes["forecast_category"]
             else:

@@ -14,3 +14,4 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = 1_048_576
     retry_after_s: int = 2
     secret_cache_ttl_s: float = 60.0
+    stage_mapping_cache_ttl_s: float = 5.0

@@ -50,7 +50,24 @@ ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
     source_modified_at = EXCLUDED.source_modified_at,
     last_event_id = EXCLUDED.last_event_id,
     updated_at = now()
-WHERE d.source_modified_at < EXCLUDED.source_modified_at
+WHERE d.source_modified_at < EXCLUDED.source_modified_at AND d.deleted_at IS NULL
+RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
+          d.activity_at
+"""
+
+
+# A deletion is ordered like any change: it applies only when newer than the stored snapshot, and a deal already
+# deleted stays as it is (so a repeated deletion is stale too). The row and its snapshot stay for audit. A deletion
+# of a deal never seen leaves a tombstone row, so a late create older than the deletion is refused as stale.
+DELETE_DEAL = """
+INSERT INTO deals AS d (tenant_id, deal_id, snapshot, source_modified_at, last_event_id, deleted_at)
+VALUES ($1, $2, '{}'::jsonb, $3::timestamptz, $4, $3::timestamptz)
+ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
+    deleted_at = EXCLUDED.deleted_at,
+    source_modified_at = EXCLUDED.source_modified_at,
+    last_event_id = EXCLUDED.last_event_id,
+    updated_at = now()
+WHERE d.source_modified_at < EXCLUDED.source_modified_at AND d.deleted_at IS NULL
 RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
           d.activity_at
 """
@@ -72,6 +89,13 @@ async def merge_change(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str
                        modified_at: datetime, event_id: str) -> asyncpg.Record | None:
     """The merged row, or None when the change is older than the stored snapshot."""
     row: asyncpg.Record | None = await conn.fetchrow(MERGE_CHANGE, tenant_id, deal_id, changes, modified_at, event_id)
+    return row
+
+
+async def delete_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, modified_at: datetime,
+                      event_id: str) -> asyncpg.Record | None:
+    """The deleted deal's last row, or None when the deletion is stale (older, or the deal is already deleted)."""
+    row: asyncpg.Record | None = await conn.fetchrow(DELETE_DEAL, tenant_id, deal_id, modified_at, event_id)
     return row
 
 

@@ -56,8 +56,15 @@ class ScoringConsumer:
             by_tenant[event.tenantid].append(event)
         outgoing: list[Outgoing] = []
         for tenant_id, changes in by_tenant.items():
+            # A tombstone is not scored and publishes nothing: downstream (verdict, alerts, the gateway's stream)
+            # never hears of the deal again, so none of them needs a deletion rule of its own.
+            deletions = [c for c in changes if c.data.deleted]
+            live_changes = [c for c in changes if not c.data.deleted]
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                scored = await self.score_in(conn, models.for_tenant(tenant_id), tenant_id, changes, live=True)
+                scored = await self.score_in(conn, models.for_tenant(tenant_id), tenant_id, live_changes, live=True)
+                if deletions:
+                    await store.forget_deals(conn, tenant_id, [(c.dealid, as_of(c)) for c in deletions])
+                    self.won_library.forget(tenant_id)
             outgoing.extend(Outgoing(DEAL_SCORED, scored_event(change, data, stream_timing(change, data, consumed_at)))
                             for change, data in scored)
         return outgoing

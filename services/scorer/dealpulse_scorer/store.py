@@ -129,6 +129,16 @@ async def save_scores(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[S
     )
 
 
+async def forget_deals(conn: asyncpg.Connection, tenant_id: str, deletions: Sequence[tuple[str, datetime]]) -> None:
+    """Take deleted deals out of the live read model (``deal_risk``): no longer pipeline, never re-scored after a
+    promotion. Their history in ``risk_scores`` stays for audit. A row newer than the deletion is kept (cannot
+    happen while ingest orders changes, but a replay must not undo a later state)."""
+    await conn.executemany(
+        "DELETE FROM deal_risk WHERE tenant_id = $1 AND deal_id = $2 AND source_modified_at <= $3",
+        [(tenant_id, deal_id, deleted_at) for deal_id, deleted_at in deletions],
+    )
+
+
 async def won_deals(conn: asyncpg.Connection, tenant_id: str, limit: int) -> list[dict[str, Any]]:
     """The tenant's most recently won deals, as the snapshots their last score saw."""
     rows = await conn.fetch(

@@ -40,7 +40,8 @@ def test_a_partial_change_sets_only_what_it_names() -> None:
         {"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z", "stage": "Closed Won", "amount": None}
     )
     assert change.snapshot_changes() == {
-        "stage": "closed_won", "crm_stage": "Closed Won", "is_closed": True, "is_won": True, "amount": None,
+        "stage": "closed_won", "crm_stage": "Closed Won", "stage_unmapped": False, "is_closed": True, "is_won": True,
+        "amount": None,
     }
 
 
@@ -48,4 +49,4 @@ def test_an_unknown_stage_keeps_the_raw_name_and_the_canonical_stage() -> None:
     change = GenericDealChange.model_validate(
         {"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z", "stage": "Legal review (custom)"}
     )
-    assert change.snapshot_changes() == {"crm_stage": "Legal review (custom)"}
+    assert change.snapshot_changes() == {"crm_stage": "Legal review (custom)", "stage_unmapped": True}

@@ -1,0 +1,219 @@
+"""HubSpot deal webhooks: batches of deal.creation / deal.propertyChange / deal.deletion events, signed (v3).
+
+The app secret is the tenant's webhook secret. Deal stages arrive as pipeline stage ids ("appointmentscheduled"
+or "12345678"); ``tenant_settings.settings.hubspot.stage_map`` turns them into stage names, unmapped ids pass
+through raw for the normaliser.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from dealpulse_ingest.connectors.common import (
+    AuthError,
+    ConnectorError,
+    MalformedError,
+    ParsedChange,
+    apply_field_map,
+    config_map,
+    digest_id,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_datetime,
+    to_generic,
+)
+
+SIGNATURE_WINDOW_S = 300
+MAX_EVENTS = 1000  # HubSpot sends at most 100; anything far bigger is not HubSpot
+
+# HubSpot signs the URI with these characters decoded (developers.hubspot.com, "Validating requests", v3).
+_URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
+               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+
+PROPERTY_MAP: dict[str, str] = {
+    "dealname": "name", "hubspot_owner_id": "owner_id", "deal_currency_code": "currency",
+    "hs_forecast_category": "forecast_category", "dealtype": "custom.dealtype",
+}
+# The CRM's own probability is a *guess* derived from the stage: feeding it to the model would leak the CRM's
+# opinion into ours, so it is deliberately ignored (as is the pipeline, implied by the stage id).
+IGNORED_PROPERTIES = frozenset({"hs_deal_stage_probability", "pipeline", "hs_lastmodifieddate"})
+
+
+@dataclass
+class EventResult:
+    index: int
+    status: str  # accepted | duplicate | stale | ignored | rejected
+    reason: str | None = None
+    deal_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Batch:
+    changes: list[ParsedChange] = field(default_factory=list)
+    results: list[EventResult] = field(default_factory=list)  # events already decided (ignored / rejected)
+    raw_rejected: dict[int, bytes] = field(default_factory=dict)
+
+
+def _decode_uri(uri: str) -> str:
+    for encoded, char in _URI_DECODE.items():
+        uri = uri.replace(encoded, char).replace(encoded.lower(), char)
+    return uri
+
+
+def expected_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    source = f"{method.upper()}{_decode_uri(uri)}".encode() + body + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+
+
+def verify_v3(secret: str | None, method: str, uri: str, body: bytes, signature: str | None,
+              timestamp: str | None, now: float | None = None) -> None:
+    """HubSpot's v3 request signature, with its 5-minute replay window."""
+    if not secret:
+        raise AuthError("unknown tenant or no webhook secret configured")
+    if not signature or not timestamp:
+        raise AuthError("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp header")
+    try:
+        sent_ms = int(timestamp)
+    except ValueError:
+        raise AuthError("X-HubSpot-Request-Timestamp is not epoch milliseconds") from None
+    current = time.time() if now is None else now
+    if abs(current - sent_ms / 1000) > SIGNATURE_WINDOW_S:
+        raise AuthError("request timestamp outside the 5-minute window (replayed or clock skew)")
+    if not hmac.compare_digest(expected_signature(secret, method, uri, body, timestamp).encode(),
+                               signature.encode()):
+        raise AuthError("signature does not match")
+
+
+def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
+    """Each event decided on its own: mapped into a change, ignored, or rejected with a reason."""
+    try:
+        events = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(events, list):
+        raise MalformedError("a HubSpot webhook body is a JSON array of events")
+    if len(events) > MAX_EVENTS:
+        raise MalformedError(f"more than {MAX_EVENTS} events in one delivery")
+    batch = Batch()
+    singles: list[tuple[int, ParsedChange]] = []
+    for index, event in enumerate(events):
+        try:
+            parsed = parse_event(event, config)
+            if not isinstance(parsed, str):
+                # Validated alone before merging, so one bad value cannot take its neighbours down with it.
+                to_generic(parsed)
+        except ConnectorError as exc:
+            batch.results.append(EventResult(index, "rejected", str(exc)))
+            batch.raw_rejected[index] = orjson.dumps(event)
+            continue
+        if isinstance(parsed, str):
+            batch.results.append(EventResult(index, "ignored", parsed))
+            continue
+        parsed.indices = [index]
+        singles.append((index, parsed))
+    batch.changes = _group(singles)
+    return batch
+
+
+def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
+    """Merge one deal's events of the same instant into one change, oldest instant first.
+
+    HubSpot sends one event per changed property, often several with the same ``occurredAt``. Ingest ignores a
+    change no newer than the stored one, so sent separately all but the first would be dropped as stale.
+    """
+    groups: dict[tuple[str, str, bool], ParsedChange] = {}
+    for _, change in singles:
+        key = (change.deal_id, str(change.fields["modified_at"]), change.deleted)
+        if key not in groups:
+            groups[key] = change
+            continue
+        merged = groups[key]
+        custom = {**merged.fields.get("custom", {}), **change.fields.get("custom", {})}
+        merged.fields.update(change.fields)
+        if custom:
+            merged.fields["custom"] = custom
+        merged.indices.extend(change.indices)
+        merged.raw = merged.raw + b"\n" + change.raw
+        merged.event_id = digest_id("hubspot", merged.event_id, change.event_id)
+    return sorted(groups.values(), key=lambda c: (c.fields["modified_at"], c.deleted))
+
+
+def parse_event(event: Any, config: Mapping[str, Any]) -> ParsedChange | str:
+    """A change, or the reason (a string) an event that needs no storing is ignored."""
+    if not isinstance(event, dict):
+        raise ConnectorError("event is not a JSON object")
+    kind = event.get("subscriptionType")
+    if not isinstance(kind, str) or not kind.startswith("deal."):
+        raise ConnectorError(f"not a deal event: subscriptionType {str(kind)[:60]!r}")
+    portal = config.get("portal_id")
+    if portal is not None and str(event.get("portalId")) != str(portal):
+        raise ConnectorError(f"portalId {str(event.get('portalId'))[:30]!r} is not this tenant's HubSpot account")
+    object_id = event.get("objectId")
+    if isinstance(object_id, bool) or not isinstance(object_id, int | str) or not str(object_id):
+        raise ConnectorError("event has no objectId")
+    if "occurredAt" not in event:
+        raise ConnectorError("event has no occurredAt")
+    occurred_at: datetime = parse_datetime(event["occurredAt"])
+    # attemptNumber changes on every retry, so it must not be part of the identity of the event.
+    identity = {k: v for k, v in event.items() if k != "attemptNumber"}
+    change = ParsedChange(event_id=digest_id("hubspot", identity),
+                          fields={"deal_id": str(object_id), "modified_at": occurred_at}, raw=orjson.dumps(event))
+    if kind == "deal.deletion":
+        change.deleted = True
+    elif kind == "deal.creation":
+        change.fields["created_at"] = occurred_at
+    elif kind == "deal.propertyChange":
+        name = event.get("propertyName")
+        if not isinstance(name, str) or not name:
+            raise ConnectorError("propertyChange event has no propertyName")
+        mapped = map_property(name, event.get("propertyValue"), config)
+        if mapped is None:
+            return f"property {name[:60]!r} is not used by DealPulse"
+        change.fields.update(mapped)
+    else:
+        raise ConnectorError(f"unsupported subscription type {kind[:60]!r}")
+    return change
+
+
+def map_property(name: str, value: Any, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One HubSpot deal property as ``GenericDealChange`` fields, or None when DealPulse does not use it."""
+    if name in IGNORED_PROPERTIES:
+        return None
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise ConnectorError(f"property {name[:60]!r} has a non-scalar value")
+    empty = value is None or value == ""
+    fields: dict[str, Any] = {}
+    if name == "dealstage":
+        if empty:
+            raise ConnectorError("dealstage is empty")
+        stage_map = config_map(config, "stage_map")
+        fields["stage"] = str(stage_map.get(str(value), value))
+    elif name == "amount":
+        fields["amount"] = parse_amount(value)
+    elif name == "closedate":
+        fields["expected_close_date"] = None if empty else parse_date(value)
+    elif name == "createdate":
+        if not empty:
+            fields["created_at"] = parse_datetime(value)
+    elif name == "notes_last_updated":
+        fields["last_activity_at"] = None if empty else parse_datetime(value)
+    elif name in ("hs_is_closed", "hs_is_closed_won"):
+        fields["is_closed" if name == "hs_is_closed" else "is_won"] = None if empty else parse_bool(value)
+    elif name in PROPERTY_MAP:
+        apply_field_map({name: None if empty else str(value)}, PROPERTY_MAP, fields)
+    else:
+        apply_field_map({name: value}, config_map(config, "field_map"), fields)
+    return fields or None

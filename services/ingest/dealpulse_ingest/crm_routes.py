@@ -1,0 +1,249 @@
+"""CRM webhooks: Salesforce Outbound Messages, HubSpot deal webhooks and Pipedrive v2 deal webhooks.
+
+Each answers in its CRM's terms (a SOAP ack or fault, per-event results, status codes), stores every change
+through ``Ingestor``, and records whatever it rejects in dlq.v1 with the reason. The tenant is the ``tenant``
+query parameter of the URL configured in the CRM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from dealpulse_common import metrics
+from dealpulse_common.db import DATABASE_UNAVAILABLE
+from dealpulse_common.events import utcnow
+from dealpulse_common.kafka import PublishError
+from dealpulse_common.logging import tenant_var, traceparent_var
+from dealpulse_common.service import problem
+from dealpulse_common.tracing import continue_trace
+from dealpulse_ingest.connectors import hubspot, pipedrive, salesforce
+from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError
+from dealpulse_ingest.crm_delivery import (
+    BodyTooLarge,
+    content_type_is,
+    dead_letter,
+    provider_settings,
+    read_body,
+    store_change,
+    valid_tenant,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["CRM webhooks"])
+JSON_TYPES = ("application/json",)
+XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
+TenantParam = Annotated[str | None, Query(description="Tenant id, part of the webhook URL configured in the CRM")]
+
+
+class Rejected(Exception):
+    """A delivery refused as a whole: the status, the reason, and what the dead letter should carry."""
+
+    def __init__(self, status: int, reason: str, original: bytes = b"", *, metric: str = "invalid") -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.original, self.metric = status, reason, original, metric
+
+
+async def _admit(request: Request, provider: str, tenant: str | None, types: tuple[str, ...],
+                 verify: Callable[[str, str | None, bytes], Awaitable[None]]) -> tuple[str, bytes]:
+    """The checks every CRM delivery passes before parsing: tenant, content type, size, credentials."""
+    tenant_id = valid_tenant(tenant)
+    if tenant_id is None:
+        raise Rejected(401, "missing or invalid tenant query parameter", metric="bad_signature")
+    tenant_var.set(tenant_id)
+    traceparent_var.set(continue_trace(request.headers.get("traceparent")))
+    if not content_type_is(request, types):
+        raise Rejected(415, f"content type must be one of {', '.join(types)}", metric="malformed")
+    limit: int = request.app.state.settings.max_body_bytes
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise Rejected(413, f"body exceeds {limit} bytes", exc.head, metric="too_large") from None
+    secret = await request.app.state.secrets.get(tenant_id)
+    try:
+        await verify(tenant_id, secret, body)
+    except AuthError as exc:
+        raise Rejected(401, str(exc), body, metric="bad_signature") from None
+    return tenant_id, body
+
+
+async def _reject(request: Request, provider: str, tenant: str | None, exc: Rejected) -> None:
+    metrics.WEBHOOKS.labels(provider, exc.metric).inc()
+    await dead_letter(request, provider=provider, tenant_id=tenant, reason=exc.reason, original=exc.original)
+
+
+# --- Salesforce ---------------------------------------------------------------------------------------------
+
+
+def _soap(body: bytes, status: int = 200, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return Response(body, status_code=status, media_type=salesforce.SOAP_CONTENT_TYPE, headers=headers)
+
+
+@router.post("/v1/webhooks/salesforce", responses={
+    200: {"description": "SOAP acknowledgement (<Ack>true</Ack>): every notification stored or dead-lettered"},
+    500: {"description": "SOAP fault; Salesforce keeps the message and retries"}})
+async def salesforce_webhook(request: Request, tenant: TenantParam = None,
+                             token: Annotated[str | None, Query(description="The tenant's webhook secret")] = None,
+                             ) -> Response:
+    """Outbound Message of Opportunity changes; authenticated by ``token`` and the message's OrganizationId."""
+    received_at = utcnow()
+
+    async def verify(_: str, secret: str | None, __: bytes) -> None:
+        salesforce.check_token(secret, token)
+
+    try:
+        tenant_id, body = await _admit(request, "salesforce", tenant, XML_TYPES, verify)
+        config = await provider_settings(request).get(tenant_id, "salesforce")
+        try:
+            message = salesforce.parse_outbound_message(body, config)
+            salesforce.check_organization(config, message.organization_id)
+        except AuthError as exc:
+            raise Rejected(401, str(exc), body, metric="bad_signature") from None
+        except MalformedError as exc:
+            raise Rejected(400, str(exc), body, metric="malformed") from None
+        for raw, reason in message.rejected:
+            metrics.WEBHOOKS.labels("salesforce", "invalid").inc()
+            await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=reason, original=raw)
+        for change in message.changes:
+            try:
+                outcome = await store_change(request, provider="salesforce", tenant_id=tenant_id, change=change,
+                                             received_at=received_at)
+            except ConnectorError as exc:
+                # One bad notification must not hold back the others: Salesforce would re-send the message
+                # for 24 hours and it would never get better. It is kept in dlq.v1 instead.
+                outcome = "invalid"
+                await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=str(exc),
+                                  original=change.raw, deal_id=change.deal_id)
+            metrics.WEBHOOKS.labels("salesforce", outcome).inc()
+    except Rejected as exc:
+        await _reject(request, "salesforce", tenant, exc)
+        return _soap(salesforce.fault_response(exc.reason, client_error=True), 500)
+    except (PublishError, *DATABASE_UNAVAILABLE):
+        # Notifications stored before the failure come back as duplicates on the retry; nothing is lost.
+        metrics.WEBHOOKS.labels("salesforce", "unavailable").inc()
+        retry = request.app.state.settings.retry_after_s
+        return _soap(salesforce.fault_response("temporarily unavailable; nothing lost, retry later",
+                                               client_error=False), 500, retry)
+    return _soap(salesforce.ack_response())
+
+
+# --- HubSpot ------------------------------------------------------------------------------------------------
+
+
+def _signed_uris(request: Request) -> list[str]:
+    """The URL HubSpot called: as we see it, and as a TLS-terminating proxy says it was called."""
+    uris = [str(request.url)]
+    proto, host = request.headers.get("x-forwarded-proto"), request.headers.get("x-forwarded-host")
+    if proto or host:
+        uris.append(str(request.url.replace(scheme=proto or request.url.scheme,
+                                            netloc=host or request.url.netloc)))
+    return uris
+
+
+@router.post("/v1/webhooks/hubspot", responses={
+    200: {"description": "Per-event results: accepted, duplicate, stale, ignored or rejected (dead-lettered)"},
+    400: {"description": "Not a JSON array of events"}, 401: {"description": "Bad or expired v3 signature"},
+    503: {"description": "Broker or database unavailable; HubSpot retries the batch (stored events dedupe)"}})
+async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONResponse:
+    """A batch of deal events, signed with HubSpot's v3 signature (the tenant's webhook secret as app secret)."""
+    received_at = utcnow()
+
+    async def verify(_: str, secret: str | None, body: bytes) -> None:
+        errors: list[AuthError] = []
+        for uri in _signed_uris(request):
+            try:
+                return hubspot.verify_v3(secret, request.method, uri, body,
+                                         request.headers.get("x-hubspot-signature-v3"),
+                                         request.headers.get("x-hubspot-request-timestamp"))
+            except AuthError as exc:
+                errors.append(exc)
+        raise errors[0]
+
+    try:
+        tenant_id, body = await _admit(request, "hubspot", tenant, JSON_TYPES, verify)
+        config = await provider_settings(request).get(tenant_id, "hubspot")
+        try:
+            batch = hubspot.parse_batch(body, config)
+        except MalformedError as exc:
+            raise Rejected(400, str(exc), body, metric="malformed") from None
+        results = list(batch.results)
+        for result in results:
+            metrics.WEBHOOKS.labels("hubspot", "invalid" if result.status == "rejected" else result.status).inc()
+            if result.index in batch.raw_rejected:
+                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=result.reason or "",
+                                  original=batch.raw_rejected[result.index])
+        for change in batch.changes:
+            reason = None
+            try:
+                outcome = await store_change(request, provider="hubspot", tenant_id=tenant_id, change=change,
+                                             received_at=received_at)
+            except ConnectorError as exc:
+                outcome, reason = "rejected", str(exc)
+                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=reason,
+                                  original=change.raw, deal_id=change.deal_id)
+            metrics.WEBHOOKS.labels("hubspot", "invalid" if reason else outcome).inc()
+            results += [hubspot.EventResult(i, outcome, reason, change.deal_id) for i in change.indices]
+    except Rejected as exc:
+        await _reject(request, "hubspot", tenant, exc)
+        response: JSONResponse = problem(exc.status, _TITLES[exc.status], exc.reason)
+        return response
+    except (PublishError, *DATABASE_UNAVAILABLE):
+        return _unavailable(request, "hubspot")
+    results.sort(key=lambda r: r.index)
+    counts = {s: sum(r.status == s for r in results) for s in {r.status for r in results}}
+    return JSONResponse({"results": [r.as_dict() for r in results], "counts": counts})
+
+
+# --- Pipedrive ----------------------------------------------------------------------------------------------
+
+
+@router.post("/v1/webhooks/pipedrive", status_code=202, responses={
+    200: {"description": "Duplicate, stale or ignored delivery, acknowledged without effect"},
+    400: {"description": "Not JSON"}, 401: {"description": "Bad HTTP Basic credentials"},
+    422: {"description": "Not a deal event or invalid deal fields (dead-lettered)"},
+    503: {"description": "Broker or database unavailable; Pipedrive retries"}})
+async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSONResponse:
+    """One deal event (webhooks v2), with HTTP Basic auth: user = tenant id, password = webhook secret."""
+    received_at = utcnow()
+
+    async def verify(tenant_id: str, secret: str | None, _: bytes) -> None:
+        pipedrive.check_basic_auth(request.headers.get("authorization"), tenant_id, secret)
+
+    try:
+        tenant_id, body = await _admit(request, "pipedrive", tenant, JSON_TYPES, verify)
+        config = await provider_settings(request).get(tenant_id, "pipedrive")
+        try:
+            change = pipedrive.parse_event(body, config)
+            outcome = await store_change(request, provider="pipedrive", tenant_id=tenant_id, change=change,
+                                         received_at=received_at)
+        except MalformedError as exc:
+            raise Rejected(400, str(exc), body, metric="malformed") from None
+        except ConnectorError as exc:
+            raise Rejected(422, str(exc), body) from None
+    except Rejected as exc:
+        await _reject(request, "pipedrive", tenant, exc)
+        headers = {"WWW-Authenticate": 'Basic realm="dealpulse"'} if exc.status == 401 else None
+        response: JSONResponse = problem(exc.status, _TITLES[exc.status], exc.reason, headers=headers)
+        return response
+    except (PublishError, *DATABASE_UNAVAILABLE):
+        return _unavailable(request, "pipedrive")
+    metrics.WEBHOOKS.labels("pipedrive", outcome).inc()
+    return JSONResponse({"status": outcome, "event_id": change.event_id, "deal_id": change.deal_id},
+                        status_code=202 if outcome == "accepted" else 200)
+
+
+_TITLES = {400: "Bad request", 401: "Unauthorized", 413: "Payload too large", 415: "Unsupported media type",
+           422: "Invalid deal change"}
+
+
+def _unavailable(request: Request, provider: str) -> JSONResponse:
+    metrics.WEBHOOKS.labels(provider, "unavailable").inc()
+    retry = request.app.state.settings.retry_after_s
+    response: JSONResponse = problem(503, "Service unavailable", "event broker or database unavailable; retry later",
+                                     headers={"Retry-After": str(retry)})
+    return response

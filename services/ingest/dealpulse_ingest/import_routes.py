@@ -1,0 +1,193 @@
+"""Bulk import endpoints: ``POST /v1/imports`` (a CSV or XLSX body, streamed) and ``GET /v1/imports/{id}``.
+
+The file is the raw request body (``Content-Type: text/csv`` or the XLSX media type), spooled to disk as it
+arrives, so a large export never sits in memory. The column mapping is an optional ``mapping`` query parameter
+holding the mapping file's JSON. Callers are tenant admins with a DealPulse JWT; the tenant is the token's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import jwt
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from dealpulse_common.db import DATABASE_UNAVAILABLE
+from dealpulse_common.service import problem
+from dealpulse_ingest.imports.jobs import ImportRunner, read_job
+from dealpulse_ingest.imports.mapping import ColumnPlan, MappingError, parse_mapping
+from dealpulse_ingest.imports.reader import (
+    XLSX_MEDIA_TYPE,
+    FileFormat,
+    TooLarge,
+    UnreadableFile,
+    UnsupportedFormat,
+    detect_format,
+    open_tabular,
+    spool,
+)
+
+router = APIRouter(tags=["imports"])
+# The gateway issues these tokens (dealpulse_gateway.auth); ingest checks the same claims without depending on it.
+_ALGORITHM = "HS256"
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ROLES = {"rep", "manager", "admin"}
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    user_id: str
+    role: str
+
+
+class Unauthorized(Exception):
+    pass
+
+
+def verify_bearer(secret: str, authorization: str | None) -> Caller:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token")
+    try:
+        # A fixed algorithm list, so a token declaring "none" or an asymmetric algorithm is refused.
+        claims = jwt.decode(token.strip(), secret, algorithms=[_ALGORITHM],
+                            options={"require": ["sub", "tenant_id", "role", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"invalid token: {exc}") from exc
+    tenant_id, role, user_id = claims["tenant_id"], claims["role"], claims["sub"]
+    if not isinstance(tenant_id, str) or not _TENANT.match(tenant_id) or role not in _ROLES \
+            or not isinstance(user_id, str) or not user_id:
+        raise Unauthorized("invalid token: unexpected claims")
+    return Caller(tenant_id, user_id, role)
+
+
+def _caller(request: Request, authorization: str | None) -> Caller | JSONResponse:
+    try:
+        caller = verify_bearer(request.app.state.settings.jwt_secret, authorization)
+    except Unauthorized as exc:
+        return problem(401, "Unauthorized", str(exc), headers=_BEARER)
+    if caller.role != "admin":
+        return problem(403, "Forbidden", "imports need the admin role")
+    return caller
+
+
+def _runner(request: Request) -> ImportRunner:
+    runner: ImportRunner = request.app.state.import_runner
+    return runner
+
+
+@router.post(
+    "/v1/imports",
+    status_code=202,
+    responses={400: {"description": "Unreadable file or mapping"}, 401: {"description": "Missing or bad token"},
+               403: {"description": "Not an admin"}, 413: {"description": "File too large"},
+               415: {"description": "Neither CSV nor XLSX"}, 422: {"description": "Headers do not map"},
+               503: {"description": "Database unavailable; retry"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def start_import(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    content_type: Annotated[str | None, Header()] = None,
+    content_length: Annotated[int | None, Header()] = None,
+    mapping: Annotated[str | None, Query(description="the column-mapping JSON: {\"CRM header\": \"field\"}")] = None,
+    filename: Annotated[str | None, Query(max_length=255)] = None,
+) -> JSONResponse:
+    """Start importing one file; answers at once with the job id to follow on ``GET /v1/imports/{id}``."""
+    caller = _caller(request, authorization)
+    if isinstance(caller, JSONResponse):
+        return caller
+    runner = _runner(request)
+    limit = runner.settings.max_bytes
+    if content_length is not None and content_length > limit:
+        return problem(413, "Payload too large", f"file exceeds {limit} bytes")
+    if (content_type or "").lower().startswith("multipart/"):
+        return problem(415, "Unsupported media type",
+                       f"send the file itself as the body (text/csv or {XLSX_MEDIA_TYPE}), the mapping as ?mapping=")
+    try:
+        columns = parse_mapping(mapping)
+    except MappingError as exc:
+        return _mapping_problem(exc)
+
+    spool_dir = runner.settings.spool_dir
+    handle = tempfile.NamedTemporaryFile(prefix="dealpulse-import-", dir=spool_dir, delete=False)  # noqa: SIM115
+    path = Path(handle.name)
+    keep = False
+    try:
+        with handle:
+            size, head = await spool(request.stream(), handle, limit)
+        if size == 0:
+            return problem(400, "Bad request", "the body is empty: send the file as the request body")
+        file_format = detect_format(content_type, filename, head)
+        total = await asyncio.to_thread(_check_headers, path, file_format, columns)
+        job_id = await runner.submit(caller.tenant_id, caller.user_id, path, file_format, filename, columns, total)
+        keep = True  # the job owns the file now and deletes it when done
+    except TooLarge as exc:
+        return problem(413, "Payload too large", str(exc))
+    except UnsupportedFormat as exc:
+        return problem(415, "Unsupported media type", str(exc))
+    except UnreadableFile as exc:
+        return problem(400, "Bad request", str(exc))
+    except MappingError as exc:
+        return _mapping_problem(exc)
+    except DATABASE_UNAVAILABLE:
+        return problem(503, "Service unavailable", "database unavailable; nothing was started, retry later",
+                       headers={"Retry-After": "5"})
+    finally:
+        if not keep:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+    location = f"/v1/imports/{job_id}"
+    return JSONResponse({"id": str(job_id), "status": "queued", "format": file_format.value, "total_rows": total,
+                         "url": location}, status_code=202, headers={"Location": location})
+
+
+def _check_headers(path: Path, file_format: FileFormat, columns: dict[str, str]) -> int | None:
+    """Refuse a file whose headers cannot map before a job exists: a wrong mapping is one error, not 100,000."""
+    tabular = open_tabular(path, file_format)
+    try:
+        ColumnPlan(tabular.headers, columns)
+        return tabular.total_rows
+    finally:
+        tabular.close()
+
+
+def _mapping_problem(exc: MappingError) -> JSONResponse:
+    status = 422 if exc.errors else 400
+    title = "Invalid mapping" if exc.errors else "Bad request"
+    return problem(status, title, str(exc), errors=exc.errors)
+
+
+@router.get("/v1/imports/{job_id}", responses={401: {"description": "Missing or bad token"},
+                                                404: {"description": "No such import for this tenant"}})
+async def get_import(
+    request: Request, job_id: str, authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Status, counts and the first 1,000 row errors of one import."""
+    caller = _caller(request, authorization)
+    if isinstance(caller, JSONResponse):
+        return caller
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        return problem(404, "Not found", f"no import {job_id}")
+    runner = _runner(request)
+    try:
+        job = await read_job(request.app.state.pool, caller.tenant_id, parsed, runner.settings.stale_after_s)
+    except DATABASE_UNAVAILABLE:
+        return problem(503, "Service unavailable", "database unavailable; retry later", headers={"Retry-After": "2"})
+    if job is None:
+        return problem(404, "Not found", f"no import {job_id}")
+    return JSONResponse(job)

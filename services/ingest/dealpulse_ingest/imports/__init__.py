@@ -1,0 +1,1 @@
+"""Bulk import of CSV/XLSX files into the canonical deal stream (POST /v1/imports)."""

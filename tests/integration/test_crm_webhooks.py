@@ -1,0 +1,241 @@
+"""CRM webhooks against the running system: Salesforce, HubSpot and Pipedrive deliveries are stored, scored,
+deduplicated, ordered, and every refusal is answered in the CRM's terms and dead-lettered with its reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from dealpulse_common.events import DeadLetter
+from dealpulse_common.topics import DEAD_LETTERS
+from dealpulse_ingest.connectors.hubspot import expected_signature
+from tests.support import RunningSystem, Tenant, poll_until
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
+ORG = "00D5g000004XyZ1EAK"
+SOAP_ENV = "{http://schemas.xmlsoap.org/soap/envelope/}"
+
+
+async def _configure(system: RunningSystem, tenant: Tenant, settings: dict[str, Any]) -> None:
+    await system.admin_fetch(
+        "INSERT INTO tenant_settings (tenant_id, settings) VALUES ($1, $2::jsonb) ON CONFLICT (tenant_id) DO UPDATE "
+        "SET settings = tenant_settings.settings || EXCLUDED.settings RETURNING tenant_id",
+        tenant.tenant_id, json.dumps(settings))
+
+
+async def _post(system: RunningSystem, path: str, body: bytes, content_type: str,
+                headers: dict[str, str] | None = None) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        return await client.post(f"{system.url('ingest')}{path}", content=body,
+                                 headers={"Content-Type": content_type, **(headers or {})})
+
+
+async def _deal(system: RunningSystem, tenant: Tenant, deal_id: str) -> Any:
+    rows = await system.admin_fetch("SELECT snapshot, deleted_at FROM deals WHERE tenant_id = $1 AND deal_id = $2",
+                                    tenant.tenant_id, deal_id)
+    return {**json.loads(rows[0]["snapshot"]), "_deleted": rows[0]["deleted_at"] is not None} if rows else None
+
+
+async def _scored(system: RunningSystem, tenant: Tenant, deal_id: str) -> None:
+    await poll_until(lambda: system.admin_fetch("SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = $2",
+                                                tenant.tenant_id, deal_id), timeout=30)
+
+
+async def _events(system: RunningSystem, tenant: Tenant) -> int:
+    rows = await system.admin_fetch("SELECT count(*) AS n FROM deal_events WHERE tenant_id = $1", tenant.tenant_id)
+    return int(rows[0]["n"])
+
+
+async def _dead_letters(system: RunningSystem, tenant_id: str, expected: int) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=system.stack.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=10)
+    await consumer.start()
+    found: list[DeadLetter] = []
+    try:
+        async def read() -> list[DeadLetter] | None:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend(letter for letter in (DEAD_LETTERS.decode(r.value) for r in records)
+                             if letter.tenantid == tenant_id and letter.data.service == "ingest")
+            return found if len(found) >= expected else None
+
+        return await poll_until(read, timeout=30)
+    finally:
+        await consumer.stop()
+
+
+# --- Salesforce ---------------------------------------------------------------------------------------------
+
+
+def _salesforce_body(open_id: str, won_id: str) -> bytes:
+    body = (FIXTURES / "salesforce_opportunity_outbound.xml").read_bytes()
+    notification_ids = uuid.uuid4().hex[:10].encode()
+    return (body.replace(b"0065g00000XyZaBAAV", open_id.encode()).replace(b"0065g00000XyZbCAAV", won_id.encode())
+            .replace(b"04l5g00000AbCd", b"04l" + notification_ids))
+
+
+async def test_salesforce_outbound_message_is_acknowledged_stored_and_scored(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("sf")
+    await _configure(system, tenant, {"salesforce": {"organization_id": ORG[:15],
+                                                     "field_map": {"Region__c": "region"}}})
+    body = _salesforce_body("006OPEN1", "006WON1")
+    path = f"/v1/webhooks/salesforce?tenant={tenant.tenant_id}&token={tenant.webhook_secret}"
+    response = await _post(system, path, body, "text/xml; charset=utf-8")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/xml")
+    assert b"<Ack>true</Ack>" in response.content
+    open_deal = await _deal(system, tenant, "006OPEN1")
+    assert open_deal["stage"] == "negotiation" and open_deal["crm_stage"] == "Negotiation/Review"
+    assert open_deal["forecast_category"] == "best_case" and open_deal["region"] == "EMEA"
+    assert open_deal["amount"] == 84000.0 and open_deal["custom"]["type"] == "Existing Customer - Upgrade"
+    won = await _deal(system, tenant, "006WON1")
+    assert won["is_closed"] is True and won["is_won"] is True
+    await _scored(system, tenant, "006OPEN1")
+    # Salesforce re-sends a message it thinks was not acknowledged: acknowledged again, stored once.
+    events = await _events(system, tenant)
+    again = await _post(system, path, body, "text/xml")
+    assert again.status_code == 200 and b"<Ack>true</Ack>" in again.content
+    assert await _events(system, tenant) == events
+
+
+async def test_salesforce_refusals_are_soap_faults(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("sf")
+    await _configure(system, tenant, {"salesforce": {"organization_id": "00D000000000OTHER"}})
+    body = _salesforce_body("006X", "006Y")
+    base = f"/v1/webhooks/salesforce?tenant={tenant.tenant_id}"
+    cases = [(f"{base}&token={tenant.webhook_secret}", body, "not this tenant"),
+             (f"{base}&token=wrong", body, "does not match"),
+             (base, body, "missing token"),
+             (f"{base}&token={tenant.webhook_secret}", b"<soapenv:Envelope", "not well-formed")]
+    for path, payload, reason in cases:
+        response = await _post(system, path, payload, "text/xml")
+        assert response.status_code == 500
+        assert b"<soapenv:Fault>" in response.content and reason.encode() in response.content, response.text
+    assert await _events(system, tenant) == 0
+    letters = await _dead_letters(system, tenant.tenant_id, expected=4)
+    assert any("not this tenant" in letter.data.error for letter in letters)
+    assert any(base64.b64decode(letter.data.original_value_b64) == body for letter in letters)
+
+
+# --- HubSpot ------------------------------------------------------------------------------------------------
+
+
+def _hubspot_headers(secret: str, url: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
+    return {"X-HubSpot-Signature-v3": expected_signature(secret, "POST", url, body, ts),
+            "X-HubSpot-Request-Timestamp": ts}
+
+
+async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("hs")
+    await _configure(system, tenant, {"hubspot": {"stage_map": {"1034567": "Commit - Verbal"}}})
+    body = (FIXTURES / "hubspot_deal_batch.json").read_bytes()
+    path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
+    url = system.url("ingest") + path
+    response = await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+    assert response.status_code == 200, response.text
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["accepted"] * 6 + ["ignored", "accepted", "rejected", "accepted"]
+    deal = await _deal(system, tenant, "18329450112")
+    assert deal["name"] == "Umbrella Corp - Data Platform" and deal["amount"] == 45000.0
+    assert deal["stage"] == "commit" and deal["crm_stage"] == "Commit - Verbal"
+    assert (await _deal(system, tenant, "18329450199"))["_deleted"] is True
+    await _scored(system, tenant, "18329450112")
+    # HubSpot retries a batch it thinks failed (attemptNumber differs): nothing is applied twice.
+    retry = orjson.dumps([{**e, "attemptNumber": 1} for e in orjson.loads(body)])
+    again = await _post(system, path, retry, "application/json", _hubspot_headers(tenant.webhook_secret, url, retry))
+    assert [r["status"] for r in again.json()["results"]] == (
+        ["duplicate"] * 6 + ["ignored", "duplicate", "rejected", "duplicate"])
+    letters = await _dead_letters(system, tenant.tenant_id, expected=1)
+    assert "amount is not a number" in letters[0].data.error
+    assert b'"propertyValue":"a lot"' in base64.b64decode(letters[0].data.original_value_b64)
+
+
+async def test_hubspot_signature_is_required(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("hs")
+    body = (FIXTURES / "hubspot_deal_batch.json").read_bytes()
+    path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
+    url = system.url("ingest") + path
+    stale_ts = int(time.time() * 1000) - 301_000
+    for headers, reason in [(_hubspot_headers("not-the-secret", url, body), "does not match"),
+                            (_hubspot_headers(tenant.webhook_secret, url, body, stale_ts), "5-minute window"),
+                            ({}, "missing")]:
+        response = await _post(system, path, body, "application/json", headers)
+        assert response.status_code == 401 and reason in response.json()["detail"]
+    assert await _events(system, tenant) == 0
+
+
+# --- Pipedrive ----------------------------------------------------------------------------------------------
+
+
+def _pipedrive(name: str, deal_id: str, **meta: Any) -> bytes:
+    event = orjson.loads((FIXTURES / name).read_bytes())
+    event["meta"].update(entity_id=deal_id, id=uuid.uuid4().hex, **meta)
+    for part in ("data", "previous"):
+        if event[part] and "id" in event[part]:
+            event[part]["id"] = int(deal_id)
+    return orjson.dumps(event)
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def test_pipedrive_changes_are_stored_in_order_and_scored(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("pd")
+    await _configure(system, tenant, {"pipedrive": {"stage_map": {"3": "Proposal Made"}}})
+    path = f"/v1/webhooks/pipedrive?tenant={tenant.tenant_id}"
+    auth = _basic(tenant.tenant_id, tenant.webhook_secret)
+    change = _pipedrive("pipedrive_deal_change_v2.json", "4711")
+    response = await _post(system, path, change, "application/json", auth)
+    assert response.status_code == 202 and response.json()["status"] == "accepted", response.text
+    deal = await _deal(system, tenant, "4711")
+    # "Proposal Made" is no stage the normaliser knows: accepted, with the raw name kept and no canonical guess.
+    assert deal["crm_stage"] == "Proposal Made" and "stage" not in deal and deal["amount"] == 120000.0
+    await _scored(system, tenant, "4711")
+    duplicate = await _post(system, path, change, "application/json", auth)
+    assert duplicate.status_code == 200 and duplicate.json()["status"] == "duplicate"
+    won = await _post(system, path, _pipedrive("pipedrive_deal_won_v2.json", "4711"), "application/json", auth)
+    assert won.status_code == 202
+    # The change from before the win arrives late (a new delivery id): stale, the won deal stays won.
+    late = await _post(system, path, _pipedrive("pipedrive_deal_change_v2.json", "4711"), "application/json", auth)
+    assert late.status_code == 200 and late.json()["status"] == "stale"
+    deal = await _deal(system, tenant, "4711")
+    assert deal["is_won"] is True and deal["stage"] == "closed_won"
+    deleted = await _post(system, path, _pipedrive("pipedrive_deal_delete_v2.json", "4711"), "application/json", auth)
+    assert deleted.status_code == 202 and (await _deal(system, tenant, "4711"))["_deleted"] is True
+
+
+async def test_pipedrive_bad_input_gets_a_clear_answer_and_a_dead_letter(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("pd")
+    path = f"/v1/webhooks/pipedrive?tenant={tenant.tenant_id}"
+    auth = _basic(tenant.tenant_id, tenant.webhook_secret)
+    change = _pipedrive("pipedrive_deal_change_v2.json", "4712")
+    not_a_deal = orjson.dumps({"meta": {"action": "change", "entity": "person", "entity_id": "1"}, "data": {}})
+    cases: list[tuple[str, bytes, str, dict[str, str], int, str]] = [
+        (path, change, "application/json", _basic(tenant.tenant_id, "wrong"), 401, "do not match"),
+        (path, change, "text/plain", auth, 415, "content type"),
+        (path, b"{not json", "application/json", auth, 400, "not valid JSON"),
+        (path, not_a_deal, "application/json", auth, 422, "not a deal event"),
+        (path, b"{" + b" " * 1_048_576 + b"}", "application/json", auth, 413, "exceeds 1048576 bytes"),
+        (f"/v1/webhooks/pipedrive?tenant=nobody-{uuid.uuid4().hex[:8]}", change, "application/json", auth, 401,
+         "unknown tenant"),
+        ("/v1/webhooks/pipedrive", change, "application/json", auth, 401, "tenant query parameter"),
+    ]
+    for url, body, content_type, headers, status, reason in cases:
+        response = await _post(system, url, body, content_type, headers)
+        assert response.status_code == status, (reason, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert reason in response.json()["detail"]
+    assert await _events(system, tenant) == 0
+    letters = await _dead_letters(system, tenant.tenant_id, expected=5)
+    errors = " | ".join(letter.data.error for letter in letters)
+    for reason in ("do not match", "content type", "not valid JSON", "not a deal event", "exceeds"):
+        assert reason in errors

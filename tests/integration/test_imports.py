@@ -1,0 +1,175 @@
+"""Bulk import against the running system: progress, per-row errors, re-runs without duplicates, XLSX, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+
+from tests.support import RunningSystem, Tenant, poll_until
+
+CRM_MAPPING = {"Opportunity ID": "deal_id", "Opportunity Name": "name", "Account": "account_name",
+               "Stage": "stage", "Amount": "amount", "Last Modified": "modified_at",
+               "Close Date": "expected_close_date"}
+HEADERS = list(CRM_MAPPING)
+BAD_ROWS = {7: ("Amount", "-10", "amount"), 19: ("Last Modified", "not a date", "modified_at"),
+            33: ("Close Date", "31/31/2026", "expected_close_date")}
+
+
+def _crm_rows(n: int, prefix: str = "IMP") -> list[dict[str, str]]:
+    rows = []
+    for i in range(n):
+        rows.append({"Opportunity ID": f"{prefix}-{i}", "Opportunity Name": f"Deal {i}", "Account": f"Acct {i % 7}",
+                     "Stage": ["Prospecting", "Proposal", "Negotiation", "Commit - Verbal"][i % 4],
+                     "Amount": f"{(i % 5000 + 1) * 1000}", "Last Modified": "2026-11-01T09:00:00Z",
+                     "Close Date": "2026-12-31"})
+    return rows
+
+
+def _crm_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADERS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _auth(system: RunningSystem, tenant: Tenant, role: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {system.token(tenant, role)}"}
+
+
+async def _upload(system: RunningSystem, tenant: Tenant, body: bytes, content_type: str = "text/csv",
+                  mapping: dict[str, str] | None = CRM_MAPPING) -> httpx.Response:
+    params = {"mapping": json.dumps(mapping)} if mapping else {}
+    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=60) as client:
+        return await client.post("/v1/imports", content=body, params=params,
+                                 headers={"Content-Type": content_type, **_auth(system, tenant)})
+
+
+async def _finished(system: RunningSystem, tenant: Tenant, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
+        async def probe() -> dict[str, Any] | None:
+            job: dict[str, Any] = (await client.get(f"/v1/imports/{job_id}", headers=_auth(system, tenant))).json()
+            return job if job["status"] in ("done", "failed") else None
+
+        return await poll_until(probe, timeout=timeout, interval=0.2)
+
+
+async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
+    rows = await system.admin_fetch(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = $1", tenant.tenant_id)
+    return int(rows[0]["n"])
+
+
+async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplicates(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("imp")
+    rows = _crm_rows(50)
+    for row_number, (column, value, _) in BAD_ROWS.items():
+        rows[row_number - 2][column] = value  # row numbers are the file's: the header is row 1
+    body = _crm_csv(rows)
+
+    started = await _upload(system, tenant, body)
+    assert started.status_code == 202, started.text
+    assert started.json()["total_rows"] == 50
+    job = await _finished(system, tenant, started.json()["id"])
+    assert job["status"] == "done", job
+    assert (job["processed"], job["accepted"], job["rejected"], job["duplicates"]) == (50, 47, 3, 0)
+    assert {(e["row"], e["field"]) for e in job["errors"]} == {(n, f) for n, (_, _, f) in BAD_ROWS.items()}
+    assert job["started_at"] and job["finished_at"]
+
+    await poll_until(lambda: _at_least(system, "risk_scores", tenant, 47), timeout=60)
+    stored = await system.admin_fetch("SELECT snapshot FROM deals WHERE tenant_id = $1 AND deal_id = 'IMP-3'",
+                                      tenant.tenant_id)
+    snapshot = json.loads(stored[0]["snapshot"])  # the admin connection has no jsonb codec
+    assert (snapshot["crm_stage"], snapshot["account_name"], snapshot["amount"]) == ("Commit - Verbal", "Acct 3", 4000)
+
+    again = await _upload(system, tenant, body)
+    rerun = await _finished(system, tenant, again.json()["id"])
+    assert (rerun["status"], rerun["accepted"], rerun["duplicates"], rerun["rejected"]) == ("done", 0, 47, 3)
+    await asyncio.sleep(2.0)  # a duplicate publishes nothing, so nothing more can be scored
+    assert await _count(system, "risk_scores", tenant) == 47
+    assert await _count(system, "deals", tenant) == 47
+
+
+async def _at_least(system: RunningSystem, table: str, tenant: Tenant, n: int) -> bool:
+    return await _count(system, table, tenant) >= n
+
+
+async def test_xlsx_import(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("imp")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["deal_id", "modified_at", "amount", "stage", "expected_close_date"])
+    for i in range(10):
+        sheet.append([f"X-{i}", "2026-11-02T08:00:00Z", 1000 + i, "Proposal", "2027-01-15"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    started = await _upload(system, tenant, buffer.getvalue(),
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", mapping=None)
+    assert started.status_code == 202, started.text
+    job = await _finished(system, tenant, started.json()["id"])
+    assert (job["status"], job["accepted"], job["rejected"]) == ("done", 10, 0), job
+    await poll_until(lambda: _at_least(system, "risk_scores", tenant, 10), timeout=60)
+
+
+async def test_refusals_are_problem_details(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("imp")
+    body = _crm_csv(_crm_rows(2))
+    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
+        missing = await client.post("/v1/imports", content=body, headers={"Content-Type": "text/csv"})
+        forged = await client.post("/v1/imports", content=body,
+                                   headers={"Content-Type": "text/csv", "Authorization": "Bearer not.a.jwt"})
+        rep = await client.post("/v1/imports", content=body,
+                                headers={"Content-Type": "text/csv", **_auth(system, tenant, "rep")})
+        unknown = await client.get("/v1/imports/00000000-0000-0000-0000-000000000000", headers=_auth(system, tenant))
+    assert missing.status_code == 401 and forged.status_code == 401
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert rep.status_code == 403
+    assert unknown.status_code == 404
+    assert (await _upload(system, tenant, body, content_type="application/pdf")).status_code == 415
+    unmapped = await _upload(system, tenant, body, mapping=None)  # CRM headers without a mapping: no deal_id
+    assert unmapped.status_code == 422
+    assert {e["field"] for e in unmapped.json()["errors"]} == {"deal_id", "modified_at"}
+    assert (await _upload(system, tenant, body, mapping={"Amount": "price"})).status_code == 422
+    assert (await _upload(system, tenant, b"", mapping=None)).status_code == 400
+
+
+async def test_another_tenant_cannot_read_a_job(system: RunningSystem) -> None:
+    owner, other = await system.new_tenant("imp"), await system.new_tenant("imp")
+    started = await _upload(system, owner, _crm_csv(_crm_rows(3, "ISO")))
+    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
+        response = await client.get(f"/v1/imports/{started.json()['id']}", headers=_auth(system, other))
+    assert response.status_code == 404
+
+
+def test_cli_imports_with_progress_and_summary(system: RunningSystem, tmp_path: Path) -> None:
+    tenant = asyncio.run(system.new_tenant("cli"))
+    rows = _crm_rows(20, "CLI")
+    rows[4]["Amount"] = "lots"
+    data = tmp_path / "export.csv"
+    data.write_bytes(_crm_csv(rows))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(CRM_MAPPING))
+    cli = Path(sys.executable).parent / "dealpulse"
+    result = subprocess.run(
+        [str(cli), "import", str(data), "--tenant", tenant.tenant_id, "--mapping", str(mapping),
+         "--url", system.url("ingest")],
+        env={**os.environ, "DEALPULSE_TOKEN": system.token(tenant)}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "status: done" in result.stdout
+    assert "19 accepted" in result.stdout and "1 rejected" in result.stdout
+    assert "row 6: amount:" in result.stdout
+    assert "100.0%" in result.stderr  # the progress bar reached the end
+
+    wrong = subprocess.run(
+        [str(cli), "import", str(data), "--tenant", "someone-else", "--url", system.url("ingest")],
+        env={**os.environ, "DEALPULSE_TOKEN": system.token(tenant)}, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "not 'someone-else'" in wrong.stderr

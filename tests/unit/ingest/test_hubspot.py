@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dealpulse_ingest.connectors import hubspot
+from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError, to_generic
+from tests.unit.ingest.crm_strategies import fixture, json_values, scalars, shaped
+
+SECRET = "app-secret"
+URI = "https://ingest.example.com/v1/webhooks/hubspot?tenant=acme"
+BODY = fixture("hubspot_deal_batch.json")
+NOW = 1_763_650_000.0
+TS = str(int(NOW * 1000))
+CONFIG: dict[str, Any] = {"stage_map": {"1034567": "Commit - Verbal"}, "field_map": {"region__c": "region"}}
+
+
+def _docs_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    """HubSpot's v3 recipe, written out independently: base64(HMAC-SHA256(secret, method+uri+body+timestamp))."""
+    source = (method + uri + body.decode() + timestamp).encode()
+    return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+
+
+def test_a_v3_signature_made_as_hubspot_documents_it_verifies() -> None:
+    signature = _docs_signature(SECRET, "POST", URI, BODY, TS)
+    hubspot.verify_v3(SECRET, "POST", URI, BODY, signature, TS, now=NOW)
+
+
+def test_url_encoded_characters_in_the_uri_are_decoded_before_signing() -> None:
+    signature = _docs_signature(SECRET, "POST", URI + "&x=a:b", BODY, TS)
+    hubspot.verify_v3(SECRET, "POST", URI + "&x=a%3Ab", BODY, signature, TS, now=NOW)
+
+
+@pytest.mark.parametrize(("secret", "body", "signature", "timestamp", "now", "reason"), [
+    (SECRET, BODY, _docs_signature("other", "POST", URI, BODY, TS), TS, NOW, "does not match"),
+    (SECRET, BODY + b" ", _docs_signature(SECRET, "POST", URI, BODY, TS), TS, NOW, "does not match"),
+    (SECRET, BODY, _docs_signature(SECRET, "POST", URI, BODY, TS), TS, NOW + 301, "5-minute window"),
+    (SECRET, BODY, _docs_signature(SECRET, "POST", URI, BODY, TS), TS, NOW - 301, "5-minute window"),
+    (SECRET, BODY, None, TS, NOW, "missing"),
+    (SECRET, BODY, "x", None, NOW, "missing"),
+    (SECRET, BODY, "x", "yesterday", NOW, "epoch milliseconds"),
+    (None, BODY, "x", TS, NOW, "unknown tenant"),
+])
+def test_bad_signatures_are_refused_with_a_reason(secret: str | None, body: bytes, signature: str | None,
+                                                  timestamp: str | None, now: float, reason: str) -> None:
+    with pytest.raises(AuthError, match=reason):
+        hubspot.verify_v3(secret, "POST", URI, body, signature, timestamp, now=now)
+
+
+def test_a_signature_for_another_url_is_refused() -> None:
+    signature = _docs_signature(SECRET, "POST", URI.replace("acme", "evil"), BODY, TS)
+    with pytest.raises(AuthError):
+        hubspot.verify_v3(SECRET, "POST", URI, BODY, signature, TS, now=NOW)
+
+
+def test_each_event_of_the_recorded_batch_is_decided_on_its_own() -> None:
+    batch = hubspot.parse_batch(BODY, CONFIG)
+    decided = {r.index: r for r in batch.results}
+    assert decided[6].status == "ignored" and "hs_deal_stage_probability" in (decided[6].reason or "")
+    assert decided[8].status == "rejected" and "amount" in (decided[8].reason or "")
+    assert set(batch.raw_rejected) == {8}
+    created, committed, deleted = batch.changes
+    # The creation and its property changes share an instant: one change, or all but one would be stale.
+    assert created.indices == [0, 1, 2, 3, 4, 5]
+    assert created.fields == {
+        "deal_id": "18329450112", "modified_at": datetime(2025, 11, 20, 14, 3, 27, tzinfo=UTC),
+        "created_at": datetime(2025, 11, 20, 14, 3, 27, tzinfo=UTC), "name": "Umbrella Corp - Data Platform",
+        "amount": 45000.0, "stage": "appointmentscheduled", "expected_close_date": date(2025, 12, 31),
+        "owner_id": "77123456"}
+    assert committed.indices == [7] and committed.fields["stage"] == "Commit - Verbal"
+    assert deleted.deleted and deleted.fields == {"deal_id": "18329450199",
+                                                  "modified_at": datetime(2025, 11, 20, 15, 20, tzinfo=UTC)}
+    for change in batch.changes:
+        payload = to_generic(change)
+        assert payload.deleted is change.deleted
+
+
+def test_a_bad_value_does_not_take_the_other_events_of_its_deal_down() -> None:
+    events = [{"subscriptionType": "deal.propertyChange", "objectId": 7, "occurredAt": 1763647407000,
+               "propertyName": name, "propertyValue": value, "eventId": i}
+              for i, (name, value) in enumerate([("dealname", "Fine"), ("deal_currency_code", "dollars")])]
+    batch = hubspot.parse_batch(orjson.dumps(events), CONFIG)
+    assert [c.indices for c in batch.changes] == [[0]] and batch.changes[0].fields["name"] == "Fine"
+    assert [(r.index, r.status) for r in batch.results] == [(1, "rejected")]
+    assert "currency" in (batch.results[0].reason or "")
+
+
+def test_a_retried_event_keeps_its_identity() -> None:
+    event = orjson.loads(BODY)[7]
+    first = hubspot.parse_event(event, CONFIG)
+    again = hubspot.parse_event({**event, "attemptNumber": 3}, CONFIG)
+    assert not isinstance(first, str) and not isinstance(again, str)
+    assert first.event_id == again.event_id
+    other = hubspot.parse_event({**event, "propertyValue": "closedwon"}, CONFIG)
+    assert not isinstance(other, str) and other.event_id != first.event_id
+
+
+def test_an_unmapped_stage_id_passes_through_raw() -> None:
+    assert hubspot.map_property("dealstage", "987654", {}) == {"stage": "987654"}
+
+
+def test_custom_properties_follow_the_tenants_field_map_and_others_are_ignored() -> None:
+    assert hubspot.map_property("region__c", "EMEA", CONFIG) == {"region": "EMEA"}
+    assert hubspot.map_property("some_other_prop", "x", CONFIG) is None
+
+
+def test_events_from_another_portal_are_rejected() -> None:
+    batch = hubspot.parse_batch(BODY, {**CONFIG, "portal_id": 999})
+    assert batch.changes == [] and all(r.status in ("rejected", "ignored") for r in batch.results)
+    assert "portalId" in (batch.results[0].reason or "")
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b'{"a": 1}', b'"events"', b"null", b"[" + b"{}," * 1000 + b"{}]"])
+def test_a_body_that_is_not_an_array_of_events_is_malformed(body: bytes) -> None:
+    with pytest.raises(MalformedError):
+        hubspot.parse_batch(body, CONFIG)
+
+
+def test_unsupported_and_odd_events_are_rejected_not_raised() -> None:
+    body = orjson.dumps([1, {"subscriptionType": "contact.creation", "objectId": 1, "occurredAt": 1},
+                         {"subscriptionType": "deal.propertyChange", "objectId": 1, "occurredAt": 1},
+                         {"subscriptionType": "deal.merge", "objectId": 1, "occurredAt": 1},
+                         {"subscriptionType": "deal.creation", "objectId": True, "occurredAt": 1}])
+    batch = hubspot.parse_batch(body, CONFIG)
+    assert batch.changes == [] and [r.status for r in batch.results] == ["rejected"] * 5
+
+
+def _check(body: bytes, config: dict[str, Any]) -> None:
+    try:
+        batch = hubspot.parse_batch(body, config)
+    except MalformedError:
+        return
+    assert len(batch.results) + sum(len(c.indices) for c in batch.changes) == len(json.loads(body))
+    for change in batch.changes:
+        with contextlib.suppress(ConnectorError):
+            to_generic(change)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_arbitrary_json_never_crashes_the_parser(body: bytes) -> None:
+    _check(body, CONFIG)
+
+
+_KEYS = ["eventId", "subscriptionId", "portalId", "occurredAt", "subscriptionType", "attemptNumber", "objectId",
+         "propertyName", "propertyValue", "changeSource"]
+_VALUES = scalars | st.sampled_from(["deal.creation", "deal.propertyChange", "deal.deletion", "dealstage", "amount",
+                                     "closedate", "createdate", "hs_is_closed", "notes_last_updated", "dealname",
+                                     "1763647407000", "2026-11-20T14:03:27Z", "99999999999999999999", "true"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(shaped(_KEYS, _VALUES), max_size=6), st.sampled_from([CONFIG, {}, {"stage_map": [1]},
+                                                                       {"portal_id": 62515}]))
+def test_hubspot_shaped_events_with_arbitrary_values_are_a_clean_error(events: list[Any], config: Any) -> None:
+    _check(json.dumps(events).encode(), config)
