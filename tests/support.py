@@ -18,8 +18,8 @@ import websockets
 
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
+from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_gateway.auth import issue_token
 from dealpulse_ingest.signature import sign
 
 T = TypeVar("T")

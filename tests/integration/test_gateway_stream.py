@@ -14,11 +14,11 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from dealpulse_common.auth import issue_token
 from dealpulse_common.events import CloudEvent
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
-from dealpulse_gateway.auth import issue_token
 from dealpulse_gateway.messages import parse_stream_id
 from tests.support import RunningSystem, StreamClient, Tenant
 from tests.unit.gateway import samples

@@ -26,8 +26,8 @@ def token_for(tenant_id: str, token: str | None) -> str:
     import jwt
 
     if not token:
+        from dealpulse_common.auth import issue_token
         from dealpulse_common.settings import ServiceSettings
-        from dealpulse_gateway.auth import issue_token
 
         return issue_token(ServiceSettings().jwt_secret, tenant_id, "admin", "dealpulse-cli", 3600)
     try:

@@ -115,8 +115,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    from dealpulse_common.auth import issue_token
     from dealpulse_common.settings import ServiceSettings
-    from dealpulse_gateway.auth import issue_token
 
     print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl))
     return 0

@@ -54,8 +54,8 @@ async def _until_interrupted(supervisor: Supervisor, feed: bool, feed_rate: floa
 
 
 def _print_welcome(supervisor: Supervisor) -> None:
+    from dealpulse_common.auth import issue_token
     from dealpulse_common.settings import ServiceSettings
-    from dealpulse_gateway.auth import issue_token
 
     token = issue_token(ServiceSettings().jwt_secret, DEMO_TENANT, "admin", "demo-admin", 24 * 3600)
     print("\nDealPulse is running.")

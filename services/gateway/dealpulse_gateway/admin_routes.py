@@ -16,10 +16,11 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from dealpulse_common.auth import Principal, Role
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
-from dealpulse_gateway.auth import CurrentPrincipal, Principal, Role
+from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from dealpulse_common import metrics
-from dealpulse_gateway.auth import InvalidToken, Principal, bearer_token, verify_token, visible_to
+from dealpulse_common.auth import InvalidToken, Principal, bearer_token, verify_token
+from dealpulse_gateway.auth import visible_to
 from dealpulse_gateway.messages import (
     StreamEntry,
     client_frame,

@@ -8,17 +8,15 @@ holding the mapping file's JSON. Callers are tenant admins with a DealPulse JWT;
 from __future__ import annotations
 
 import asyncio
-import re
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import jwt
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from dealpulse_common.auth import InvalidToken, Principal, bearer_token, verify_token
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.service import problem
 from dealpulse_ingest.imports.jobs import ImportRunner, read_job
@@ -36,47 +34,15 @@ from dealpulse_ingest.imports.reader import (
 
 router = APIRouter(tags=["imports"])
 # The gateway issues these tokens (dealpulse_gateway.auth); ingest checks the same claims without depending on it.
-_ALGORITHM = "HS256"
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_ROLES = {"rep", "manager", "admin"}
-_BEARER = {"WWW-Authenticate": "Bearer"}
 
-
-@dataclass(frozen=True)
-class Caller:
-    tenant_id: str
-    user_id: str
-    role: str
-
-
-class Unauthorized(Exception):
-    pass
-
-
-def verify_bearer(secret: str, authorization: str | None) -> Caller:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing bearer token")
+def _caller(request: Request, authorization: str | None) -> Principal | JSONResponse:
     try:
-        # A fixed algorithm list, so a token declaring "none" or an asymmetric algorithm is refused.
-        claims = jwt.decode(token.strip(), secret, algorithms=[_ALGORITHM],
-                            options={"require": ["sub", "tenant_id", "role", "exp"]})
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("token expired") from exc
-    except jwt.InvalidTokenError as exc:
-        raise Unauthorized(f"invalid token: {exc}") from exc
-    tenant_id, role, user_id = claims["tenant_id"], claims["role"], claims["sub"]
-    if not isinstance(tenant_id, str) or not _TENANT.match(tenant_id) or role not in _ROLES \
-            or not isinstance(user_id, str) or not user_id:
-        raise Unauthorized("invalid token: unexpected claims")
-    return Caller(tenant_id, user_id, role)
-
-
-def _caller(request: Request, authorization: str | None) -> Caller | JSONResponse:
-    try:
-        caller = verify_bearer(request.app.state.settings.jwt_secret, authorization)
-    except Unauthorized as exc:
-        return problem(401, "Unauthorized", str(exc), headers=_BEARER)
+        token = bearer_token(authorization)
+        if token is None:
+            raise InvalidToken("missing bearer token")
+        caller = verify_token(request.app.state.settings.jwt_secret, token)
+    except InvalidToken as exc:
+        return problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
     if caller.role != "admin":
         return problem(403, "Forbidden", "imports need the admin role")
     return caller

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dealpulse_gateway.auth import Principal, Role, visible_to
+from dealpulse_common.auth import Principal, Role
+from dealpulse_gateway.auth import visible_to
 
 
 def _principal(role: Role, user_id: str = "rep-1") -> Principal:

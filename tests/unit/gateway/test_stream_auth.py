@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from dealpulse_common.auth import issue_token
 from dealpulse_gateway import stream
-from dealpulse_gateway.auth import issue_token
 from dealpulse_gateway.settings import GatewaySettings
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"

@@ -19,8 +19,8 @@ import numpy as np
 import orjson
 
 from dealpulse_cli.bench.harness import BenchSystem
+from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_gateway.auth import issue_token
 from dealpulse_ingest.signature import sign
 
 WARM_UP = "warm"
