@@ -7,21 +7,17 @@ bumps the settings version and leaves an ``audit_log`` row with the mapping befo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from dealpulse_common.auth import Principal, Role
-from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
 from dealpulse_gateway.auth import CurrentPrincipal
-from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway.routes import tenant_connection
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -78,7 +74,7 @@ class StageMappingsView(StageMappingSettings):
 async def get_stage_mappings(request: Request, principal: CurrentPrincipal) -> StageMappingsView:
     """The tenant's stage and forecast-category mapping, and the raw stage names still unmapped (admins only)."""
     _require_admin(principal)
-    async with _tenant_tx(request, principal) as conn:
+    async with tenant_connection(request, principal) as conn:
         row = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
         unmapped = await conn.fetch(UNMAPPED_STAGES, principal.tenant_id, MAX_UNMAPPED_LISTED)
     current = StageMappingSettings.model_validate(row["mapping"]) if row and row["mapping"] else StageMappingSettings()
@@ -95,7 +91,7 @@ async def put_stage_mappings(request: Request, principal: CurrentPrincipal,
     """Replace the tenant's mapping (raw CRM name -> canonical stage / forecast category); audited (admins only)."""
     _require_admin(principal)
     after = body.model_dump(mode="json")
-    async with _tenant_tx(request, principal) as conn:
+    async with tenant_connection(request, principal) as conn:
         before = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
         written = await conn.fetchrow(WRITE_SETTINGS, principal.tenant_id, after)
         await conn.execute(WRITE_AUDIT, principal.tenant_id, principal.user_id, AUDIT_ACTION, SETTINGS_KEY, {
@@ -111,15 +107,3 @@ async def put_stage_mappings(request: Request, principal: CurrentPrincipal,
 def _require_admin(principal: Principal) -> None:
     if principal.role is not Role.ADMIN:
         raise HTTPException(403, "only a tenant admin may read or change stage mappings")
-
-
-@asynccontextmanager
-async def _tenant_tx(request: Request, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
-    """A tenant transaction that turns an unreachable database into a 503 with Retry-After."""
-    settings: GatewaySettings = request.app.state.settings
-    try:
-        async with tenant_transaction(request.app.state.pool, principal.tenant_id) as conn:
-            yield conn
-    except DATABASE_UNAVAILABLE as exc:
-        raise HTTPException(503, "database unavailable; retry later",
-                            headers={"Retry-After": str(settings.retry_after_s)}) from exc

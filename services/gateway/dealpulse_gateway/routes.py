@@ -52,7 +52,7 @@ async def high_risk_deals(
     """Open deals at risk (high and critical unless asked otherwise), riskiest first, with totals over all."""
     categories = parse_categories(risk_category)
     owner_id = _owner_scope(principal)
-    async with _tenant_read(request, principal) as conn:
+    async with tenant_connection(request, principal) as conn:
         rows = await store.high_risk_deals(conn, principal.tenant_id, categories, owner_id, sort_by, order,
                                            limit, offset)
         totals = await store.high_risk_totals(conn, principal.tenant_id, categories, owner_id)
@@ -84,7 +84,7 @@ async def get_deal(
     """One deal: its snapshot, its latest score and verdict with their ages, and whether it is stale."""
     if not _storable(deal_id):
         raise HTTPException(404, "deal not found")  # PostgreSQL text cannot hold it, so no deal has this id
-    async with _tenant_read(request, principal) as conn:
+    async with tenant_connection(request, principal) as conn:
         record = await store.deal_with_latest(conn, principal.tenant_id, deal_id)
     if record is None:
         raise HTTPException(404, f"deal {deal_id!r} not found")
@@ -130,7 +130,8 @@ def _owner_scope(principal: Principal) -> str | None:
 
 
 @asynccontextmanager
-async def _tenant_read(request: Request, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
+async def tenant_connection(request: Request, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
+    """The caller's tenant transaction; an unreachable database becomes a 503 with Retry-After."""
     settings: GatewaySettings = request.app.state.settings
     try:
         async with tenant_transaction(request.app.state.pool, principal.tenant_id) as conn:
