@@ -6,6 +6,8 @@ import os
 import signal
 import time
 
+import httpx
+import orjson
 import pytest
 
 from dealpulse_ingest.signature import sign
@@ -30,8 +32,6 @@ async def test_bad_signature_is_401_and_stores_nothing(system: RunningSystem) ->
 
 async def test_replayed_old_timestamp_is_401(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
-    import orjson
-
     body = orjson.dumps(VALID)
     old = sign(tenant.webhook_secret, body, timestamp=int(time.time()) - 301)
     response = await system.send_change(tenant, VALID, signature=old)
@@ -70,7 +70,7 @@ async def test_invalid_change_is_422_naming_the_field(system: RunningSystem, cha
 
 async def test_malformed_json_is_400(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
-    import httpx
+
 
     body = b'{"deal_id": "D-1", '
     async with httpx.AsyncClient() as client:
@@ -102,3 +102,17 @@ async def test_broker_unavailable_is_503_with_retry_after_then_recovers(system: 
     await poll_until(accepted, timeout=30, interval=1.0)
     await poll_until(lambda: system.admin_fetch(
         "SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = 'D-frozen'", tenant.tenant_id), timeout=30)
+
+
+async def test_changes_stamped_with_the_same_instant_are_all_applied(system: RunningSystem) -> None:
+    """CRMs send several property changes of one deal with one timestamp, as separate deliveries."""
+    tenant = await system.new_tenant()
+    same_instant = "2026-11-20T10:00:00.123Z"
+    first = await system.send_change(tenant, deal_change("D-same", same_instant, amount=1_000, event_id="p-1"))
+    second = await system.send_change(tenant, deal_change("D-same", same_instant, stage="Proposal", event_id="p-2"))
+    assert (first.status_code, second.status_code) == (202, 202)
+    [row] = await system.admin_fetch("SELECT snapshot FROM deals WHERE tenant_id = $1", tenant.tenant_id)
+    snapshot = orjson.loads(row["snapshot"])
+    assert snapshot["amount"] == 1_000 and snapshot["stage"] == "proposal"
+    repeat = await system.send_change(tenant, deal_change("D-same", same_instant, stage="Proposal", event_id="p-2"))
+    assert repeat.json()["status"] == "duplicate"

@@ -50,7 +50,9 @@ ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
     source_modified_at = EXCLUDED.source_modified_at,
     last_event_id = EXCLUDED.last_event_id,
     updated_at = now()
-WHERE d.source_modified_at < EXCLUDED.source_modified_at AND d.deleted_at IS NULL
+-- <=, not <: CRMs stamp several changes of one deal with the same millisecond (HubSpot property events, one
+-- request each); each is a distinct delivery (deal_events dedupes true repeats by id), so none may be dropped.
+WHERE d.source_modified_at <= EXCLUDED.source_modified_at AND d.deleted_at IS NULL
 RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
           d.activity_at
 """
