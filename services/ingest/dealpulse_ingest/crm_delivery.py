@@ -15,7 +15,7 @@ from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.logging import traceparent_var
 from dealpulse_common.topics import DEAD_LETTERS
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.connectors.common import ParsedChange, supports_deletion, to_generic
+from dealpulse_ingest.connectors.common import ParsedChange, to_generic
 from dealpulse_ingest.connectors.config import ProviderSettings
 from dealpulse_ingest.handlers import Ingestor
 
@@ -25,7 +25,7 @@ TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # A dead letter carries the original bytes base64-encoded (4/3 larger); past this the broker's default 1 MB
 # message limit would refuse the letter itself, so larger originals are truncated (and the letter says so).
 DLQ_MAX_ORIGINAL = 512 * 1024
-IGNORED = "ignored"
+
 
 
 class BodyTooLarge(Exception):
@@ -90,15 +90,11 @@ async def dead_letter(request: Request, *, provider: str, tenant_id: str | None,
 
 async def store_change(request: Request, *, provider: str, tenant_id: str, change: ParsedChange,
                        received_at: datetime) -> str:
-    """Store and publish through the one ingest path; the outcome, or ``ignored`` for a deletion not yet storable.
+    """Store and publish through the one ingest path (deletions become tombstones); returns the outcome.
 
     Raises ``ConnectorError`` for a change the payload model refuses, and ``PublishError`` / a database error
     when nothing was stored and the CRM must retry.
     """
-    if change.deleted and not supports_deletion():
-        await dead_letter(request, provider=provider, tenant_id=tenant_id, original=change.raw,
-                          deal_id=change.deal_id, reason="deal deletion received before tombstones were supported")
-        return IGNORED
     payload = to_generic(change)
     traceparent = traceparent_var.get() or continue_trace(None)
     ingestor: Ingestor = request.app.state.ingestor

@@ -46,15 +46,18 @@ class ParsedChange:
         return str(self.fields.get("deal_id", ""))
 
 
-def supports_deletion() -> bool:
-    """Tombstones arrive as ``GenericDealChange.deleted``; until that field exists deletions cannot be stored."""
-    return "deleted" in GenericDealChange.model_fields
+def load_json(body: bytes) -> Any:
+    """The decoded body, or a ``MalformedError`` naming what is wrong with it."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedError(f"body is not valid JSON: {exc}") from None
 
 
 def to_generic(change: ParsedChange) -> GenericDealChange:
     """Validate through the one payload model, so every connector gets the generic webhook's rules."""
     data = dict(change.fields)
-    if change.deleted and supports_deletion():
+    if change.deleted:
         data["deleted"] = True
     try:
         return GenericDealChange.model_validate(data)

@@ -26,6 +26,7 @@ from dealpulse_ingest.connectors.common import (
     apply_field_map,
     config_map,
     digest_id,
+    load_json,
     parse_amount,
     parse_bool,
     parse_date,
@@ -99,10 +100,7 @@ def verify_v3(secret: str | None, method: str, uri: str, body: bytes, signature:
 
 def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
     """Each event decided on its own: mapped into a change, ignored, or rejected with a reason."""
-    try:
-        events = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedError(f"body is not valid JSON: {exc}") from None
+    events = load_json(body)
     if not isinstance(events, list):
         raise MalformedError("a HubSpot webhook body is a JSON array of events")
     if len(events) > MAX_EVENTS:

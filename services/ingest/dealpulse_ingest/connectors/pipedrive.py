@@ -14,8 +14,6 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from dealpulse_ingest.connectors.common import (
     AuthError,
     ConnectorError,
@@ -24,6 +22,7 @@ from dealpulse_ingest.connectors.common import (
     apply_field_map,
     config_map,
     digest_id,
+    load_json,
     parse_amount,
     parse_date,
     parse_datetime,
@@ -52,10 +51,7 @@ def check_basic_auth(header: str | None, tenant_id: str, secret: str | None) -> 
 
 
 def parse_event(body: bytes, config: Mapping[str, Any]) -> ParsedChange:
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedError(f"body is not valid JSON: {exc}") from None
+    event = load_json(body)
     if not isinstance(event, dict) or not isinstance(event.get("meta"), dict):
         raise MalformedError("a Pipedrive webhook body is a JSON object with meta, data and previous")
     meta: dict[str, Any] = event["meta"]
