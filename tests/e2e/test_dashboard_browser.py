@@ -1,4 +1,5 @@
-"""The dashboard in a real browser (Debian's headless Chromium): a webhook's score appears live."""
+"""The dashboard in a real browser (Debian's headless Chromium): a webhook's score appears live, a deletion
+removes it."""
 
 from __future__ import annotations
 
@@ -36,6 +37,31 @@ async def test_dashboard_shows_a_new_score_live(system: RunningSystem) -> None:
                 stored = await poll_until(lambda: _score(client, "D-web"))
             assert shown_score == stored
             assert "token=" not in page.url, "the token must not stay in the address bar"
+        finally:
+            await browser.close()
+
+
+async def test_dashboard_drops_a_deal_the_crm_deleted(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    token = system.token(tenant, role="manager", user="mgr-1")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{system.url('gateway')}/#token={token}")
+            await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
+            for deal_id, name in (("D-keep", "Keeper Inc expansion"), ("D-gone", "Gone Ltd renewal")):
+                change = deal_change(deal_id, "2026-11-20T10:00:00Z", name=name, amount=30_000, stage="Proposal",
+                                     owner_id="rep-7")
+                assert (await system.send_change(tenant, change)).status_code == 202
+            gone = page.locator("#deal-rows tr", has_text="Gone Ltd renewal")
+            await expect(gone).to_be_visible(timeout=20_000)
+
+            deletion = {"deal_id": "D-gone", "modified_at": "2026-11-21T10:00:00Z", "deleted": True}
+            assert (await system.send_change(tenant, deletion)).status_code == 202
+
+            await expect(gone).to_have_count(0, timeout=20_000)  # without a reload
+            await expect(page.locator("#deal-rows tr", has_text="Keeper Inc expansion")).to_be_visible()
         finally:
             await browser.close()
 

@@ -51,9 +51,13 @@ async def test_a_deleted_deal_leaves_the_pipeline_and_is_kept_for_audit(system: 
         response = await system.send_change(tenant, deletion)
         assert response.status_code == 202, response.text
 
-        # The scorer publishes nothing for it: no score, hence no verdict and no alert on the stream.
+        # An open dashboard is told once, so it drops the row; the scorer publishes nothing for it, hence no
+        # score, no verdict and no alert follow.
         later = await stream.collect(2.0)
-        assert [m for m in later if m["event"]["dealid"] == "D-del"] == []
+        about_it = [m for m in later if m["event"]["dealid"] == "D-del"]
+        assert [m["kind"] for m in about_it] == ["deleted"]
+        assert about_it[0]["event"]["data"]["deleted"] is True
+        assert about_it[0]["event"]["data"]["source_event_id"] == "crm-del-1"
     finally:
         await stream.close()
 

@@ -18,7 +18,7 @@ from dealpulse_common.auth import issue_token
 from dealpulse_common.events import CloudEvent
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, Topic
 from dealpulse_gateway.messages import parse_stream_id
 from tests.support import RunningSystem, StreamClient, Tenant
 from tests.unit.gateway import samples
@@ -61,12 +61,16 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
         own_score, own_alert = samples.scored(a, "D1", "rep-1"), samples.alert(a, "D1", "rep-1")
         others_score, others_verdict = samples.scored(a, "D2", "rep-2"), samples.verdict(a, "D2", "rep-2")
         b_score = samples.scored(b, "D1", "rep-1")
-        # When scores, a verdict and an alert of both tenants flow through the topics
+        others_deletion = samples.changed(a, "D2", "rep-2", deleted=True)
+        # When scores, a verdict, an alert and a deletion of both tenants flow through the topics
         await _publish(system, (DEAL_SCORED, own_score), (DEAL_SCORED, others_score),
-                       (DEAL_VERDICT, others_verdict), (DEAL_ALERTS, own_alert), (DEAL_SCORED, b_score))
+                       (DEAL_VERDICT, others_verdict), (DEAL_ALERTS, own_alert), (DEAL_SCORED, b_score),
+                       (DEAL_CHANGED, others_deletion))
 
         # Then the manager sees all of tenant A, each as a frame with the stream id first
-        seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id})
+        seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id,
+                                          others_deletion.id})
+        assert next(m for m in seen if m["event"]["id"] == others_deletion.id)["kind"] == "deleted"
         assert all(m["event"]["tenantid"] == a for m in seen)
         frame = next(m for m in seen if m["event"]["id"] == own_score.id)
         assert list(frame)[:3] == ["id", "kind", "event"] and frame["kind"] == "score"

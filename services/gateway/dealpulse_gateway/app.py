@@ -17,13 +17,14 @@ from redis.asyncio import Redis
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
-from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway import admin_routes, models, routes, scoring, stream
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings
 
 STATIC_DIR = Path(__file__).parent / "static"
-FANNED_OUT_TOPICS = (DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS)
+# Changes only for their tombstones: a deleted deal publishes no score, yet an open dashboard must drop its row.
+FANNED_OUT_TOPICS = (DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS, DEAL_CHANGED)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -1,4 +1,4 @@
-"""The fan-out consumer: scores, verdicts and alerts from Kafka into each tenant's Redis stream.
+"""The fan-out consumer: scores, verdicts, alerts and deletions from Kafka into each tenant's Redis stream.
 
 Redis, not this process, holds the stream, so every gateway replica's WebSockets see every event whichever replica
 consumed it, and a reconnecting dashboard resumes from its last stream id.
@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from dealpulse_common import metrics
 from dealpulse_common.events import CloudEvent, DealScored, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_gateway.messages import KIND_OF_EVENT, StreamEntry, dedupe_key, stream_entry, stream_key
+from dealpulse_gateway.messages import StreamEntry, dedupe_key, stream_entry, stream_key
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class StreamFanout:
 
     async def handle(self, events: list[CloudEvent]) -> list[Outgoing]:
         gateway_at = utcnow()
-        batch = [(event, stream_entry(event, gateway_at)) for event in events if type(event) in KIND_OF_EVENT]
+        batch = [(event, entry) for event in events if (entry := stream_entry(event, gateway_at)) is not None]
         if not batch:
             return []
         stream_ids = await self._write_with_retry(batch)

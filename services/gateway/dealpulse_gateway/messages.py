@@ -3,7 +3,7 @@
 Pure functions, shared by the fan-out consumer (writer) and the WebSocket (reader).
 
 A stream entry has three fields:
-- ``kind``: score | verdict | alert;
+- ``kind``: score | verdict | alert | deleted (the CRM deleted the deal: a dashboard drops its row);
 - ``owner``: the deal owner's user id ("" when unknown), so a rep's socket filters without parsing JSON;
 - ``message``: the compact JSON ``{"kind", "event": <CloudEvent JSON>, "gateway_at": <ISO time>}``.
 A WebSocket frame is that message with the entry's stream id in front: ``{"id", "kind", "event", "gateway_at"}``.
@@ -18,20 +18,28 @@ from enum import StrEnum
 
 import orjson
 
-from dealpulse_common.events import CloudEvent, DealAlert, DealScored, DealVerdict
+from dealpulse_common.events import CloudEvent, DealAlert, DealChanged, DealScored, DealVerdict
 
 
 class StreamKind(StrEnum):
     SCORE = "score"
     VERDICT = "verdict"
     ALERT = "alert"
+    DELETED = "deleted"
 
 
-KIND_OF_EVENT: dict[type[CloudEvent], StreamKind] = {
-    DealScored: StreamKind.SCORE,
-    DealVerdict: StreamKind.VERDICT,
-    DealAlert: StreamKind.ALERT,
-}
+def kind_of(event: CloudEvent) -> StreamKind | None:
+    """What the event is on a dashboard's stream; None for what a dashboard never shows (a live deal's change:
+    its score follows)."""
+    if isinstance(event, DealScored):
+        return StreamKind.SCORE
+    if isinstance(event, DealVerdict):
+        return StreamKind.VERDICT
+    if isinstance(event, DealAlert):
+        return StreamKind.ALERT
+    if isinstance(event, DealChanged) and event.data.deleted:
+        return StreamKind.DELETED
+    return None
 
 # A Redis stream id ("<ms>-<seq>", or "<ms>" meaning "<ms>-0"); "0" resumes from the oldest retained entry.
 _STREAM_ID = re.compile(r"^(\d{1,20})(?:-(\d{1,20}))?$")
@@ -49,7 +57,7 @@ def dedupe_key(tenant_id: str, kind: StreamKind, event_id: str) -> str:
 
 def owner_of(event: CloudEvent) -> str | None:
     """The user id of the deal's owner, which decides what a rep may see."""
-    if isinstance(event, DealScored):
+    if isinstance(event, DealScored | DealChanged):
         return event.data.deal.owner_id
     if isinstance(event, DealVerdict | DealAlert):
         return event.data.owner_id
@@ -70,8 +78,10 @@ class StreamEntry:
         return cls(kind=StreamKind(fields["kind"]), owner_id=fields.get("owner") or None, message=fields["message"])
 
 
-def stream_entry(event: CloudEvent, gateway_at: datetime) -> StreamEntry:
-    kind = KIND_OF_EVENT[type(event)]
+def stream_entry(event: CloudEvent, gateway_at: datetime) -> StreamEntry | None:
+    kind = kind_of(event)
+    if kind is None:
+        return None
     message = orjson.dumps({"kind": kind.value, "event": event.model_dump(mode="json"),
                             "gateway_at": gateway_at.isoformat()}).decode()
     return StreamEntry(kind=kind, owner_id=owner_of(event), message=message)

@@ -10,6 +10,8 @@ from dealpulse_common.events import (
     CommitAdmission,
     DealAlert,
     DealAlertData,
+    DealChanged,
+    DealChangedData,
     DealScored,
     DealScoredData,
     DealVerdict,
@@ -50,3 +52,12 @@ def alert(tenant_id: str = "acme", deal_id: str = "D1", owner_id: str | None = "
                          deep_link="http://localhost:8000/#deal=D1", slack_blocks=[{"type": "divider"}],
                          source_event_id="crm-1", raised_at=NOW)
     return DealAlert.create(source="dealpulse/alerts", tenant_id=tenant_id, deal_id=deal_id, data=data)
+
+
+def changed(tenant_id: str = "acme", deal_id: str = "D1", owner_id: str | None = "rep-1",
+            deleted: bool = False) -> DealChanged:
+    deal = CanonicalDeal(tenant_id=tenant_id, deal_id=deal_id, name="Acme renewal", amount=48_000,
+                         stage=Stage.PROPOSAL, owner_id=owner_id, source_modified_at=NOW)
+    data = DealChangedData(deal=deal, changed_fields=["deleted"] if deleted else ["amount"], provider="hubspot",
+                           source_event_id="crm-2", received_at=NOW, deleted=deleted)
+    return DealChanged.create(source="dealpulse/ingest", tenant_id=tenant_id, deal_id=deal_id, data=data)

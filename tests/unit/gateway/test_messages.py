@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dealpulse_common.events import DealAlert, DealScored, DealVerdict
+from dealpulse_common.events import DealAlert, DealChanged, DealScored, DealVerdict
 from dealpulse_gateway.messages import (
     StreamEntry,
     StreamKind,
@@ -28,9 +28,11 @@ GATEWAY_AT = datetime(2026, 11, 22, 10, 0, 0, 5000, tzinfo=UTC)
     (samples.scored(), StreamKind.SCORE, DealScored),
     (samples.verdict(), StreamKind.VERDICT, DealVerdict),
     (samples.alert(), StreamKind.ALERT, DealAlert),
+    (samples.changed(deleted=True), StreamKind.DELETED, DealChanged),
 ])
 def test_entry_carries_kind_owner_and_the_whole_event(event, kind, model) -> None:  # type: ignore[no-untyped-def]
     entry = stream_entry(event, GATEWAY_AT)
+    assert entry is not None
     assert entry.kind is kind and entry.owner_id == "rep-1"
     message = json.loads(entry.message)
     assert list(message) == ["kind", "event", "gateway_at"]
@@ -40,15 +42,22 @@ def test_entry_carries_kind_owner_and_the_whole_event(event, kind, model) -> Non
     assert " " not in entry.message[:20], "messages are compact JSON"
 
 
+def test_a_live_deals_change_is_not_on_the_stream() -> None:
+    # Its score follows and carries the deal; only a deletion, which is never scored, is shown as such.
+    assert stream_entry(samples.changed(deleted=False), GATEWAY_AT) is None
+
+
 def test_owner_comes_from_each_event_type() -> None:
     assert owner_of(samples.scored(owner_id="a")) == "a"
     assert owner_of(samples.verdict(owner_id="b")) == "b"
     assert owner_of(samples.alert(owner_id="c")) == "c"
+    assert owner_of(samples.changed(owner_id="d", deleted=True)) == "d"
     assert owner_of(samples.scored(owner_id=None)) is None
 
 
 def test_fields_round_trip_and_unknown_owner_is_empty() -> None:
     entry = stream_entry(samples.verdict(owner_id=None), GATEWAY_AT)
+    assert entry is not None
     fields = entry.fields()
     assert fields["owner"] == "" and fields["kind"] == "verdict"
     assert StreamEntry.from_fields(fields) == entry
@@ -56,6 +65,7 @@ def test_fields_round_trip_and_unknown_owner_is_empty() -> None:
 
 def test_client_frame_puts_the_stream_id_first_and_keeps_the_message() -> None:
     entry = stream_entry(samples.scored(), GATEWAY_AT)
+    assert entry is not None
     frame = json.loads(client_frame("1700000000000-3", entry.message))
     assert list(frame) == ["id", "kind", "event", "gateway_at"]
     assert frame["id"] == "1700000000000-3"

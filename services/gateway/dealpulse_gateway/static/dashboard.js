@@ -14,6 +14,7 @@
     token: null,
     lastId: null,              // the last stream id received: where a reconnect resumes
     deals: new Map(),          // deal_id -> row model
+    deleted: new Set(),        // deal ids the CRM deleted: a late score or a seed must not bring them back
     flashed: new Set(),
     retryMs: RETRY_MIN_MS,
     seeded: false,
@@ -85,6 +86,7 @@
       case "score": upsertScore(message.event); break;
       case "verdict": addFeedItem(verdictItem(message.event)); break;
       case "alert": addFeedItem(alertItem(message.event)); break;
+      case "deleted": removeDeal(message.event.dealid); break;
       case "gap":
         showNotice("Some updates were missed while disconnected; reloading the at-risk deals.");
         seedFromRest();
@@ -131,11 +133,19 @@
   }
 
   function upsertRow(row, flash) {
+    if (state.deleted.has(row.dealId)) return;
     const current = state.deals.get(row.dealId);
     if (current && current.scoredAt > row.scoredAt) return;   // a replayed or seeded older score
     state.deals.set(row.dealId, row);
     if (flash) state.flashed.add(row.dealId);
     queueRender();
+  }
+
+  // Deletion is final (the CRM's deleted deals never come back), so the id is remembered for the page's life.
+  function removeDeal(dealId) {
+    state.deleted.add(dealId);
+    state.flashed.delete(dealId);
+    if (state.deals.delete(dealId)) queueRender();
   }
 
   // ------------------------------------------------------------------ rendering
