@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -83,15 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model"), default="all")
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import"),
+                       default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
+    bench.add_argument("--rows", type=int, default=100_000, help="CSV rows for the import benchmark")
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the CLI's own output
     args = build_parser().parse_args(argv)
     handler = _COMMANDS[args.command]
     return handler(args) or 0
@@ -191,6 +195,9 @@ def _import(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from dealpulse_cli.bench.run import run_framework, run_latency
 
+    # A benchmark starts a whole system: on SIGTERM unwind through its teardown instead of orphaning it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
     if args.which in ("all", "framework"):
         for name, summary in run_framework(args.report).items():
             print(f"{name}: one hop p50 {summary['p50']:.1f} ms, p99 {summary['p99']:.1f} ms")
@@ -203,6 +210,10 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.model import run_model_bench, summary_lines
 
         print("\n".join(summary_lines(run_model_bench(args.report))))
+    if args.which in ("all", "import"):
+        from dealpulse_cli.bench.bulk_import import run_import_bench, summary
+
+        print(summary(run_import_bench(args.rows, args.report)))
     print(f"written to {args.report}")
     return 0
 

@@ -52,6 +52,14 @@ async def ensure_topics(settings: ServiceSettings, topics: Sequence[Topic[CloudE
         await admin.close()
 
 
+# Records sent while a request is in flight share one batch up to this size. aiokafka's 16 KiB default holds two
+# or three scored events; the embedded broker stores every batch as an object and lists all of a partition's
+# objects on each fetch behind the log end, so small batches made a lagging consumer crawl (docs/SCALING.md).
+# It stays well under the consumers' max_partition_fetch_bytes (1 MiB): that broker never returns a batch larger
+# than the fetch allows, so a bigger batch would stop its partition.
+PRODUCER_MAX_BATCH_BYTES = 256 * 1024
+
+
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -59,6 +67,7 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=0,
+        max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000) + 1000,
     )
 
