@@ -36,7 +36,10 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
         ensure_model(registry, n_deals=TEST_MODEL_DEALS)
         env = {**stack.env(), "DEALPULSE_MODEL_REGISTRY": str(registry),
                # Fast group rebalances on the embedded broker (see docs/ARCHITECTURE.md).
-               "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300"}
+               "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+               # An import whose ingest process died is reported failed after this long without a heartbeat
+               # (progress is flushed every second) rather than the production minute.
+               "INGEST_IMPORT_STALE_AFTER_S": "10"}
         supervisor = Supervisor(env=env, log_dir=stack.root / "logs", port_offset=TEST_PORT_OFFSET)
         supervisor.start_all(timeout=90)
         yield RunningSystem(stack=stack, supervisor=supervisor, registry=registry)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,47 @@ def test_cli_imports_with_progress_and_summary(system: RunningSystem, tmp_path: 
         [str(cli), "import", str(data), "--tenant", "someone-else", "--url", system.url("ingest")],
         env={**os.environ, "DEALPULSE_TOKEN": system.token(tenant)}, capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "not 'someone-else'" in wrong.stderr
+
+
+async def test_a_job_killed_with_its_process_is_reported_and_a_rerun_completes_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("imp")
+    rows = 3_000
+    body = _crm_csv(_crm_rows(rows, "KIL"))
+    started = await _upload(system, tenant, body)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+
+    await poll_until(lambda: _at_least(system, "deals", tenant, 1), timeout=60, interval=0.02)
+    system.supervisor.stop("ingest", signal.SIGKILL)  # no chance to record anything
+    system.supervisor.start("ingest")
+    system.supervisor.wait_ready(["ingest"], timeout=60)
+
+    # Its heartbeat stops, so the job is reported failed (INGEST_IMPORT_STALE_AFTER_S) with how far it got ...
+    async def failed() -> dict[str, Any] | None:
+        job = await _job(system, tenant, job_id)
+        return job if job["status"] == "failed" else None
+
+    interrupted = await poll_until(failed, timeout=60, interval=0.5)
+    assert "interrupted" in interrupted["failure"] and "re-run the same file" in interrupted["failure"]
+    stored_before = await _count(system, "deals", tenant)
+    assert 0 < stored_before < rows
+
+    # ... and running the same file again finishes it: what was stored comes back as duplicates, nothing twice.
+    again = await _upload(system, tenant, body)
+    rerun = await _finished(system, tenant, again.json()["id"], timeout=120)
+    assert rerun["status"] == "done", rerun
+    assert rerun["accepted"] + rerun["duplicates"] == rows and rerun["rejected"] == 0
+    assert rerun["duplicates"] == stored_before  # a chunk is stored whole or not at all
+    assert await _count(system, "deals", tenant) == rows
+    await poll_until(lambda: _at_least(system, "deal_risk", tenant, rows), timeout=120)
+    # A change published just before the kill but not committed is published again under the same event id;
+    # the scorer recognises it, so each row is scored exactly once.
+    await asyncio.sleep(2.0)
+    assert await _count(system, "risk_scores", tenant) == rows
+
+
+async def _job(system: RunningSystem, tenant: Tenant, job_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
+        response = await client.get(f"/v1/imports/{job_id}", headers=_auth(system, tenant))
+        job: dict[str, Any] = response.json()
+        return job

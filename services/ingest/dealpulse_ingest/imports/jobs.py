@@ -7,6 +7,7 @@ Semantics:
   is retried with backoff and never dropped: if they stay away past ``give_up_after_s`` the job fails;
 * rows of one deal are handled in file order (one worker per deal hash) so a history load keeps its sequence,
   while different deals run concurrently, bounded by one semaphore shared by all jobs of the process;
+* a worker stores and publishes the rows it has queued in chunks, one transaction each (``Ingestor.ingest_many``);
 * a job interrupted by a restart is marked failed on its next read, with how many rows were processed; re-running
   the same file resumes it in effect (what was imported comes back as duplicates).
 """
@@ -40,7 +41,6 @@ from dealpulse_ingest.stage_mappings import StageMappings
 log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
 _BATCH_ROWS = 500
-_QUEUE_DEPTH = 64
 
 
 class ImportSettings(BaseSettings):
@@ -49,10 +49,13 @@ class ImportSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_IMPORT_", extra="ignore")
 
     max_bytes: int = 512 * 1024 * 1024
-    # Rows in flight at once across all jobs of the process. Each holds a connection until the broker acks (one
-    # transaction per change is Ingestor's contract), so imports get a pool of this size of their own: a 100k-row
-    # load can then neither starve webhooks of connections nor be throttled to the webhook pool's size.
-    concurrency: int = 32
+    # Chunks in flight at once across all jobs of the process. Each holds a connection until the broker acks its
+    # changes (one transaction per chunk), so imports get a pool of this size of their own: a 100k-row load can
+    # then neither starve webhooks of connections nor be throttled to the webhook pool's size.
+    concurrency: int = 8
+    # Rows stored in one transaction and published in one round of acknowledgements. Larger chunks cost fewer
+    # round trips; a chunk fails or succeeds whole, and holds its deals' rows locked until the broker acked.
+    chunk_rows: int = 100
     stored_errors: int = 10_000  # per job; the counts stay exact beyond it
     flush_interval_s: float = 1.0
     stale_after_s: float = 60.0  # no heartbeat for this long: the process running the job is gone
@@ -176,7 +179,7 @@ class ImportRunner:
     async def _pump(self, job: ImportJob, rows: Any, plan: ColumnPlan, progress: _Progress) -> None:
         """Read in a thread (parsing is CPU work), dispatch valid rows to per-deal-hash workers."""
         queues: list[asyncio.Queue[tuple[int, GenericDealChange] | None]] = [
-            asyncio.Queue(_QUEUE_DEPTH) for _ in range(self.settings.concurrency)]
+            asyncio.Queue(2 * self.settings.chunk_rows) for _ in range(self.settings.concurrency)]
         async with asyncio.TaskGroup() as group:
             for queue in queues:
                 group.create_task(self._work(job, queue, progress))
@@ -195,25 +198,27 @@ class ImportRunner:
 
     async def _work(self, job: ImportJob, queue: asyncio.Queue[tuple[int, GenericDealChange] | None],
                     progress: _Progress) -> None:
-        while (item := await queue.get()) is not None:
-            _, change = item
-            progress.count(await self._ingest(job, change))
+        finished = False
+        while not finished:
+            chunk, finished = await _take_chunk(queue, self.settings.chunk_rows)
+            if chunk:
+                for outcome in await self._ingest(job, chunk):
+                    progress.count(outcome)
 
-    async def _ingest(self, job: ImportJob, change: GenericDealChange) -> Outcome:
+    async def _ingest(self, job: ImportJob, changes: list[GenericDealChange]) -> list[Outcome]:
         assert self._ingestor is not None  # submit opened the pool before starting the job
         ingestor = self._ingestor
-        event_id = row_event_id(job.tenant_id, change)
         delay, deadline = 0.2, time.monotonic() + self.settings.give_up_after_s
         while True:
             try:
                 async with self._slots:
                     # prepare is inside the retry: it reads the tenant's stage mapping and may find no database.
-                    prepared = await ingestor.prepare(
-                        job.tenant_id, change, provider="import", event_id=event_id,
-                        traceparent=continue_trace(None), received_at=utcnow())
-                    return await ingestor.ingest(prepared)
+                    prepared = [await ingestor.prepare(
+                        job.tenant_id, change, provider="import", event_id=row_event_id(job.tenant_id, change),
+                        traceparent=continue_trace(None), received_at=utcnow()) for change in changes]
+                    return await ingestor.ingest_many(prepared)
             except (PublishError, *DATABASE_UNAVAILABLE) as exc:
-                # Nothing was stored for this row (ingest's contract), so retrying cannot duplicate it.
+                # Nothing of the chunk was stored (ingest's contract), so retrying cannot duplicate it.
                 if time.monotonic() > deadline:
                     raise ImportAborted(f"broker or database unavailable for {self.settings.give_up_after_s:.0f} s:"
                                         f" {_describe(exc)}") from exc
@@ -263,6 +268,20 @@ class ImportRunner:
                             f"{reason} (after {progress.processed} rows)")
         except Exception:  # best effort: a stale heartbeat marks the job failed on its next read anyway
             log.warning("import %s: could not record the failure", job.job_id, exc_info=True)
+
+
+async def _take_chunk(queue: asyncio.Queue[tuple[int, GenericDealChange] | None],
+                      size: int) -> tuple[list[GenericDealChange], bool]:
+    """Up to ``size`` queued changes: waits for the first, then takes only what is already there, so a chunk
+    never waits to fill. True once the end of the file was reached."""
+    chunk: list[GenericDealChange] = []
+    item = await queue.get()
+    while item is not None:
+        chunk.append(item[1])
+        if len(chunk) >= size or queue.empty():
+            return chunk, False
+        item = queue.get_nowait()
+    return chunk, True
 
 
 def _convert_batch(rows: Any, plan: ColumnPlan, size: int) -> list[_Converted]:
