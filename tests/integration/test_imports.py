@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import openpyxl
 
-from tests.support import RunningSystem, Tenant, poll_until
+from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
 CRM_MAPPING = {"Opportunity ID": "deal_id", "Opportunity Name": "name", "Account": "account_name",
                "Stage": "stage", "Amount": "amount", "Last Modified": "modified_at",
@@ -92,12 +92,27 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
     snapshot = json.loads(stored[0]["snapshot"])  # the admin connection has no jsonb codec
     assert (snapshot["crm_stage"], snapshot["account_name"], snapshot["amount"]) == ("Commit - Verbal", "Acct 3", 4000)
 
+    # A history load is not news: its deals are scored and judged, and no alert is raised for any of them.
+    await poll_until(lambda: _at_least(system, "verdicts", tenant, 47), timeout=60)
+    judged = await system.admin_fetch(
+        "SELECT count(*) FILTER (WHERE r.risk_category = 'critical') AS critical,"
+        " count(*) FILTER (WHERE v.commit_admission = 'not_admitted') AS not_admitted"
+        " FROM deal_risk r JOIN deal_verdict v USING (tenant_id, deal_id) WHERE r.tenant_id = $1", tenant.tenant_id)
+    assert judged[0]["critical"] + judged[0]["not_admitted"] > 0, "the file would have raised alerts live"
+    # The same kind of change arriving live does alert; once its alert exists, the import's events were seen too.
+    live = deal_change("LIVE-1", "2026-11-02T09:00:00Z", name="Live deal", amount=90_000, stage="Commit - Verbal")
+    assert (await system.send_change(tenant, live)).status_code == 202
+    await poll_until(lambda: _at_least(system, "alerts", tenant, 1), timeout=60)
+    await asyncio.sleep(1.0)
+    alerts = await system.admin_fetch("SELECT deal_id FROM alerts WHERE tenant_id = $1", tenant.tenant_id)
+    assert {a["deal_id"] for a in alerts} == {"LIVE-1"}
+
     again = await _upload(system, tenant, body)
     rerun = await _finished(system, tenant, again.json()["id"])
     assert (rerun["status"], rerun["accepted"], rerun["duplicates"], rerun["rejected"]) == ("done", 0, 47, 3)
     await asyncio.sleep(2.0)  # a duplicate publishes nothing, so nothing more can be scored
-    assert await _count(system, "risk_scores", tenant) == 47
-    assert await _count(system, "deals", tenant) == 47
+    assert await _count(system, "risk_scores", tenant) == 47 + 1  # the file's deals and the live one
+    assert await _count(system, "deals", tenant) == 47 + 1
 
 
 async def _at_least(system: RunningSystem, table: str, tenant: Tenant, n: int) -> bool:

@@ -66,6 +66,11 @@ def partition_key(tenant_id: str, deal_id: str) -> str:
 
 # ---------------------------------------------------------------- deal.changed
 
+# Where the change behind an event came from: a CRM connector's name, "generic", or one of these bulk sources.
+IMPORT_PROVIDER = "import"  # a file loaded through POST /v1/imports
+RESCORE_PROVIDER = "rescore"  # the scorer re-scoring open deals after a model promotion
+
+
 
 class DealChangedData(BaseModel):
     deal: CanonicalDeal
@@ -146,6 +151,7 @@ class DealScoredData(BaseModel):
     model_version: str
     scored_at: datetime
     source_event_id: str
+    provider: str = Field("generic", description="Where the scored change came from (DealChangedData.provider)")
     timing: dict[str, datetime] = Field(default_factory=dict, description="Hop timestamps for latency tracing")
 
 
@@ -195,6 +201,7 @@ class DealVerdictData(BaseModel):
     source_event_id: str
     decided_at: datetime
     owner_id: str | None = None
+    provider: str = Field("generic", description="Where the change behind the score came from")
 
 
 class DealVerdict(CloudEvent):

@@ -2,7 +2,7 @@
 
 One source event raises at most one alert: its candidates come in priority order and the consumer raises the
 first one the per-deal throttle admits (a deal that jumps into critical gets one "entered critical" message that
-shows the jump, not two messages in the same second).
+shows the jump, not two messages in the same second). Bulk sources raise none (``QUIET_PROVIDERS``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Literal
 from dealpulse_alerts import slack
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_common.events import (
+    IMPORT_PROVIDER,
+    RESCORE_PROVIDER,
     AlertType,
     CommitAdmission,
     DealAlert,
@@ -28,6 +30,9 @@ from dealpulse_common.events import (
 from dealpulse_common.tracing import continue_trace
 
 SOURCE = "dealpulse/alerts"
+# A history import or a model promotion re-states many deals at once. Their scores and verdicts reach the dashboard
+# like any other, but none of them is news about a deal, and one alert each would be the storm alerts exist to avoid.
+QUIET_PROVIDERS = frozenset({IMPORT_PROVIDER, RESCORE_PROVIDER})
 Severity = Literal["critical", "high", "medium"]
 
 
@@ -78,7 +83,7 @@ def risk_jump(data: DealScoredData, rules: AlertRules) -> int | None:
 
 def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
     data = event.data
-    if data.deal.is_closed:  # as ingest's normaliser decided it
+    if data.deal.is_closed or data.provider in QUIET_PROVIDERS:  # closed: as ingest's normaliser decided it
         return []
     types = []
     if entered_critical(data):
@@ -90,6 +95,8 @@ def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
 
 def verdict_candidates(event: DealVerdict) -> list[Candidate]:
     data = event.data
+    if data.provider in QUIET_PROVIDERS:
+        return []
     if data.ai_forecast in (ForecastBucket.CLOSED_WON, ForecastBucket.CLOSED_LOST):  # pinned: the deal is closed
         return []
     if data.commit_admission is not CommitAdmission.NOT_ADMITTED:

@@ -151,5 +151,6 @@ def stream_timing(change: DealChanged, data: DealScoredData, consumed_at: dateti
 def scored_event(change: DealChanged, data: DealScoredData, timing: dict[str, datetime]) -> DealScored:
     return DealScored.create(
         source=SOURCE, tenant_id=change.tenantid, deal_id=change.dealid,
-        data=data.model_copy(update={"timing": timing}), id=f"scored:{change.id}", traceparent=change.traceparent,
+        data=data.model_copy(update={"timing": timing, "provider": change.data.provider}), id=f"scored:{change.id}",
+        traceparent=change.traceparent,
     )

@@ -34,7 +34,14 @@ from pydantic import ValidationError
 from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import DealChanged, DealChangedData, deterministic_id, partition_key, utcnow
+from dealpulse_common.events import (
+    RESCORE_PROVIDER,
+    DealChanged,
+    DealChangedData,
+    deterministic_id,
+    partition_key,
+    utcnow,
+)
 from dealpulse_common.kafka import Assignment, EventPublisher, Outgoing, PublishError
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
@@ -46,7 +53,6 @@ from dealpulse_scorer.serving import ServingModels, export_model_info
 log = logging.getLogger(__name__)
 
 RESCORE_PREFIX = "rescore:"
-RESCORE_PROVIDER = "rescore"
 RETRY_AFTER_S = 5.0
 
 

@@ -162,7 +162,7 @@ def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_i
         "health_score": health_score, "win_probability": scored.win_probability,
         "rep_forecast": deal.forecast_category, "thresholds_version": stamped.version,
         "risk_score": scored.risk_score, "source_event_id": source_event_id, "decided_at": decided_at,
-        "owner_id": deal.owner_id,
+        "owner_id": deal.owner_id, "provider": scored.provider,
     }
     outcome = closed_outcome(deal)
     if outcome is not None:

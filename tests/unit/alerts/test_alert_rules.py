@@ -77,6 +77,22 @@ def test_a_deal_entering_critical_raises_an_alert() -> None:
     assert types(scored(80, previous=70)) == [AlertType.ENTERED_CRITICAL]
 
 
+@pytest.mark.parametrize("provider", ["import", "rescore"])
+def test_bulk_sources_raise_no_alerts(provider: str) -> None:
+    # A history import or a model promotion re-states many deals at once: scored and judged, never alerted.
+    entering = scored(80, previous=70)
+    entering.data.provider = provider
+    jumping = scored(70, previous=40)
+    jumping.data.provider = provider
+    not_admitted = verdict(CommitAdmission.NOT_ADMITTED)
+    not_admitted.data.provider = provider
+    assert types(entering) == [] and types(jumping) == []
+    assert verdict_candidates(not_admitted) == []
+    for live in ("hubspot", "salesforce", "pipedrive", "generic"):
+        entering.data.provider = live
+        assert types(entering) == [AlertType.ENTERED_CRITICAL]
+
+
 def test_a_deal_staying_critical_raises_nothing() -> None:
     assert types(scored(90, previous=85)) == []
 

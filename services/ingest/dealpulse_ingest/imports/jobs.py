@@ -29,7 +29,7 @@ import asyncpg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dealpulse_common.db import DATABASE_UNAVAILABLE, create_pool, tenant_transaction
-from dealpulse_common.events import utcnow
+from dealpulse_common.events import IMPORT_PROVIDER, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.handlers import Ingestor, Outcome
@@ -214,7 +214,7 @@ class ImportRunner:
                 async with self._slots:
                     # prepare is inside the retry: it reads the tenant's stage mapping and may find no database.
                     prepared = [await ingestor.prepare(
-                        job.tenant_id, change, provider="import", event_id=row_event_id(job.tenant_id, change),
+                        job.tenant_id, change, provider=IMPORT_PROVIDER, event_id=row_event_id(job.tenant_id, change),
                         traceparent=continue_trace(None), received_at=utcnow()) for change in changes]
                     return await ingestor.ingest_many(prepared)
             except (PublishError, *DATABASE_UNAVAILABLE) as exc:
