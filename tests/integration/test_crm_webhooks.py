@@ -158,6 +158,32 @@ async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: 
     assert b'"propertyValue":"a lot"' in base64.b64decode(letters[0].data.original_value_b64)
 
 
+async def test_a_hubspot_merge_takes_the_merged_deals_out_of_the_pipeline(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("hs")
+    path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
+    url = system.url("ingest") + path
+
+    async def send(events: list[dict[str, Any]]) -> httpx.Response:
+        body = orjson.dumps(events)
+        return await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+
+    created = [{"subscriptionType": "deal.propertyChange", "objectId": deal_id, "occurredAt": 1763650000000 + i,
+                "propertyName": "dealname", "propertyValue": f"Deal {deal_id}", "eventId": i}
+               for i, deal_id in enumerate([18329450300, 18329450301, 18329450302, 18329450500, 18329450501])]
+    assert (await send(created)).status_code == 200
+    await _scored(system, tenant, "18329450302")
+
+    merges = orjson.loads((FIXTURES / "hubspot_deal_merge.json").read_bytes())
+    response = await send(merges)
+    assert response.status_code == 200, response.text
+    results = {(r["index"], r["deal_id"]): r["status"] for r in response.json()["results"]}
+    assert results == {(0, "18329450300"): "accepted", (0, "18329450301"): "accepted",
+                       (0, "18329450302"): "accepted", (1, "18329450501"): "accepted"}
+    for gone in ("18329450300", "18329450301", "18329450302", "18329450501"):
+        assert (await _deal(system, tenant, gone))["_deleted"] is True
+    assert (await _deal(system, tenant, "18329450500"))["_deleted"] is False, "the surviving primary stays"
+
+
 async def test_hubspot_signature_is_required(system: RunningSystem) -> None:
     tenant = await system.new_tenant("hs")
     body = (FIXTURES / "hubspot_deal_batch.json").read_bytes()

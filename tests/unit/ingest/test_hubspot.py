@@ -100,9 +100,31 @@ def test_a_retried_event_keeps_its_identity() -> None:
     first = hubspot.parse_event(event, CONFIG)
     again = hubspot.parse_event({**event, "attemptNumber": 3}, CONFIG)
     assert not isinstance(first, str) and not isinstance(again, str)
-    assert first.event_id == again.event_id
+    assert first[0].event_id == again[0].event_id
     other = hubspot.parse_event({**event, "propertyValue": "closedwon"}, CONFIG)
-    assert not isinstance(other, str) and other.event_id != first.event_id
+    assert not isinstance(other, str) and other[0].event_id != first[0].event_id
+
+
+def test_a_merge_tombstones_every_deal_that_no_longer_exists() -> None:
+    batch = hubspot.parse_batch(fixture("hubspot_deal_merge.json"), CONFIG)
+    assert batch.results == []
+    gone = {(c.deal_id, c.indices[0]) for c in batch.changes}
+    # Deals merge into a new deal: the primary goes with the merged ones; where the primary survives, it stays.
+    assert gone == {("18329450300", 0), ("18329450301", 0), ("18329450302", 0), ("18329450501", 1)}
+    assert all(c.deleted and to_generic(c).deleted for c in batch.changes)
+    assert len({c.event_id for c in batch.changes}) == 4, "each tombstone needs its own event id"
+    retried = orjson.loads(fixture("hubspot_deal_merge.json"))
+    retried[0]["attemptNumber"] = 2
+    again = hubspot.parse_batch(orjson.dumps(retried), CONFIG)
+    assert {c.event_id for c in again.changes} == {c.event_id for c in batch.changes}
+
+
+def test_a_merge_without_its_ids_is_rejected() -> None:
+    event = orjson.loads(fixture("hubspot_deal_merge.json"))[0]
+    for broken in ({**event, "mergedObjectIds": []}, {k: v for k, v in event.items() if k != "primaryObjectId"},
+                   {**event, "mergedObjectIds": [True]}):
+        batch = hubspot.parse_batch(orjson.dumps([broken]), CONFIG)
+        assert batch.changes == [] and [r.status for r in batch.results] == ["rejected"]
 
 
 def test_an_unmapped_stage_id_passes_through_raw() -> None:
@@ -140,7 +162,11 @@ def _check(body: bytes, config: dict[str, Any]) -> None:
         batch = hubspot.parse_batch(body, config)
     except MalformedError:
         return
-    assert len(batch.results) + sum(len(c.indices) for c in batch.changes) == len(json.loads(body))
+    # Every event is decided exactly once: rejected or ignored, or carried by its change(s).
+    decided = {r.index for r in batch.results}
+    carried = {i for c in batch.changes for i in c.indices}
+    assert len(decided) == len(batch.results) and not decided & carried
+    assert decided | carried == set(range(len(json.loads(body))))
     for change in batch.changes:
         with contextlib.suppress(ConnectorError):
             to_generic(change)
@@ -153,8 +179,9 @@ def test_arbitrary_json_never_crashes_the_parser(body: bytes) -> None:
 
 
 _KEYS = ["eventId", "subscriptionId", "portalId", "occurredAt", "subscriptionType", "attemptNumber", "objectId",
-         "propertyName", "propertyValue", "changeSource"]
-_VALUES = scalars | st.sampled_from(["deal.creation", "deal.propertyChange", "deal.deletion", "dealstage", "amount",
+         "propertyName", "propertyValue", "changeSource", "primaryObjectId", "mergedObjectIds", "newObjectId"]
+_VALUES = scalars | st.sampled_from(["deal.creation", "deal.propertyChange", "deal.deletion", "deal.merge",
+                                     "dealstage", "amount",
                                      "closedate", "createdate", "hs_is_closed", "notes_last_updated", "dealname",
                                      "1763647407000", "2026-11-20T14:03:27Z", "99999999999999999999", "true"])
 

@@ -1,4 +1,4 @@
-"""HubSpot deal webhooks: batches of deal.creation / deal.propertyChange / deal.deletion events, signed (v3).
+"""HubSpot deal webhooks: batches of deal.creation / propertyChange / deletion / merge events, signed (v3).
 
 The app secret is the tenant's webhook secret. Deal stages arrive as pipeline stage ids ("appointmentscheduled"
 or "12345678"); ``tenant_settings.settings.hubspot.stage_map`` turns them into stage names, unmapped ids pass
@@ -112,7 +112,8 @@ def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
             parsed = parse_event(event, config)
             if not isinstance(parsed, str):
                 # Validated alone before merging, so one bad value cannot take its neighbours down with it.
-                to_generic(parsed)
+                for change in parsed:
+                    to_generic(change)
         except ConnectorError as exc:
             batch.results.append(EventResult(index, "rejected", str(exc)))
             batch.raw_rejected[index] = orjson.dumps(event)
@@ -120,8 +121,9 @@ def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
         if isinstance(parsed, str):
             batch.results.append(EventResult(index, "ignored", parsed))
             continue
-        parsed.indices = [index]
-        singles.append((index, parsed))
+        for change in parsed:
+            change.indices = [index]
+            singles.append((index, change))
     batch.changes = _group(singles)
     return batch
 
@@ -149,8 +151,8 @@ def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
     return sorted(groups.values(), key=lambda c: (c.fields["modified_at"], c.deleted))
 
 
-def parse_event(event: Any, config: Mapping[str, Any]) -> ParsedChange | str:
-    """A change, or the reason (a string) an event that needs no storing is ignored."""
+def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | str:
+    """The changes an event makes (one, or a merge's tombstones), or the reason (a string) it is ignored."""
     if not isinstance(event, dict):
         raise ConnectorError("event is not a JSON object")
     kind = event.get("subscriptionType")
@@ -159,16 +161,16 @@ def parse_event(event: Any, config: Mapping[str, Any]) -> ParsedChange | str:
     portal = config.get("portal_id")
     if portal is not None and str(event.get("portalId")) != str(portal):
         raise ConnectorError(f"portalId {str(event.get('portalId'))[:30]!r} is not this tenant's HubSpot account")
-    object_id = event.get("objectId")
-    if isinstance(object_id, bool) or not isinstance(object_id, int | str) or not str(object_id):
-        raise ConnectorError("event has no objectId")
+    object_id = _object_id(event.get("objectId"), "objectId")
     if "occurredAt" not in event:
         raise ConnectorError("event has no occurredAt")
     occurred_at: datetime = parse_datetime(event["occurredAt"])
     # attemptNumber changes on every retry, so it must not be part of the identity of the event.
     identity = {k: v for k, v in event.items() if k != "attemptNumber"}
+    if kind == "deal.merge":
+        return _merged_away(event, identity, occurred_at)
     change = ParsedChange(event_id=digest_id("hubspot", identity),
-                          fields={"deal_id": str(object_id), "modified_at": occurred_at}, raw=orjson.dumps(event))
+                          fields={"deal_id": object_id, "modified_at": occurred_at}, raw=orjson.dumps(event))
     if kind == "deal.deletion":
         change.deleted = True
     elif kind == "deal.creation":
@@ -183,7 +185,30 @@ def parse_event(event: Any, config: Mapping[str, Any]) -> ParsedChange | str:
         change.fields.update(mapped)
     else:
         raise ConnectorError(f"unsupported subscription type {kind[:60]!r}")
-    return change
+    return [change]
+
+
+def _merged_away(event: dict[str, Any], identity: dict[str, Any], occurred_at: datetime) -> list[ParsedChange]:
+    """A merge as tombstones for every deal that no longer exists after it.
+
+    HubSpot merges deals into a new one (``newObjectId``), so the primary goes too unless it is the one that stays.
+    The surviving deal is not invented here: its properties arrive as its own events.
+    """
+    primary = _object_id(event.get("primaryObjectId"), "primaryObjectId")
+    merged = event.get("mergedObjectIds")
+    if not isinstance(merged, list) or not merged:
+        raise ConnectorError("merge event has no mergedObjectIds")
+    survivor = _object_id(event.get("newObjectId", primary), "newObjectId")
+    gone = dict.fromkeys([primary, *(_object_id(m, "mergedObjectIds") for m in merged)])
+    gone.pop(survivor, None)
+    return [ParsedChange(event_id=digest_id("hubspot", identity, deal_id), deleted=True, raw=orjson.dumps(event),
+                         fields={"deal_id": deal_id, "modified_at": occurred_at}) for deal_id in gone]
+
+
+def _object_id(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value):
+        raise ConnectorError(f"event has no {name}")
+    return str(value)
 
 
 def map_property(name: str, value: Any, config: Mapping[str, Any]) -> dict[str, Any] | None:
