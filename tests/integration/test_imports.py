@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pytest
 
 from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
@@ -191,7 +192,9 @@ def test_cli_imports_with_progress_and_summary(system: RunningSystem, tmp_path: 
     assert wrong.returncode == 2 and "not 'someone-else'" in wrong.stderr
 
 
-async def test_a_job_killed_with_its_process_is_reported_and_a_rerun_completes_it(system: RunningSystem) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_completes_it(
+        system: RunningSystem, stop: signal.Signals) -> None:
     tenant = await system.new_tenant("imp")
     rows = 3_000
     body = _crm_csv(_crm_rows(rows, "KIL"))
@@ -200,11 +203,12 @@ async def test_a_job_killed_with_its_process_is_reported_and_a_rerun_completes_i
     job_id = started.json()["id"]
 
     await poll_until(lambda: _at_least(system, "deals", tenant, 1), timeout=60, interval=0.02)
-    system.supervisor.stop("ingest", signal.SIGKILL)  # no chance to record anything
+    # Killed, it records nothing and its heartbeat stops; stopped, it records the interruption on its way out.
+    system.supervisor.stop("ingest", stop)
     system.supervisor.start("ingest")
     system.supervisor.wait_ready(["ingest"], timeout=60)
 
-    # Its heartbeat stops, so the job is reported failed (INGEST_IMPORT_STALE_AFTER_S) with how far it got ...
+    # Either way the job is reported failed (a dead one after INGEST_IMPORT_STALE_AFTER_S) with how far it got ...
     async def failed() -> dict[str, Any] | None:
         job = await _job(system, tenant, job_id)
         return job if job["status"] == "failed" else None

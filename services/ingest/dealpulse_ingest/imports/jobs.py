@@ -40,6 +40,7 @@ from dealpulse_ingest.stage_mappings import StageMappings
 
 log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
+RESUME_HINT = "; re-run the same file to resume, rows already imported come back as duplicates"
 _BATCH_ROWS = 500
 
 
@@ -168,7 +169,7 @@ class ImportRunner:
                                  " WHERE tenant_id = $1 AND job_id = $2")
             log.info("import %s done: %s", job.job_id, progress)
         except asyncio.CancelledError:
-            await self._fail_quietly(job, progress, "interrupted: the ingest service stopped")
+            await self._fail_quietly(job, progress, "interrupted: the ingest service stopped", RESUME_HINT)
             raise
         except Exception as exc:  # any failure must end in a failed job the user can see, never a silent stop
             log.exception("import %s failed", job.job_id)
@@ -260,12 +261,12 @@ class ImportRunner:
         async with tenant_transaction(await self.pool(), job.tenant_id) as conn:
             await conn.execute(sql, job.tenant_id, job.job_id, *args)
 
-    async def _fail_quietly(self, job: ImportJob, progress: _Progress, reason: str) -> None:
+    async def _fail_quietly(self, job: ImportJob, progress: _Progress, reason: str, hint: str = "") -> None:
         try:
             await self._flush(job, progress)
             await self._set(job, "UPDATE import_jobs SET status = 'failed', finished_at = now(), failure = $3"
                                  " WHERE tenant_id = $1 AND job_id = $2",
-                            f"{reason} (after {progress.processed} rows)")
+                            f"{reason} (after {progress.processed} rows){hint}")
         except Exception:  # best effort: a stale heartbeat marks the job failed on its next read anyway
             log.warning("import %s: could not record the failure", job.job_id, exc_info=True)
 
@@ -307,10 +308,9 @@ async def read_job(pool: asyncpg.Pool, tenant_id: str, job_id: uuid.UUID,
     async with tenant_transaction(pool, tenant_id) as conn:
         await conn.execute(
             "UPDATE import_jobs SET status = 'failed', finished_at = now(),"
-            " failure = 'interrupted: the ingest process running it stopped (after ' || processed || ' rows);"
-            " re-run the same file to resume, rows already imported come back as duplicates'"
+            " failure = 'interrupted: the ingest process running it stopped (after ' || processed || ' rows)' || $4"
             " WHERE tenant_id = $1 AND job_id = $2 AND status IN ('queued', 'running')"
-            " AND heartbeat_at < now() - make_interval(secs => $3)", tenant_id, job_id, stale_after_s)
+            " AND heartbeat_at < now() - make_interval(secs => $3)", tenant_id, job_id, stale_after_s, RESUME_HINT)
         job = await conn.fetchrow("SELECT * FROM import_jobs WHERE tenant_id = $1 AND job_id = $2", tenant_id, job_id)
         if job is None:
             return None
