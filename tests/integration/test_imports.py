@@ -237,3 +237,16 @@ async def _job(system: RunningSystem, tenant: Tenant, job_id: str) -> dict[str, 
         response = await client.get(f"/v1/imports/{job_id}", headers=_auth(system, tenant))
         job: dict[str, Any] = response.json()
         return job
+
+
+async def test_two_imports_of_the_same_deals_at_once_both_finish(system: RunningSystem) -> None:
+    # The same rows in opposite orders, so the two jobs' chunks lock the same deals in opposite orders.
+    tenant = await system.new_tenant("imp")
+    rows = _crm_rows(1_500, "TWO")
+    forward, backward = _crm_csv(rows), _crm_csv(rows[::-1])
+    started = await asyncio.gather(_upload(system, tenant, forward), _upload(system, tenant, backward))
+    assert all(s.status_code == 202 for s in started), [s.text for s in started]
+    jobs = await asyncio.gather(*(_finished(system, tenant, s.json()["id"], timeout=120) for s in started))
+    assert [j["status"] for j in jobs] == ["done", "done"], [j.get("failure") for j in jobs]
+    assert sum(j["accepted"] for j in jobs) == len(rows) and sum(j["duplicates"] for j in jobs) == len(rows)
+    assert await _count(system, "deals", tenant) == len(rows)

@@ -218,8 +218,9 @@ class ImportRunner:
                         job.tenant_id, change, provider=IMPORT_PROVIDER, event_id=row_event_id(job.tenant_id, change),
                         traceparent=continue_trace(None), received_at=utcnow()) for change in changes]
                     return await ingestor.ingest_many(prepared)
-            except (PublishError, *DATABASE_UNAVAILABLE) as exc:
-                # Nothing of the chunk was stored (ingest's contract), so retrying cannot duplicate it.
+            except (PublishError, asyncpg.DeadlockDetectedError, *DATABASE_UNAVAILABLE) as exc:
+                # Nothing of the chunk was stored (ingest's contract), so retrying cannot duplicate it. A deadlock
+                # is another job's chunk locking the same deals in another order: PostgreSQL rolled one back whole.
                 if time.monotonic() > deadline:
                     raise ImportAborted(f"broker or database unavailable for {self.settings.give_up_after_s:.0f} s:"
                                         f" {_describe(exc)}") from exc
