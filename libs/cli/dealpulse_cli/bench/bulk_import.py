@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import math
 import random
 import tempfile
 import time
@@ -78,39 +79,61 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
     processes = {"broker": broker, **{name: psutil.Process(p.pid) for name, p in system.supervisor.processes.items()}}
     cpu_before = {name: _cpu(process) for name, process in processes.items()}
     database = await asyncpg.connect(system.stack.admin_database_url)
-    async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), timeout=120,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
-        started = time.perf_counter()
-        job_id = await _upload(client, data)
-        job: dict[str, Any] = {"status": "running"}
-        last_progress = (started, -1)
-        try:
-            while True:
-                now = time.perf_counter() - started
-                if job["status"] not in ("done", "failed"):
-                    job = (await client.get(f"/v1/imports/{job_id}")).json()
-                    if job["status"] in ("done", "failed"):
-                        result.import_s = time.perf_counter() - started
-                scored = await database.fetchval("SELECT count(*) FROM deal_risk WHERE tenant_id = $1", BENCH_TENANT)
-                result.samples.append(Sample(now, job.get("processed", 0), scored, broker.memory_info().rss / 1e6))
-                result.scored = scored
-                if job["status"] == "failed":
-                    raise RuntimeError(f"the import job failed: {job.get('failure')}")
-                if job["status"] == "done" and scored >= job["accepted"]:
-                    result.all_scored_s = time.perf_counter() - started
-                    break
-                if (job.get("processed", 0), scored) != last_progress[1]:
-                    last_progress = (time.perf_counter(), (job.get("processed", 0), scored))
-                elif time.perf_counter() - last_progress[0] > STALL_S:
-                    result.stalled = True
-                    break
-                await asyncio.sleep(poll_s)
-        finally:
-            await database.close()
-    result.accepted, result.rejected = job.get("accepted", 0), job.get("rejected", 0)
+    try:
+        async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), timeout=120,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            started = time.perf_counter()
+            job_id = await _upload(client, data)
+            await _follow(_Progress(client, database, job_id, broker, started), result, poll_s)
+    finally:
+        await database.close()
     result.cpu_s = {name: _cpu(process) - cpu_before[name] for name, process in processes.items()}
     result.rss_mb = {name: process.memory_info().rss / 1e6 for name, process in processes.items()}
     return result
+
+
+@dataclass
+class _Progress:
+    """Where the benchmark reads progress from: the job over HTTP, the scores in PostgreSQL, the broker's RSS."""
+
+    client: httpx.AsyncClient
+    database: asyncpg.Connection
+    job_id: str
+    broker: psutil.Process
+    started: float
+    job: dict[str, Any] = field(default_factory=lambda: {"status": "running"})
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    async def sample(self) -> Sample:
+        if self.job["status"] not in ("done", "failed"):
+            self.job = (await self.client.get(f"/v1/imports/{self.job_id}")).json()
+        scored = await self.database.fetchval("SELECT count(*) FROM deal_risk WHERE tenant_id = $1", BENCH_TENANT)
+        return Sample(self.elapsed(), self.job.get("processed", 0), scored, self.broker.memory_info().rss / 1e6)
+
+
+async def _follow(progress: _Progress, result: ImportBenchResult, poll_s: float) -> None:
+    """Sample until every accepted row is scored, or nothing moved for STALL_S."""
+    last_change, last_seen = time.perf_counter(), (-1, -1)
+    while True:
+        sample = await progress.sample()
+        result.samples.append(sample)
+        job = progress.job
+        result.scored, result.accepted, result.rejected = sample.scored, job.get("accepted", 0), job.get("rejected", 0)
+        if job["status"] == "failed":
+            raise RuntimeError(f"the import job failed: {job.get('failure')}")
+        if job["status"] == "done" and math.isnan(result.import_s):
+            result.import_s = progress.elapsed()
+        if job["status"] == "done" and sample.scored >= result.accepted:
+            result.all_scored_s = progress.elapsed()
+            return
+        if (sample.imported, sample.scored) != last_seen:
+            last_change, last_seen = time.perf_counter(), (sample.imported, sample.scored)
+        elif time.perf_counter() - last_change > STALL_S:
+            result.stalled = True
+            return
+        await asyncio.sleep(poll_s)
 
 
 async def _upload(client: httpx.AsyncClient, data: Path) -> str:
