@@ -51,7 +51,7 @@ async def test_dashboard_shows_a_new_score_live(system: RunningSystem) -> None:
         assert "token=" not in page.url, "the token must not stay in the address bar"
 
 
-async def test_dashboard_drops_a_deal_the_crm_deleted(system: RunningSystem) -> None:
+async def test_dashboard_drops_a_deal_the_crm_deleted_until_it_is_restored(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
     async with _dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
@@ -67,6 +67,11 @@ async def test_dashboard_drops_a_deal_the_crm_deleted(system: RunningSystem) -> 
 
         await expect(gone).to_have_count(0, timeout=20_000)  # without a reload
         await expect(page.locator("#deal-rows tr", has_text="Keeper Inc expansion")).to_be_visible()
+
+        # Restored in the CRM, it comes back as soon as it is scored again.
+        restore = {"deal_id": "D-gone", "modified_at": "2026-11-22T10:00:00Z", "restored": True}
+        assert (await system.send_change(tenant, restore)).status_code == 202
+        await expect(gone).to_be_visible(timeout=20_000)
 
 
 async def test_dashboard_refuses_a_bad_token_visibly(system: RunningSystem) -> None:

@@ -118,6 +118,48 @@ async def test_a_deletion_of_an_unseen_deal_refuses_its_late_creation(system: Ru
     assert _json(rows[0]["snapshot"]) == {} and rows[0]["deleted_at"] is not None
 
 
+async def test_a_restored_deal_comes_back_with_its_kept_snapshot(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("restore")
+    created = deal_change("D-back", "2026-11-20T10:00:00Z", name="Lazarus", amount=80_000, stage="Negotiation",
+                          owner_id="rep-1")
+    assert (await system.send_change(tenant, created)).status_code == 202
+    await poll_until(lambda: system.admin_fetch(
+        "SELECT 1 FROM deal_risk WHERE tenant_id = $1 AND deal_id = 'D-back'", tenant.tenant_id))
+    deletion = {"deal_id": "D-back", "modified_at": "2026-11-21T10:00:00Z", "deleted": True}
+    assert (await system.send_change(tenant, deletion)).status_code == 202
+    await poll_until(lambda: _gone_from_deal_risk(system, tenant, "D-back"))
+
+    # A restore the CRM made before the deletion, or of a deal that is not deleted, restores nothing.
+    early = {"deal_id": "D-back", "modified_at": "2026-11-20T18:00:00Z", "restored": True}
+    assert (await system.send_change(tenant, early)).json()["status"] == "stale"
+    assert (await system.send_change(tenant, {"deal_id": "D-never", "modified_at": "2026-11-21T10:00:00Z",
+                                              "deleted": True})).status_code == 202
+    unseen = {"deal_id": "D-never", "modified_at": "2026-11-22T10:00:00Z", "restored": True}
+    assert (await system.send_change(tenant, unseen)).json()["status"] == "stale", "nothing kept to restore"
+
+    stream = await StreamClient.connect(system.ws_url(), system.token(tenant))
+    try:
+        restore = {"deal_id": "D-back", "modified_at": "2026-11-22T10:00:00Z", "restored": True,
+                   "event_id": "crm-restore-1"}
+        response = await system.send_change(tenant, restore)
+        assert response.status_code == 202 and response.json()["status"] == "accepted", response.text
+        # It is scored again from the snapshot kept at its deletion, and shown again.
+        scored = (await stream.wait_for(_score_for("D-back")))["event"]["data"]
+        assert scored["deal"]["name"] == "Lazarus" and scored["deal"]["amount"] == 80_000
+        assert scored["source_event_id"] == "crm-restore-1"
+    finally:
+        await stream.close()
+    deal = (await _get(system, tenant, "/v1/deals/D-back")).json()
+    assert deal["deleted_at"] is None and deal["score"]["source_event_id"] == "crm-restore-1"
+    listing = (await _get(system, tenant, "/v1/deals/high-risk?risk_category=low,medium,high,critical")).json()
+    assert [d["deal_id"] for d in listing["deals"]] == ["D-back"]
+    # Changes after the restore apply again; a second restore has nothing to undo.
+    later = deal_change("D-back", "2026-11-23T10:00:00Z", amount=95_000, event_id="crm-after-restore")
+    assert (await system.send_change(tenant, later)).json()["status"] == "accepted"
+    again = {"deal_id": "D-back", "modified_at": "2026-11-24T10:00:00Z", "restored": True}
+    assert (await system.send_change(tenant, again)).json()["status"] == "stale"
+
+
 async def _true() -> bool:
     return True
 

@@ -24,6 +24,7 @@ from dealpulse_ingest.stage_mappings import StageMappings
 SOURCE = "dealpulse/ingest"
 DEFAULT_MAPPING_TTL_S = 5.0
 DELETED_FIELDS = ["deleted"]
+RESTORED_FIELDS = ["restored"]
 
 
 class Outcome(StrEnum):
@@ -43,6 +44,7 @@ class IncomingChange:
     traceparent: str
     received_at: datetime
     deleted: bool = False  # a tombstone: the deal leaves the pipeline, its row stays for audit
+    restored: bool = False  # the deletion is undone: the deal re-enters with the snapshot kept at its deletion
 
 
 def event_id_for(tenant_id: str, explicit: str | None, body: bytes) -> str:
@@ -72,7 +74,7 @@ class Ingestor:
         """The canonical change, normalised with the tenant's stage mapping (read from ``tenant_settings``
         through a short cache unless ``mapping`` is given); raises a database-unavailable error when it cannot be
         read, as nothing was stored then."""
-        if payload.deleted:
+        if payload.deleted or payload.restored:
             changes: dict[str, Any] = {}
         else:
             if mapping is None:
@@ -81,7 +83,7 @@ class Ingestor:
         return IncomingChange(
             tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
             modified_at=payload.modified_at, changes=changes, traceparent=traceparent,
-            received_at=received_at, deleted=payload.deleted,
+            received_at=received_at, deleted=payload.deleted, restored=payload.restored,
         )
 
     async def ingest(self, change: IncomingChange) -> Outcome:
@@ -132,6 +134,9 @@ async def _apply(conn: asyncpg.Connection, change: IncomingChange) -> tuple[Outc
     if change.deleted:
         row = await store.delete_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
                                       modified_at=change.modified_at, event_id=change.event_id)
+    elif change.restored:
+        row = await store.restore_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
+                                       modified_at=change.modified_at, event_id=change.event_id)
     else:
         row = await store.merge_change(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
                                        changes=change.changes, modified_at=change.modified_at,
@@ -151,7 +156,11 @@ def _deal_changed(change: IncomingChange, row: asyncpg.Record) -> DealChanged:
 
 
 def _changed_fields(change: IncomingChange) -> list[str]:
-    return list(DELETED_FIELDS) if change.deleted else sorted(change.changes)
+    if change.deleted:
+        return list(DELETED_FIELDS)
+    if change.restored:
+        return list(RESTORED_FIELDS)
+    return sorted(change.changes)
 
 
 def snapshot_to_deal(tenant_id: str, deal_id: str, row: asyncpg.Record) -> CanonicalDeal:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from dealpulse_common.deal import QualificationCategory, QualificationEntry
 from dealpulse_ingest.normalize import StageMapping, closed_state, normalize_forecast_category, normalize_stage
 
 DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
-_ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id", "deleted"}
+_ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id", "deleted", "restored"}
 
 
 class GenericDealChange(BaseModel):
@@ -26,6 +26,9 @@ class GenericDealChange(BaseModel):
     deleted: bool = Field(False, description="The CRM deleted (or merged away) the deal: it leaves the pipeline "
                                              "and is kept for audit. Needs only deal_id and modified_at; other "
                                              "fields are ignored (a CRM's delete payload often repeats the deal)")
+    restored: bool = Field(False, description="The CRM restored the deleted deal: it re-enters the pipeline with "
+                                              "the snapshot kept at its deletion. Needs only deal_id and "
+                                              "modified_at, newer than the deletion; other fields are ignored")
 
     name: ShortText | None = None
     account_name: ShortText | None = None
@@ -49,10 +52,16 @@ class GenericDealChange(BaseModel):
     qualification: dict[QualificationCategory, QualificationEntry] | None = None
     custom: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _deleted_or_restored(self) -> GenericDealChange:
+        if self.deleted and self.restored:
+            raise ValueError("a change either deletes or restores the deal, not both")
+        return self
+
     def snapshot_changes(self, mapping: StageMapping | None = None) -> dict[str, Any]:
         """The canonical fields this change sets, JSON-ready, with stage and closed state normalised by the
-        tenant's ``mapping`` first and the defaults after. Empty for a deletion."""
-        if self.deleted:
+        tenant's ``mapping`` first and the defaults after. Empty for a deletion or a restore."""
+        if self.deleted or self.restored:
             return {}
         fields = self.model_fields_set - _ENVELOPE_FIELDS
         changes: dict[str, Any] = self.model_dump(mode="json", include=fields)

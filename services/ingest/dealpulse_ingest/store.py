@@ -74,6 +74,16 @@ RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_pus
           d.activity_at
 """
 
+# A restore undoes a deletion newer than it, bringing the deal back with the snapshot kept at its deletion. There
+# is nothing to restore for a deal that is not deleted, or whose deletion was all DealPulse ever saw of it.
+RESTORE_DEAL = """
+UPDATE deals AS d SET deleted_at = NULL, source_modified_at = $3, last_event_id = $4, updated_at = now()
+WHERE d.tenant_id = $1 AND d.deal_id = $2 AND d.deleted_at IS NOT NULL AND d.source_modified_at < $3
+  AND d.snapshot <> '{}'::jsonb
+RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
+          d.activity_at
+"""
+
 
 async def webhook_secret(conn: asyncpg.Connection, tenant_id: str) -> str | None:
     secret: str | None = await conn.fetchval("SELECT webhook_secret FROM tenants WHERE tenant_id = $1", tenant_id)
@@ -98,6 +108,13 @@ async def delete_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str,
                       event_id: str) -> asyncpg.Record | None:
     """The deleted deal's last row, or None when the deletion is stale (older, or the deal is already deleted)."""
     row: asyncpg.Record | None = await conn.fetchrow(DELETE_DEAL, tenant_id, deal_id, modified_at, event_id)
+    return row
+
+
+async def restore_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, modified_at: datetime,
+                       event_id: str) -> asyncpg.Record | None:
+    """The restored deal's row, or None when there is nothing newer to restore (stale)."""
+    row: asyncpg.Record | None = await conn.fetchrow(RESTORE_DEAL, tenant_id, deal_id, modified_at, event_id)
     return row
 
 

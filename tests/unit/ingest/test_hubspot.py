@@ -119,6 +119,16 @@ def test_a_merge_tombstones_every_deal_that_no_longer_exists() -> None:
     assert {c.event_id for c in again.changes} == {c.event_id for c in batch.changes}
 
 
+def test_a_restore_comes_before_the_changes_of_its_instant() -> None:
+    events = [{"subscriptionType": "deal.propertyChange", "objectId": 7, "occurredAt": 1763647407000,
+               "propertyName": "dealname", "propertyValue": "Back again", "eventId": 1},
+              {"subscriptionType": "deal.restore", "objectId": 7, "occurredAt": 1763647407000, "eventId": 2}]
+    batch = hubspot.parse_batch(orjson.dumps(events), CONFIG)
+    restore, renamed = batch.changes
+    assert restore.restored and to_generic(restore).restored and restore.indices == [1]
+    assert not renamed.restored and renamed.fields["name"] == "Back again"
+
+
 def test_a_merge_without_its_ids_is_rejected() -> None:
     event = orjson.loads(fixture("hubspot_deal_merge.json"))[0]
     for broken in ({**event, "mergedObjectIds": []}, {k: v for k, v in event.items() if k != "primaryObjectId"},
@@ -181,6 +191,7 @@ def test_arbitrary_json_never_crashes_the_parser(body: bytes) -> None:
 _KEYS = ["eventId", "subscriptionId", "portalId", "occurredAt", "subscriptionType", "attemptNumber", "objectId",
          "propertyName", "propertyValue", "changeSource", "primaryObjectId", "mergedObjectIds", "newObjectId"]
 _VALUES = scalars | st.sampled_from(["deal.creation", "deal.propertyChange", "deal.deletion", "deal.merge",
+                                     "deal.restore",
                                      "dealstage", "amount",
                                      "closedate", "createdate", "hs_is_closed", "notes_last_updated", "dealname",
                                      "1763647407000", "2026-11-20T14:03:27Z", "99999999999999999999", "true"])

@@ -14,7 +14,7 @@
     token: null,
     lastId: null,              // the last stream id received: where a reconnect resumes
     deals: new Map(),          // deal_id -> row model
-    deleted: new Set(),        // deal ids the CRM deleted: a late score or a seed must not bring them back
+    deleted: new Map(),        // deal_id -> when the CRM deleted it: only a newer change (a restore) brings it back
     flashed: new Set(),
     retryMs: RETRY_MIN_MS,
     seeded: false,
@@ -86,7 +86,7 @@
       case "score": upsertScore(message.event); break;
       case "verdict": addFeedItem(verdictItem(message.event)); break;
       case "alert": addFeedItem(alertItem(message.event)); break;
-      case "deleted": removeDeal(message.event.dealid); break;
+      case "deleted": removeDeal(message.event); break;
       case "gap":
         showNotice("Some updates were missed while disconnected; reloading the at-risk deals.");
         seedFromRest();
@@ -128,12 +128,16 @@
       owner: deal.owner_name || deal.owner_id, amount: deal.amount, currency: deal.currency || "USD",
       riskScore: data.risk_score, category: data.risk_category, winProbability: data.win_probability,
       topFactor: (data.factors || [])[0], sincePrevious: data.since_previous, modelVersion: data.model_version,
-      scoredAt: Date.parse(data.scored_at),
+      scoredAt: Date.parse(data.scored_at), modifiedAt: Date.parse(deal.source_modified_at),
     }, true);
   }
 
   function upsertRow(row, flash) {
-    if (state.deleted.has(row.dealId)) return;
+    if (state.deleted.has(row.dealId)) {
+      // A late score of a change made before the deletion (or a REST seed, which carries no time) stays out.
+      if (!(row.modifiedAt > state.deleted.get(row.dealId))) return;
+      state.deleted.delete(row.dealId);
+    }
     const current = state.deals.get(row.dealId);
     if (current && current.scoredAt > row.scoredAt) return;   // a replayed or seeded older score
     state.deals.set(row.dealId, row);
@@ -141,9 +145,10 @@
     queueRender();
   }
 
-  // Deletion is final (the CRM's deleted deals never come back), so the id is remembered for the page's life.
-  function removeDeal(dealId) {
-    state.deleted.add(dealId);
+  function removeDeal(tombstone) {
+    const dealId = tombstone.dealid;
+    const deletedAt = Date.parse((tombstone.data.deal || {}).source_modified_at);
+    state.deleted.set(dealId, Number.isNaN(deletedAt) ? Infinity : deletedAt);
     state.flashed.delete(dealId);
     if (state.deals.delete(dealId)) queueRender();
   }

@@ -38,6 +38,7 @@ class ParsedChange:
     event_id: str
     fields: dict[str, Any]
     deleted: bool = False
+    restored: bool = False
     raw: bytes = b""
     indices: list[int] = field(default_factory=list)
 
@@ -59,6 +60,8 @@ def to_generic(change: ParsedChange) -> GenericDealChange:
     data = dict(change.fields)
     if change.deleted:
         data["deleted"] = True
+    if change.restored:
+        data["restored"] = True
     try:
         return GenericDealChange.model_validate(data)
     except ValidationError as exc:

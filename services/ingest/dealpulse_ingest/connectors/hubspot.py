@@ -1,4 +1,5 @@
-"""HubSpot deal webhooks: batches of deal.creation / propertyChange / deletion / merge events, signed (v3).
+"""HubSpot deal webhooks: batches of deal.creation / propertyChange / deletion / restore / merge events, signed
+(v3).
 
 The app secret is the tenant's webhook secret. Deal stages arrive as pipeline stage ids ("appointmentscheduled"
 or "12345678"); ``tenant_settings.settings.hubspot.stage_map`` turns them into stage names, unmapped ids pass
@@ -134,9 +135,9 @@ def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
     HubSpot sends one event per changed property, often several with the same ``occurredAt``. Ingest ignores a
     change no newer than the stored one, so sent separately all but the first would be dropped as stale.
     """
-    groups: dict[tuple[str, str, bool], ParsedChange] = {}
+    groups: dict[tuple[str, str, bool, bool], ParsedChange] = {}
     for _, change in singles:
-        key = (change.deal_id, str(change.fields["modified_at"]), change.deleted)
+        key = (change.deal_id, str(change.fields["modified_at"]), change.deleted, change.restored)
         if key not in groups:
             groups[key] = change
             continue
@@ -148,7 +149,8 @@ def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
         merged.indices.extend(change.indices)
         merged.raw = merged.raw + b"\n" + change.raw
         merged.event_id = digest_id("hubspot", merged.event_id, change.event_id)
-    return sorted(groups.values(), key=lambda c: (c.fields["modified_at"], c.deleted))
+    # At one instant a restore goes first (the changes that follow apply to the restored deal), a deletion last.
+    return sorted(groups.values(), key=lambda c: (c.fields["modified_at"], not c.restored, c.deleted))
 
 
 def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | str:
@@ -173,6 +175,8 @@ def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | s
                           fields={"deal_id": object_id, "modified_at": occurred_at}, raw=orjson.dumps(event))
     if kind == "deal.deletion":
         change.deleted = True
+    elif kind == "deal.restore":
+        change.restored = True
     elif kind == "deal.creation":
         change.fields["created_at"] = occurred_at
     elif kind == "deal.propertyChange":
