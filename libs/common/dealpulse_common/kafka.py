@@ -21,6 +21,7 @@ from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from dealpulse_common import metrics
+from dealpulse_common.backoff import with_backoff
 from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, utcnow
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.settings import ServiceSettings
@@ -200,6 +201,7 @@ class StreamProcessor:
         service: str,
         max_batch: int = 500,
         between_batches: BetweenBatches | None = None,
+        publish_retry_s: float = 120.0,
     ) -> None:
         self._consumer = consumer
         self._publisher = publisher
@@ -208,6 +210,7 @@ class StreamProcessor:
         self._service = service
         self._max_batch = max_batch
         self._between_batches = between_batches
+        self._publish_retry_s = publish_retry_s
         self._stopping = asyncio.Event()
         self.assigned = False
 
@@ -239,7 +242,10 @@ class StreamProcessor:
                     events.append(event)
         if events:
             outgoing = await self._handler(events)
-            await self._publisher.publish_many(outgoing)
+            # The handler's writes are done and idempotent, so a broker blip is waited out here rather than
+            # stopping the service; past the budget the batch stays uncommitted and the service stops.
+            await with_backoff(lambda: self._publisher.publish_many(outgoing), (PublishError,),
+                               self._publish_retry_s, what="publishing the batch's output")
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         metrics.BATCH_DURATION.labels(self._service).observe(time.perf_counter() - started)
 

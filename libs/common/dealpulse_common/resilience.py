@@ -7,21 +7,19 @@ every write is idempotent by event id, so running it again is safe.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
 from pydantic import ValidationError
 
+from dealpulse_common.backoff import with_backoff
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, deterministic_id, utcnow
 from dealpulse_common.kafka import Outgoing, PublishError
 from dealpulse_common.topics import DEAD_LETTERS, Topic
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # A handler that publishes from inside (alerts: publish, then mark published) sees broker outages here too.
@@ -38,18 +36,7 @@ async def retry_transient(operation: Callable[[], Awaitable[T]], budget_s: float
     Past the budget the error propagates and the service stops, so its supervisor restarts it; the consumer
     group hands the uncommitted batch to whoever owns the partition next.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget_s
-    delay = 0.2
-    while True:
-        try:
-            return await operation()
-        except TRANSIENT as exc:
-            if loop.time() + delay > deadline:
-                raise
-            log.warning("database or broker unavailable (%s); retrying the batch in %.1f s", type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return await with_backoff(operation, TRANSIENT, budget_s, what="the batch (database or broker unavailable)")
 
 
 def dead_letter_for(event: CloudEvent, topic: Topic[CloudEvent], service: str, error: BaseException) -> Outgoing:

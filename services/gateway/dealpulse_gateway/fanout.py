@@ -6,9 +6,7 @@ consumed it, and a reconnecting dashboard resumes from its last stream id.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
@@ -16,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dealpulse_common import metrics
+from dealpulse_common.backoff import with_backoff
 from dealpulse_common.events import CloudEvent, DealScored, utcnow
 from dealpulse_common.kafka import Outgoing
 from dealpulse_gateway.messages import StreamEntry, dedupe_key, stream_entry, stream_key
@@ -69,17 +68,8 @@ class StreamFanout:
         return []
 
     async def _write_with_retry(self, batch: Sequence[tuple[CloudEvent, StreamEntry]]) -> list[str | None]:
-        deadline = time.monotonic() + self._retry_for_s
-        delay = 0.1
-        while True:
-            try:
-                return await self._write(batch)
-            except REDIS_UNAVAILABLE as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("redis unavailable, retrying the fan-out in %.1fs: %r", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return await with_backoff(lambda: self._write(batch), REDIS_UNAVAILABLE, self._retry_for_s,
+                                  what="the fan-out to Redis")
 
     async def _write(self, batch: Sequence[tuple[CloudEvent, StreamEntry]]) -> list[str | None]:
         # One round trip per batch; within it the events keep their consumed order, so each deal's updates reach
