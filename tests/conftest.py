@@ -49,7 +49,10 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
             supervisor.stop_all()
         stack.stop()
         if failed:
-            _print_logs(stack.root / "logs")
+            # Past capture: output of a session fixture's teardown is otherwise shown only if the last test failed.
+            capture = request.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                _print_logs(stack.root / "logs")
         shutil.rmtree(stack.root, ignore_errors=True)
 
 
