@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 
 EXTERNAL_ENV = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL")
+RESTART_CHECK_S = 5.0
 
 
 def run_system(registry: Path, feed: bool, feed_rate: float) -> int:
@@ -47,10 +49,23 @@ async def _until_interrupted(supervisor: Supervisor, feed: bool, feed_rate: floa
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = asyncio.create_task(_restart_exited(supervisor, stop))
     if feed:
         crm = DemoCrm(supervisor.url("ingest"), DEMO_TENANT, DEMO_WEBHOOK_SECRET)
         await crm.run(initial_deals=200, rate_per_s=feed_rate, stop=stop)
     await stop.wait()
+    await watchdog
+
+
+async def _restart_exited(supervisor: Supervisor, stop: asyncio.Event, every_s: float = RESTART_CHECK_S) -> None:
+    """A service that dies is started again (its uncommitted batch is re-delivered to it), at most once per
+    ``every_s`` so a service that cannot start does not spin."""
+    while not stop.is_set():
+        for service, code in supervisor.restart_exited():
+            print(f"{service} exited with code {code}; restarted (log: {supervisor.log_dir / service}.log)",
+                  flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 def _print_welcome(supervisor: Supervisor) -> None:

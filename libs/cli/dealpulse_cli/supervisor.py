@@ -75,6 +75,17 @@ class Supervisor:
             process.kill()
             return process.wait()
 
+    def restart_exited(self) -> list[tuple[str, int]]:
+        """Start again every service whose process has exited, as Kubernetes would restart a pod; returns each
+        restarted service with its exit code. A service stopped with ``stop`` is not watched any more."""
+        restarted = []
+        for service, process in list(self.processes.items()):
+            code = process.poll()
+            if code is not None:
+                self.start(service)
+                restarted.append((service, code))
+        return restarted
+
     def stop_all(self) -> None:
         for service in reversed(START_ORDER):
             if service in self.processes:
