@@ -237,6 +237,12 @@ async def test_pipedrive_changes_are_stored_in_order_and_scored(system: RunningS
     assert deal["is_won"] is True and deal["stage"] == "closed_won"
     deleted = await _post(system, path, _pipedrive("pipedrive_deal_delete_v2.json", "4711"), "application/json", auth)
     assert deleted.status_code == 202 and (await _deal(system, tenant, "4711"))["_deleted"] is True
+    # Taken out of the trash, it is back as it was when deleted (won).
+    restored = await _post(system, path, _pipedrive("pipedrive_deal_restore_v2.json", "4711"), "application/json",
+                           auth)
+    assert restored.status_code == 202 and restored.json()["status"] == "accepted", restored.text
+    deal = await _deal(system, tenant, "4711")
+    assert deal["_deleted"] is False and deal["is_won"] is True
 
 
 async def test_pipedrive_bad_input_gets_a_clear_answer_and_a_dead_letter(system: RunningSystem) -> None:

@@ -81,15 +81,31 @@ def test_a_deletion_is_a_tombstone_ordered_by_the_event_time() -> None:
     assert to_generic(change).deleted is True
 
 
+def test_a_deal_taken_out_of_the_trash_is_a_restore() -> None:
+    change = pipedrive.parse_event(fixture("pipedrive_deal_restore_v2.json"), CONFIG)
+    assert change.restored and not change.deleted
+    assert change.fields == {"deal_id": "4711", "modified_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC)}
+    assert to_generic(change).restored is True
+    v1 = orjson.dumps({"meta": {"action": "updated", "object": "deal", "id": 4711, "timestamp": 1795422600},
+                       "current": {"id": 4711, "status": "open", "update_time": "2026-11-23 08:30:00"},
+                       "previous": {"status": "deleted"}})
+    assert pipedrive.parse_event(v1, CONFIG).restored
+    ordinary = orjson.loads(fixture("pipedrive_deal_restore_v2.json"))
+    ordinary["previous"] = {"value": 100_000}
+    assert not pipedrive.parse_event(orjson.dumps(ordinary), CONFIG).restored
+
+
 def test_a_v1_body_is_understood_too() -> None:
     body = orjson.dumps({"current": None, "meta": {"action": "updated", "object": "deal", "id": 12},
                          "data": None})
     with pytest.raises(ConnectorError, match="no deal"):
         pipedrive.parse_event(body, CONFIG)
-    body = orjson.dumps({"meta": {"action": "updated", "object": "deal", "id": 12},
-                         "data": {"id": 12, "title": "T", "value": 0, "user_id": {"id": 5, "name": "Rep"},
-                                  "stage_id": 1, "status": "open", "update_time": "2026-11-20 10:31:16"}})
+    body = orjson.dumps({"v": 1, "event": "updated.deal", "meta": {"action": "updated", "object": "deal", "id": 12},
+                         "current": {"id": 12, "title": "T", "value": 0, "user_id": {"id": 5, "name": "Rep"},
+                                     "stage_id": 1, "status": "open", "update_time": "2026-11-20 10:31:16"},
+                         "previous": {"title": "Old title"}})
     change = pipedrive.parse_event(body, CONFIG)
+    assert change.fields["name"] == "T", "v1's current state, not its previous values"
     assert change.fields["owner_id"] == "5" and change.fields["amount"] is None
     assert change.fields["modified_at"] == datetime(2026, 11, 20, 10, 31, 16, tzinfo=UTC)
     assert change.event_id.startswith("pipedrive:")
@@ -124,7 +140,7 @@ def test_arbitrary_json_never_crashes_the_parser(body: bytes) -> None:
 
 _DEAL_KEYS = ["id", "title", "value", "currency", "owner_id", "user_id", "stage_id", "status", "add_time",
               "update_time", "close_time", "won_time", "lost_time", "expected_close_date", "last_activity_date",
-              "custom_fields", "org_name", "8f4b27d3c1b14a9e2c1d4e5f6a7b8c9d0e1f2a3b"]
+              "custom_fields", "org_name", "is_deleted", "8f4b27d3c1b14a9e2c1d4e5f6a7b8c9d0e1f2a3b"]
 _VALUES = scalars | st.sampled_from(["won", "lost", "open", "deleted", "2026-11-20T10:31:16Z", "2026-13-45",
                                      "2026-11-20 10:31:16", "1e400"])
 

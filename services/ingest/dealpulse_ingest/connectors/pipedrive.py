@@ -61,7 +61,8 @@ def parse_event(body: bytes, config: Mapping[str, Any]) -> ParsedChange:
     action = _ACTIONS.get(str(meta.get("action")))
     if action is None:
         raise ConnectorError(f"unsupported action {str(meta.get('action'))[:40]!r}")
-    data = event.get("data") if isinstance(event.get("data"), dict) else None
+    current = event.get("data", event.get("current"))  # v1 calls the deal's new state "current"
+    data = current if isinstance(current, dict) else None
     previous = event.get("previous") if isinstance(event.get("previous"), dict) else None
     deal = data or previous
     if deal is None:
@@ -70,17 +71,23 @@ def parse_event(body: bytes, config: Mapping[str, Any]) -> ParsedChange:
     deal_id = (meta.get("entity_id") if v2 else meta.get("id")) or deal.get("id")
     if deal_id is None or isinstance(deal_id, bool) or str(deal_id) == "":
         raise ConnectorError("event has no deal id")
-    deleted = action == "delete" or (data or {}).get("status") == "deleted"
+    deleted = action == "delete" or _is_deleted(data or {})
+    # A deal taken out of the trash changes from deleted to not deleted (v2: is_deleted; v1: status).
+    restored = not deleted and previous is not None and _is_deleted(previous) and data is not None
     stamp = meta.get("timestamp") if deleted else (deal.get("update_time") or meta.get("timestamp"))
     if stamp is None:
         raise ConnectorError("event has neither data.update_time nor meta.timestamp to order it by")
     fields: dict[str, Any] = {"deal_id": str(deal_id), "modified_at": parse_datetime(stamp)}
-    if not deleted:
+    if not (deleted or restored):  # a restore brings back the snapshot kept at the deletion
         fields.update(map_deal(deal, config))
     # Each delivery has its own id in v2 (meta.id, stable across retries); v1 bodies fall back to a digest.
     event_id = f"pipedrive:{meta['id']}" if v2 and meta.get("id") else digest_id(
         "pipedrive", action, str(deal_id), stamp, data)
-    return ParsedChange(event_id=event_id, fields=fields, deleted=deleted, raw=body)
+    return ParsedChange(event_id=event_id, fields=fields, deleted=deleted, restored=restored, raw=body)
+
+
+def _is_deleted(deal: Mapping[str, Any]) -> bool:
+    return deal.get("is_deleted") is True or deal.get("status") == "deleted"
 
 
 def map_deal(deal: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
