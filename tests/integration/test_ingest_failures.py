@@ -56,6 +56,13 @@ async def test_unknown_tenant_is_401(system: RunningSystem) -> None:
         ({**VALID, "modified_at": "2026-11-20T10:00:00"}, "modified_at"),
         ({**VALID, "qualification": {"champion": {"score": 7}}}, "qualification.champion.score"),
         ({**VALID, "amonut": 5}, "amonut"),
+        # Values no store or consumer could take: refused here rather than crashing something downstream.
+        ({**VALID, "name": "Acme\u0000"}, "name"),
+        ({**VALID, "event_id": "evt\u0000"}, "event_id"),
+        ({**VALID, "custom": {"k\u0000": 1}}, "custom"),
+        ({**VALID, "expected_close_date": "9999-12-31"}, "expected_close_date"),
+        ({**VALID, "modified_at": "0001-01-01T00:00:00-00:30"}, "modified_at"),
+        ({**VALID, "qualification": {"champion": {"score": 2, "note": "\u0000"}}}, "qualification.champion.note"),
     ],
 )
 async def test_invalid_change_is_422_naming_the_field(system: RunningSystem, change: dict, field: str) -> None:

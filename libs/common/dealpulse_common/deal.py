@@ -2,11 +2,64 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# --------------------------------------------------------------- what a deal's values may be
+# Every service stores a deal (PostgreSQL jsonb and text) and sends it (JSON on Kafka). A value either cannot
+# carry, or one no calendar arithmetic survives, is refused where the deal enters, with the field named, instead
+# of failing later in a consumer that cannot tell the sender.
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2199, 12, 31)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _storable_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _in_calendar(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
+
+
+def _storable_json(value: Any) -> Any:
+    """JSON every store and wire format here takes: text without NUL, 64-bit integers, finite numbers."""
+    if isinstance(value, str):
+        _storable_text(value)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable_text(str(key))
+            _storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable_json(item)
+    return value
+
+
+IN_CALENDAR = AfterValidator(_in_calendar)
+DealText = Annotated[str, AfterValidator(_storable_text)]
+DealDate = Annotated[date, IN_CALENDAR]
+DealDateTime = Annotated[datetime, IN_CALENDAR]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Stage(StrEnum):
@@ -74,7 +127,7 @@ class QualificationEntry(BaseModel):
     score: Annotated[int, Field(ge=0, le=3)]
     evidence_strength: EvidenceStrength = EvidenceStrength.NONE
     confidence: Confidence = Confidence.LOW
-    note: str | None = None
+    note: DealText | None = None
 
 
 Qualification = dict[QualificationCategory, QualificationEntry]
@@ -97,32 +150,32 @@ class CanonicalDeal(BaseModel):
 
     tenant_id: str
     deal_id: str
-    name: str | None = None
-    account_name: str | None = None
-    amount: float | None = None
-    currency: str = "USD"
+    name: DealText | None = None
+    account_name: DealText | None = None
+    amount: FiniteFloat | None = None
+    currency: DealText = "USD"
     stage: Stage | None = None
-    crm_stage: str | None = None
+    crm_stage: DealText | None = None
     stage_unmapped: bool = Field(
         False, description="True when crm_stage matched no tenant mapping nor default name; stage is then the last "
                            "known canonical stage")
     forecast_category: ForecastCategory | None = None
-    industry: str | None = None
-    region: str | None = None
-    product_type: str | None = None
-    lead_source: str | None = None
-    owner_id: str | None = None
-    owner_name: str | None = None
-    manager_id: str | None = None
-    created_at: datetime | None = None
-    expected_close_date: date | None = None
-    closed_at: datetime | None = None
+    industry: DealText | None = None
+    region: DealText | None = None
+    product_type: DealText | None = None
+    lead_source: DealText | None = None
+    owner_id: DealText | None = None
+    owner_name: DealText | None = None
+    manager_id: DealText | None = None
+    created_at: DealDateTime | None = None
+    expected_close_date: DealDate | None = None
+    closed_at: DealDateTime | None = None
     is_closed: bool = False
     is_won: bool | None = None
-    last_activity_at: datetime | None = None
+    last_activity_at: DealDateTime | None = None
     qualification: Qualification = Field(default_factory=dict)
-    custom: dict[str, Any] = Field(default_factory=dict)
-    source_modified_at: datetime | None = None
+    custom: JsonObject = Field(default_factory=dict)
+    source_modified_at: DealDateTime | None = None
     history: DealHistory = Field(default_factory=DealHistory)
 
     def health_score(self) -> int | None:

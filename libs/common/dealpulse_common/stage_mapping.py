@@ -11,12 +11,12 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from dealpulse_common.deal import ForecastCategory, Stage
+from dealpulse_common.deal import DealText, ForecastCategory, Stage
 
 SETTINGS_KEY = "stages"
 MAX_ENTRIES = 500
 
-RawName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RawName = Annotated[DealText, StringConstraints(min_length=1, max_length=200)]
 
 
 def mapping_key(raw: str) -> str:

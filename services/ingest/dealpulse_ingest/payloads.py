@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from dealpulse_common.deal import QualificationCategory, QualificationEntry
+from dealpulse_common.deal import (
+    IN_CALENDAR,
+    DealDate,
+    DealText,
+    JsonObject,
+    QualificationCategory,
+    QualificationEntry,
+)
 from dealpulse_ingest.normalize import StageMapping, closed_state, normalize_forecast_category, normalize_stage
 
 DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
+ShortText = Annotated[DealText, StringConstraints(max_length=500)]
+# Every instant a CRM sends is timezone-aware and within the calendar the services compute with.
+CrmTime = Annotated[AwareDatetime, IN_CALENDAR]
 _ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id", "deleted", "restored"}
 
 
@@ -21,8 +29,8 @@ class GenericDealChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deal_id: DealId
-    modified_at: AwareDatetime = Field(description="When the CRM changed the deal; older changes are ignored")
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    modified_at: CrmTime = Field(description="When the CRM changed the deal; older changes are ignored")
+    event_id: Annotated[DealText, StringConstraints(min_length=1, max_length=200)] | None = None
     deleted: bool = Field(False, description="The CRM deleted (or merged away) the deal: it leaves the pipeline "
                                              "and is kept for audit. Needs only deal_id and modified_at; other "
                                              "fields are ignored (a CRM's delete payload often repeats the deal)")
@@ -43,14 +51,14 @@ class GenericDealChange(BaseModel):
     owner_id: ShortText | None = None
     owner_name: ShortText | None = None
     manager_id: ShortText | None = None
-    created_at: AwareDatetime | None = None
-    expected_close_date: date | None = None
-    closed_at: AwareDatetime | None = None
+    created_at: CrmTime | None = None
+    expected_close_date: DealDate | None = None
+    closed_at: CrmTime | None = None
     is_closed: bool | None = None
     is_won: bool | None = None
-    last_activity_at: AwareDatetime | None = None
+    last_activity_at: CrmTime | None = None
     qualification: dict[QualificationCategory, QualificationEntry] | None = None
-    custom: dict[str, Any] | None = None
+    custom: JsonObject | None = None
 
     @model_validator(mode="after")
     def _deleted_or_restored(self) -> GenericDealChange:
