@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import uuid
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dealpulse_common.events import DeadLetter
+from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
+from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAD_LETTERS, DEAL_CHANGED
 from tests.support import RunningSystem, deal_change, poll_until
+from tests.unit.gateway import samples
 
 
 async def test_poison_message_goes_to_dlq_and_next_message_is_scored(system: RunningSystem) -> None:
@@ -58,3 +62,27 @@ async def _dead_letters_for(system: RunningSystem, tenant_id: str, expected: int
         return await poll_until(read, timeout=30)
     finally:
         await consumer.stop()
+
+
+async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neighbours_are_scored(
+        system: RunningSystem) -> None:
+    # It parses (a foreign producer put a NUL in the envelope's deal id), so only storing it fails.
+    tenant = await system.new_tenant()
+    changes = [samples.changed(tenant.tenant_id, deal_id) for deal_id in ("D-before", "D-\x00bad", "D-after")]
+    for n, change in enumerate(changes):
+        change.data.source_event_id = f"neighbour-{n}"
+    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
+    await producer.start()
+    try:
+        await EventPublisher(producer, "dlq-test", 10.0).publish_many([Outgoing(DEAL_CHANGED, c) for c in changes])
+    finally:
+        await producer.stop()
+
+    for deal_id in ("D-before", "D-after"):
+        await poll_until(lambda deal_id=deal_id: system.admin_fetch(
+            "SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = $2", tenant.tenant_id, deal_id), timeout=30)
+    letters = await _dead_letters_for(system, tenant.tenant_id, expected=1)
+    assert [letter.dealid for letter in letters] == ["D-\x00bad"]
+    assert letters[0].data.original_topic == DEAL_CHANGED.name
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert (await client.get(f"{system.url('scorer')}/healthz")).status_code == 200

@@ -27,7 +27,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     *DATABASE_UNAVAILABLE, asyncpg.TransactionRollbackError, asyncpg.QueryCanceledError, PublishError,
 )
 # Errors that belong to one event (its data), not to the service: that event is dead-lettered, the rest go on.
-POISON: tuple[type[BaseException], ...] = (asyncpg.PostgresError, ValidationError, ValueError)
+POISON: tuple[type[BaseException], ...] = (asyncpg.PostgresError, ValidationError, ValueError, ArithmeticError)
 
 
 async def retry_transient(operation: Callable[[], Awaitable[T]], budget_s: float) -> T:

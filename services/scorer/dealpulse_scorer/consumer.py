@@ -6,6 +6,7 @@ Re-scores after a model switch (``rescore.py``) come through ``score_in`` too: t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import CloudEvent, DealChanged, DealScored, DealScoredData, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.topics import DEAL_SCORED
+from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for
+from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
 from dealpulse_scorer import store
 from dealpulse_scorer.drift import DriftMonitor
 from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
@@ -27,7 +29,10 @@ from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.serving import ServingModels
 from dealpulse_scorer.won_library import WonDealLibrary
 
-SOURCE = "dealpulse/scorer"
+SERVICE = "scorer"
+SOURCE = f"dealpulse/{SERVICE}"
+log = logging.getLogger(__name__)
+ScoredChanges = list[tuple[DealChanged, DealScoredData]]
 
 
 class ScoringConsumer:
@@ -61,13 +66,39 @@ class ScoringConsumer:
             deletions = [c for c in changes if c.data.deleted]
             live_changes = [c for c in changes if not c.data.deleted]
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                scored = await self.score_in(conn, models.for_tenant(tenant_id), tenant_id, live_changes, live=True)
+                scored, poisoned = await self._score_live(conn, models.for_tenant(tenant_id), tenant_id, live_changes)
+                outgoing.extend(poisoned)
                 if deletions:
                     await store.forget_deals(conn, tenant_id, [(c.dealid, as_of(c)) for c in deletions])
                     self.won_library.forget(tenant_id)
             outgoing.extend(Outgoing(DEAL_SCORED, scored_event(change, data, stream_timing(change, data, consumed_at)))
                             for change, data in scored)
         return outgoing
+
+    async def _score_live(self, conn: asyncpg.Connection, model: LoadedModel, tenant_id: str,
+                          changes: list[DealChanged]) -> tuple[ScoredChanges, list[Outgoing]]:
+        """Score the tenant's changes together; if one's data makes that fail, score them one by one, each in a
+        savepoint, so only that change is dead-lettered and its neighbours (and the partition) go on."""
+        try:
+            async with conn.transaction():
+                return await self.score_in(conn, model, tenant_id, changes, live=True), []
+        except TRANSIENT:
+            raise
+        except POISON:
+            log.warning("a change in a batch of %d cannot be scored; scoring them one by one", len(changes))
+        scored: ScoredChanges = []
+        poisoned: list[Outgoing] = []
+        for change in changes:
+            try:
+                async with conn.transaction():
+                    scored += await self.score_in(conn, model, tenant_id, [change], live=True)
+            except TRANSIENT:
+                raise
+            except POISON as exc:
+                log.exception("cannot score change %s; dead-lettered", change.id)
+                poisoned.append(dead_letter_for(change, DEAL_CHANGED, SERVICE, exc))
+                metrics.DEAD_LETTERS.labels(SERVICE, DEAL_CHANGED.name).inc()
+        return scored, poisoned
 
     async def score_in(
         self, conn: asyncpg.Connection, model: LoadedModel, tenant_id: str, changes: list[DealChanged], *, live: bool
