@@ -30,7 +30,11 @@ async def test_sync_score_uses_the_tokens_tenant_and_the_active_model(system: Ru
     assert rows == [], "a what-if score must not be stored"
 
 
-@pytest.mark.parametrize("body", [{"amount": 5}, {**DEAL, "amount": "lots"}, [1, 2]])
+@pytest.mark.parametrize("body", [
+    {"amount": 5}, {**DEAL, "amount": "lots"}, [1, 2],
+    # Values the scorer cannot carry or compute with: refused, never a 500 (found by fuzzing the OpenAPI spec).
+    {**DEAL, "custom": {"big": 10**30}}, {**DEAL, "expected_close_date": "9999-12-31"}, {**DEAL, "name": "x\u0000"},
+])
 async def test_invalid_deal_is_422(system: RunningSystem, body: object) -> None:
     tenant = await system.new_tenant()
     async with _client(system, system.token(tenant)) as client:

@@ -6,11 +6,11 @@ pass through unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
 import httpx
-import orjson
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import Response
 
@@ -51,7 +51,9 @@ async def score_deal(
     settings: GatewaySettings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.scorer
     # The tenant always comes from the token: a body naming another tenant must not score with its model.
-    body = orjson.dumps({**deal, "tenant_id": principal.tenant_id})
+    # The standard library's encoder, as FastAPI decoded the body with it: orjson refuses integers beyond 64 bits,
+    # which are the scorer's to refuse (422), not a reason for a 500 here.
+    body = json.dumps({**deal, "tenant_id": principal.tenant_id}, separators=(",", ":")).encode()
     headers = {"content-type": "application/json", "traceparent": continue_trace(request.headers.get("traceparent"))}
     try:
         answer = await client.post(SCORER_PATH, content=body, headers=headers)
