@@ -103,6 +103,8 @@ async def test_targets_must_be_canonical_and_an_edit_bumps_the_version(system: R
     assert bad.status_code == 422
     clash = await _call(system, tenant, "PUT", body={"stages": {"Legal": "negotiation", " legal ": "commit"}})
     assert clash.status_code == 422
+    unstorable = await _call(system, tenant, "PUT", body={"forecast_categories": {"\u0000L": "omitted"}})
+    assert unstorable.status_code == 422, "a NUL PostgreSQL cannot store is refused, not a 500"
     assert await system.admin_fetch("SELECT 1 FROM audit_log WHERE tenant_id = $1", tenant.tenant_id) == []
 
     first = await _call(system, tenant, "PUT", body={"stages": {"Legal": "negotiation"}})
