@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,10 @@ import websockets
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_common.auth import issue_token
+from dealpulse_common.events import CloudEvent
+from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.topics import Topic
 from dealpulse_ingest.signature import sign
 
 T = TypeVar("T")
@@ -65,6 +68,15 @@ class RunningSystem:
                        "X-DealPulse-Signature": signature or sign(tenant.webhook_secret, body), **(headers or {})}
         async with httpx.AsyncClient(timeout=10.0) as client:
             return await client.post(f"{self.url('ingest')}/v1/webhooks/generic", content=body, headers=all_headers)
+
+    async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
+        """Put events straight onto a topic, acknowledged, as one of the services would."""
+        producer = make_producer(ServiceSettings(kafka_bootstrap=self.stack.kafka_bootstrap))
+        await producer.start()
+        try:
+            await EventPublisher(producer, "tests", 10.0).publish_many([Outgoing(topic, e) for e in events])
+        finally:
+            await producer.stop()
 
     async def admin_fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """Read as the database owner (bypassing row-level security) to check what was persisted."""

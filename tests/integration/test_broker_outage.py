@@ -11,8 +11,6 @@ import signal
 
 import httpx
 
-from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
-from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_CHANGED
 from tests.support import RunningSystem, Tenant, poll_until
 from tests.unit.gateway import samples
@@ -28,17 +26,9 @@ async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
 
 async def test_processors_wait_out_a_frozen_broker_mid_batch(system: RunningSystem) -> None:
     tenant = await system.new_tenant("outage")
-    changes = []
-    for n in range(CHANGES):
-        change = samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1")
-        change.data.source_event_id = f"outage-{n}"
-        changes.append(Outgoing(DEAL_CHANGED, change))
-    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
-    await producer.start()
-    try:
-        await EventPublisher(producer, "outage-test", 10.0).publish_many(changes)
-    finally:
-        await producer.stop()
+    await system.publish(DEAL_CHANGED, [
+        samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"outage-{n}")
+        for n in range(CHANGES)])
 
     # Freeze the broker while scores are being written and published.
     await poll_until(lambda: _between(system, tenant, 1, CHANGES // 2), timeout=60, interval=0.05)

@@ -9,8 +9,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dealpulse_common.events import DeadLetter
-from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
-from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAD_LETTERS, DEAL_CHANGED
 from tests.support import RunningSystem, deal_change, poll_until
 from tests.unit.gateway import samples
@@ -68,15 +66,9 @@ async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neig
         system: RunningSystem) -> None:
     # It parses (a foreign producer put a NUL in the envelope's deal id), so only storing it fails.
     tenant = await system.new_tenant()
-    changes = [samples.changed(tenant.tenant_id, deal_id) for deal_id in ("D-before", "D-\x00bad", "D-after")]
-    for n, change in enumerate(changes):
-        change.data.source_event_id = f"neighbour-{n}"
-    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
-    await producer.start()
-    try:
-        await EventPublisher(producer, "dlq-test", 10.0).publish_many([Outgoing(DEAL_CHANGED, c) for c in changes])
-    finally:
-        await producer.stop()
+    await system.publish(DEAL_CHANGED, [
+        samples.changed(tenant.tenant_id, deal_id, source_event_id=f"neighbour-{n}")
+        for n, deal_id in enumerate(("D-before", "D-\x00bad", "D-after"))])
 
     for deal_id in ("D-before", "D-after"):
         await poll_until(lambda deal_id=deal_id: system.admin_fetch(

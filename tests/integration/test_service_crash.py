@@ -9,8 +9,6 @@ import signal
 
 import pytest
 
-from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
-from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_CHANGED
 from tests.support import RunningSystem, Tenant, poll_until
 from tests.unit.gateway import samples
@@ -28,17 +26,9 @@ async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
 @pytest.mark.parametrize("service", sorted(HISTORY))
 async def test_a_killed_processor_restarts_and_every_change_lands_once(system: RunningSystem, service: str) -> None:
     tenant = await system.new_tenant("crash")
-    changes = []
-    for n in range(CHANGES):
-        change = samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1")
-        change.data.source_event_id = f"crash-{n}"
-        changes.append(Outgoing(DEAL_CHANGED, change))
-    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
-    await producer.start()
-    try:
-        await EventPublisher(producer, "crash-test", 10.0).publish_many(changes)
-    finally:
-        await producer.stop()
+    await system.publish(DEAL_CHANGED, [
+        samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"crash-{n}")
+        for n in range(CHANGES)])
 
     table = HISTORY[service]
     await poll_until(lambda: _some_but_not_all(system, table, tenant), timeout=60, interval=0.05)

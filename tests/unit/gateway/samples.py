@@ -55,9 +55,9 @@ def alert(tenant_id: str = "acme", deal_id: str = "D1", owner_id: str | None = "
 
 
 def changed(tenant_id: str = "acme", deal_id: str = "D1", owner_id: str | None = "rep-1",
-            deleted: bool = False) -> DealChanged:
+            deleted: bool = False, source_event_id: str = "crm-2") -> DealChanged:
     deal = CanonicalDeal(tenant_id=tenant_id, deal_id=deal_id, name="Acme renewal", amount=48_000,
                          stage=Stage.PROPOSAL, owner_id=owner_id, source_modified_at=NOW)
     data = DealChangedData(deal=deal, changed_fields=["deleted"] if deleted else ["amount"], provider="hubspot",
-                           source_event_id="crm-2", received_at=NOW, deleted=deleted)
+                           source_event_id=source_event_id, received_at=NOW, deleted=deleted)
     return DealChanged.create(source="dealpulse/ingest", tenant_id=tenant_id, deal_id=deal_id, data=data)
