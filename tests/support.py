@@ -15,14 +15,15 @@ import asyncpg
 import httpx
 import orjson
 import websockets
+from aiokafka import AIOKafkaConsumer
 
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_common.auth import issue_token
-from dealpulse_common.events import CloudEvent
+from dealpulse_common.events import CloudEvent, DeadLetter
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_common.topics import Topic
+from dealpulse_common.topics import DEAD_LETTERS, Topic
 from dealpulse_ingest.signature import sign
 
 T = TypeVar("T")
@@ -77,6 +78,23 @@ class RunningSystem:
             await EventPublisher(producer, "tests", 10.0).publish_many([Outgoing(topic, e) for e in events])
         finally:
             await producer.stop()
+
+    async def dead_letters(self, tenant_id: str, service: str, expected: int) -> list[DeadLetter]:
+        """The tenant's dead letters from ``service``, once at least ``expected`` of them are on the topic."""
+        consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=self.stack.kafka_bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=10)
+        await consumer.start()
+        found: list[DeadLetter] = []
+        try:
+            async def read() -> list[DeadLetter] | None:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    found.extend(letter for letter in (DEAD_LETTERS.decode(r.value) for r in records)
+                                 if letter.tenantid == tenant_id and letter.data.service == service)
+                return found if len(found) >= expected else None
+
+            return await poll_until(read, timeout=30)
+        finally:
+            await consumer.stop()
 
     async def admin_fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """Read as the database owner (bypassing row-level security) to check what was persisted."""

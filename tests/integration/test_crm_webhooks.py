@@ -12,10 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
-from dealpulse_common.events import DeadLetter
-from dealpulse_common.topics import DEAD_LETTERS
 from dealpulse_ingest.connectors.hubspot import expected_signature
 from tests.support import RunningSystem, Tenant, poll_until
 
@@ -52,23 +49,6 @@ async def _scored(system: RunningSystem, tenant: Tenant, deal_id: str) -> None:
 async def _events(system: RunningSystem, tenant: Tenant) -> int:
     rows = await system.admin_fetch("SELECT count(*) AS n FROM deal_events WHERE tenant_id = $1", tenant.tenant_id)
     return int(rows[0]["n"])
-
-
-async def _dead_letters(system: RunningSystem, tenant_id: str, expected: int) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=system.stack.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=10)
-    await consumer.start()
-    found: list[DeadLetter] = []
-    try:
-        async def read() -> list[DeadLetter] | None:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(letter for letter in (DEAD_LETTERS.decode(r.value) for r in records)
-                             if letter.tenantid == tenant_id and letter.data.service == "ingest")
-            return found if len(found) >= expected else None
-
-        return await poll_until(read, timeout=30)
-    finally:
-        await consumer.stop()
 
 
 # --- Salesforce ---------------------------------------------------------------------------------------------
@@ -119,7 +99,7 @@ async def test_salesforce_refusals_are_soap_faults(system: RunningSystem) -> Non
         assert response.status_code == 500
         assert b"<soapenv:Fault>" in response.content and reason.encode() in response.content, response.text
     assert await _events(system, tenant) == 0
-    letters = await _dead_letters(system, tenant.tenant_id, expected=4)
+    letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=4)
     assert any("not this tenant" in letter.data.error for letter in letters)
     assert any(base64.b64decode(letter.data.original_value_b64) == body for letter in letters)
 
@@ -153,7 +133,7 @@ async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: 
     again = await _post(system, path, retry, "application/json", _hubspot_headers(tenant.webhook_secret, url, retry))
     assert [r["status"] for r in again.json()["results"]] == (
         ["duplicate"] * 6 + ["ignored", "duplicate", "rejected", "duplicate"])
-    letters = await _dead_letters(system, tenant.tenant_id, expected=1)
+    letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=1)
     assert "amount is not a number" in letters[0].data.error
     assert b'"propertyValue":"a lot"' in base64.b64decode(letters[0].data.original_value_b64)
 
@@ -267,7 +247,7 @@ async def test_pipedrive_bad_input_gets_a_clear_answer_and_a_dead_letter(system:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert reason in response.json()["detail"]
     assert await _events(system, tenant) == 0
-    letters = await _dead_letters(system, tenant.tenant_id, expected=5)
+    letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=5)
     errors = " | ".join(letter.data.error for letter in letters)
     for reason in ("do not match", "content type", "not valid JSON", "not a deal event", "exceeds"):
         assert reason in errors

@@ -6,10 +6,9 @@ import base64
 import uuid
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from dealpulse_common.events import DeadLetter
-from dealpulse_common.topics import DEAD_LETTERS, DEAL_CHANGED
+from dealpulse_common.topics import DEAL_CHANGED
 from tests.support import RunningSystem, deal_change, poll_until
 from tests.unit.gateway import samples
 
@@ -32,7 +31,7 @@ async def test_poison_message_goes_to_dlq_and_next_message_is_scored(system: Run
     await poll_until(lambda: system.admin_fetch(
         "SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = 'D-1'", tenant.tenant_id), timeout=30)
 
-    letters = await _dead_letters_for(system, tenant.tenant_id, expected=2)
+    letters = await system.dead_letters(tenant.tenant_id, "scorer", expected=2)
     by_value = {base64.b64decode(letter.data.original_value_b64): letter for letter in letters}
     assert poison in by_value
     letter = by_value[poison]
@@ -40,26 +39,6 @@ async def test_poison_message_goes_to_dlq_and_next_message_is_scored(system: Run
     assert letter.data.service == "scorer"
     assert "cannot parse" in letter.data.error
     assert letter.data.offset is not None
-
-
-async def _dead_letters_for(system: RunningSystem, tenant_id: str, expected: int) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=system.stack.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=10)
-    await consumer.start()
-    found: list[DeadLetter] = []
-    try:
-        async def read() -> list[DeadLetter] | None:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    letter = DEAD_LETTERS.decode(record.value)
-                    if letter.tenantid == tenant_id and letter.data.service == "scorer":
-                        found.append(letter)
-            return found if len(found) >= expected else None
-
-        return await poll_until(read, timeout=30)
-    finally:
-        await consumer.stop()
 
 
 async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neighbours_are_scored(
@@ -73,7 +52,7 @@ async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neig
     for deal_id in ("D-before", "D-after"):
         await poll_until(lambda deal_id=deal_id: system.admin_fetch(
             "SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = $2", tenant.tenant_id, deal_id), timeout=30)
-    letters = await _dead_letters_for(system, tenant.tenant_id, expected=1)
+    letters = await system.dead_letters(tenant.tenant_id, "scorer", expected=1)
     assert [letter.dealid for letter in letters] == ["D-\x00bad"]
     assert letters[0].data.original_topic == DEAL_CHANGED.name
     async with httpx.AsyncClient(timeout=5) as client:

@@ -15,22 +15,11 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from dealpulse_common.auth import issue_token
-from dealpulse_common.events import CloudEvent
-from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, Topic
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway.messages import parse_stream_id
 from tests.support import RunningSystem, StreamClient, Tenant
 from tests.unit.gateway import samples
-
-
-async def _publish(system: RunningSystem, *items: tuple[Topic[CloudEvent], CloudEvent]) -> None:
-    producer = make_producer(ServiceSettings(kafka_bootstrap=system.stack.kafka_bootstrap))
-    await producer.start()
-    try:
-        await EventPublisher(producer, "gateway-test", 5.0).publish_many([Outgoing(t, e) for t, e in items])
-    finally:
-        await producer.stop()
 
 
 async def _stream(system: RunningSystem, tenant: Tenant, role: str, user: str, **params: str) -> StreamClient:
@@ -63,9 +52,10 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
         b_score = samples.scored(b, "D1", "rep-1")
         others_deletion = samples.changed(a, "D2", "rep-2", deleted=True)
         # When scores, a verdict, an alert and a deletion of both tenants flow through the topics
-        await _publish(system, (DEAL_SCORED, own_score), (DEAL_SCORED, others_score),
-                       (DEAL_VERDICT, others_verdict), (DEAL_ALERTS, own_alert), (DEAL_SCORED, b_score),
-                       (DEAL_CHANGED, others_deletion))
+        await system.publish(DEAL_SCORED, [own_score, others_score, b_score])
+        await system.publish(DEAL_VERDICT, [others_verdict])
+        await system.publish(DEAL_ALERTS, [own_alert])
+        await system.publish(DEAL_CHANGED, [others_deletion])
 
         # Then the manager sees all of tenant A, each as a frame with the stream id first
         seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id,
@@ -95,9 +85,9 @@ async def test_a_redelivered_event_is_streamed_once(system: RunningSystem) -> No
     try:
         event = samples.scored(tenant.tenant_id, "D-dup", "rep-1")
         # Twice in one batch, then again in a later batch: what a crash before the commit looks like
-        await _publish(system, (DEAL_SCORED, event), (DEAL_SCORED, event))
+        await system.publish(DEAL_SCORED, [event, event])
         await _until_ids(stream, {event.id})
-        await _publish(system, (DEAL_SCORED, event))
+        await system.publish(DEAL_SCORED, [event])
         later = await stream.collect(2.0)
         assert [m for m in later if m["event"]["id"] == event.id] == []
     finally:
@@ -111,11 +101,11 @@ async def test_reconnect_with_last_id_resumes_exactly_after_it(system: RunningSy
     try:
         # One deal, so one partition: the three scores reach the stream in the order they were published.
         first, second, third = (samples.scored(tenant.tenant_id, "D-resume", "rep-1") for _ in range(3))
-        await _publish(system, (DEAL_SCORED, first))
+        await system.publish(DEAL_SCORED, [first])
         [received] = [m for m in await _until_ids(first_session, {first.id}) if m["event"]["id"] == first.id]
         await first_session.close()
         # While the dashboard is away, two more scores arrive
-        await _publish(system, (DEAL_SCORED, second), (DEAL_SCORED, third))
+        await system.publish(DEAL_SCORED, [second, third])
         await _until_ids(watcher, {first.id, second.id, third.id})
 
         resumed = await _stream(system, tenant, "admin", "admin-1", last_id=received["id"])
@@ -155,7 +145,7 @@ async def test_stream_metrics_are_exported(system: RunningSystem) -> None:
     stream = await _stream(system, tenant, "admin", "admin-1")
     try:
         event = samples.scored(tenant.tenant_id, "D-met", "rep-1")
-        await _publish(system, (DEAL_SCORED, event))
+        await system.publish(DEAL_SCORED, [event])
         await _until_ids(stream, {event.id})
         async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
             exposed = (await client.get("/metrics")).text
