@@ -55,7 +55,8 @@ class StreamFanout:
         batch = [(event, entry) for event in events if (entry := stream_entry(event, gateway_at)) is not None]
         if not batch:
             return []
-        stream_ids = await self._write_with_retry(batch)
+        stream_ids = await with_backoff(lambda: self._write(batch), REDIS_UNAVAILABLE, self._retry_for_s,
+                                        what="the fan-out to Redis")
         fanned_out_at = utcnow()
         for (event, _), stream_id in zip(batch, stream_ids, strict=True):
             if stream_id is None:
@@ -66,10 +67,6 @@ class StreamFanout:
             if received_at is not None:
                 metrics.WEBHOOK_TO_STREAM.observe(max(0.0, (fanned_out_at - received_at).total_seconds()))
         return []
-
-    async def _write_with_retry(self, batch: Sequence[tuple[CloudEvent, StreamEntry]]) -> list[str | None]:
-        return await with_backoff(lambda: self._write(batch), REDIS_UNAVAILABLE, self._retry_for_s,
-                                  what="the fan-out to Redis")
 
     async def _write(self, batch: Sequence[tuple[CloudEvent, StreamEntry]]) -> list[str | None]:
         # One round trip per batch; within it the events keep their consumed order, so each deal's updates reach

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import Any
 import asyncpg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dealpulse_common.backoff import with_backoff
 from dealpulse_common.db import DATABASE_UNAVAILABLE, create_pool, tenant_transaction
 from dealpulse_common.events import IMPORT_PROVIDER, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
 RESUME_HINT = "; re-run the same file to resume, rows already imported come back as duplicates"
 _BATCH_ROWS = 500
+# Nothing of a chunk was stored when these end its attempt (ingest's contract), so retrying cannot duplicate it.
+# A deadlock is another job's chunk locking the same deals in another order: PostgreSQL rolled one back whole.
+_RETRIED = (PublishError, asyncpg.DeadlockDetectedError, *DATABASE_UNAVAILABLE)
 
 
 class ImportSettings(BaseSettings):
@@ -209,24 +212,21 @@ class ImportRunner:
     async def _ingest(self, job: ImportJob, changes: list[GenericDealChange]) -> list[Outcome]:
         assert self._ingestor is not None  # submit opened the pool before starting the job
         ingestor = self._ingestor
-        delay, deadline = 0.2, time.monotonic() + self.settings.give_up_after_s
-        while True:
-            try:
-                async with self._slots:
-                    # prepare is inside the retry: it reads the tenant's stage mapping and may find no database.
-                    prepared = [await ingestor.prepare(
-                        job.tenant_id, change, provider=IMPORT_PROVIDER, event_id=row_event_id(job.tenant_id, change),
-                        traceparent=continue_trace(None), received_at=utcnow()) for change in changes]
-                    return await ingestor.ingest_many(prepared)
-            except (PublishError, asyncpg.DeadlockDetectedError, *DATABASE_UNAVAILABLE) as exc:
-                # Nothing of the chunk was stored (ingest's contract), so retrying cannot duplicate it. A deadlock
-                # is another job's chunk locking the same deals in another order: PostgreSQL rolled one back whole.
-                if time.monotonic() > deadline:
-                    raise ImportAborted(f"broker or database unavailable for {self.settings.give_up_after_s:.0f} s:"
-                                        f" {_describe(exc)}") from exc
-                log.warning("import %s: %s; retrying in %.1f s", job.job_id, _describe(exc), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        async def attempt() -> list[Outcome]:
+            async with self._slots:
+                # prepare is inside the retry: it reads the tenant's stage mapping and may find no database.
+                prepared = [await ingestor.prepare(
+                    job.tenant_id, change, provider=IMPORT_PROVIDER, event_id=row_event_id(job.tenant_id, change),
+                    traceparent=continue_trace(None), received_at=utcnow()) for change in changes]
+                return await ingestor.ingest_many(prepared)
+
+        try:
+            return await with_backoff(attempt, _RETRIED, self.settings.give_up_after_s, what=f"import {job.job_id}",
+                                      max_delay_s=10.0)
+        except _RETRIED as exc:
+            raise ImportAborted(f"broker or database unavailable for {self.settings.give_up_after_s:.0f} s:"
+                                f" {_describe(exc)}") from exc
 
     async def _flush_periodically(self, job: ImportJob, progress: _Progress, stop: asyncio.Event) -> None:
         while not stop.is_set():
