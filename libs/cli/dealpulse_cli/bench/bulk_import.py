@@ -76,8 +76,7 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
     result = ImportBenchResult(rows=rows)
     token = issue_token(ServiceSettings().jwt_secret, BENCH_TENANT, "admin", "bench", 7200)
     broker = psutil.Process(system.stack.broker_pid())
-    processes = {"broker": broker, **{name: psutil.Process(p.pid) for name, p in system.supervisor.processes.items()}}
-    cpu_before = {name: _cpu(process) for name, process in processes.items()}
+    cpu_before = system.cpu_seconds(with_broker=True)
     database = await asyncpg.connect(system.stack.admin_database_url)
     try:
         async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), timeout=120,
@@ -87,8 +86,8 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
             await _follow(_Progress(client, database, job_id, broker, started), result, poll_s)
     finally:
         await database.close()
-    result.cpu_s = {name: _cpu(process) - cpu_before[name] for name, process in processes.items()}
-    result.rss_mb = {name: process.memory_info().rss / 1e6 for name, process in processes.items()}
+    result.cpu_s = {name: used - cpu_before[name] for name, used in system.cpu_seconds(with_broker=True).items()}
+    result.rss_mb = system.rss_mb(with_broker=True)
     return result
 
 
@@ -147,11 +146,6 @@ async def _upload(client: httpx.AsyncClient, data: Path) -> str:
     if response.status_code != 202:
         raise RuntimeError(f"upload refused: {response.status_code} {response.text}")
     return str(response.json()["id"])
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
 
 
 def run_import_bench(rows: int, report: Path) -> ImportBenchResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,26 +22,35 @@ class BenchSystem:
     stack: EmbeddedStack
     supervisor: Supervisor
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system) each service process has used so far."""
+    def _pids(self, with_broker: bool) -> dict[str, int]:
+        pids = {name: process.pid for name, process in self.supervisor.processes.items()}
+        return {"broker": self.stack.broker_pid(), **pids} if with_broker else pids
+
+    def cpu_seconds(self, *, with_broker: bool = False) -> dict[str, float]:
+        """CPU time (user + system) each service (and the broker, if asked for) has used so far."""
+        return self._read(_cpu_seconds, with_broker)
+
+    def rss_mb(self, *, with_broker: bool = False) -> dict[str, float]:
+        """Resident memory of each process, MB."""
+        return self._read(_rss_mb, with_broker)
+
+    def _read(self, reading: Callable[[psutil.Process], float], with_broker: bool) -> dict[str, float]:
         result = {}
-        for name, process in self.supervisor.processes.items():
+        for name, pid in self._pids(with_broker).items():
             try:
-                times = psutil.Process(process.pid).cpu_times()
-                result[name] = times.user + times.system
+                result[name] = reading(psutil.Process(pid))
             except psutil.NoSuchProcess:
                 result[name] = float("nan")
         return result
 
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of each service process, MB."""
-        result = {}
-        for name, process in self.supervisor.processes.items():
-            try:
-                result[name] = psutil.Process(process.pid).memory_info().rss / 1e6
-            except psutil.NoSuchProcess:
-                result[name] = float("nan")
-        return result
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _rss_mb(process: psutil.Process) -> float:
+    return float(process.memory_info().rss / 1e6)
 
 
 @contextmanager
