@@ -96,6 +96,15 @@ class RunningSystem:
         finally:
             await consumer.stop()
 
+    async def count_rows(self, table: str, tenant: Tenant) -> int:
+        """How many rows of ``tenant`` the table holds (read as the owner)."""
+        rows = await self.admin_fetch(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = $1", tenant.tenant_id)
+        return int(rows[0]["n"])
+
+    async def has_rows(self, table: str, tenant: Tenant, n: int) -> bool:
+        """At least ``n`` rows of ``tenant`` in the table: a ``poll_until`` probe."""
+        return await self.count_rows(table, tenant) >= n
+
     async def admin_fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """Read as the database owner (bypassing row-level security) to check what was persisted."""
         conn = await asyncpg.connect(self.stack.admin_database_url)

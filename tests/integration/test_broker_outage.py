@@ -19,9 +19,6 @@ CHANGES = 2_000
 FROZEN_S = 5.0  # longer than a publish may wait for its acknowledgement (KAFKA_PUBLISH_TIMEOUT_S, 2 s)
 
 
-async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
-    rows = await system.admin_fetch(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = $1", tenant.tenant_id)
-    return int(rows[0]["n"])
 
 
 async def test_processors_wait_out_a_frozen_broker_mid_batch(system: RunningSystem) -> None:
@@ -40,21 +37,18 @@ async def test_processors_wait_out_a_frozen_broker_mid_batch(system: RunningSyst
         os.kill(broker, signal.SIGCONT)
 
     # Every change is scored and judged once, and every processor is still up.
-    await poll_until(lambda: _at_least(system, "deal_risk", tenant, CHANGES), timeout=120, interval=0.5)
-    await poll_until(lambda: _at_least(system, "deal_verdict", tenant, CHANGES), timeout=120, interval=0.5)
-    assert await _count(system, "risk_scores", tenant) == CHANGES
-    assert await _count(system, "verdicts", tenant) == CHANGES
+    await poll_until(lambda: system.has_rows("deal_risk", tenant, CHANGES), timeout=120, interval=0.5)
+    await poll_until(lambda: system.has_rows("deal_verdict", tenant, CHANGES), timeout=120, interval=0.5)
+    assert await system.count_rows("risk_scores", tenant) == CHANGES
+    assert await system.count_rows("verdicts", tenant) == CHANGES
     async with httpx.AsyncClient(timeout=5) as client:
         for service in ("scorer", "verdict", "alerts", "gateway"):
             assert (await client.get(f"{system.url(service)}/healthz")).status_code == 200, service
 
 
 async def _between(system: RunningSystem, tenant: Tenant, low: int, high: int) -> bool | None:
-    scored = await _count(system, "deal_risk", tenant)
+    scored = await system.count_rows("deal_risk", tenant)
     if scored > high:
         raise AssertionError(f"{scored} of {CHANGES} scored before the freeze: the test would prove nothing")
     return True if scored >= low else None
 
-
-async def _at_least(system: RunningSystem, table: str, tenant: Tenant, n: int) -> bool | None:
-    return True if await _count(system, table, tenant) >= n else None

@@ -66,9 +66,6 @@ async def _finished(system: RunningSystem, tenant: Tenant, job_id: str, timeout:
         return await poll_until(probe, timeout=timeout, interval=0.2)
 
 
-async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
-    rows = await system.admin_fetch(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = $1", tenant.tenant_id)
-    return int(rows[0]["n"])
 
 
 async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplicates(system: RunningSystem) -> None:
@@ -87,14 +84,14 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
     assert {(e["row"], e["field"]) for e in job["errors"]} == {(n, f) for n, (_, _, f) in BAD_ROWS.items()}
     assert job["started_at"] and job["finished_at"]
 
-    await poll_until(lambda: _at_least(system, "risk_scores", tenant, 47), timeout=60)
+    await poll_until(lambda: system.has_rows("risk_scores", tenant, 47), timeout=60)
     stored = await system.admin_fetch("SELECT snapshot FROM deals WHERE tenant_id = $1 AND deal_id = 'IMP-3'",
                                       tenant.tenant_id)
     snapshot = json.loads(stored[0]["snapshot"])  # the admin connection has no jsonb codec
     assert (snapshot["crm_stage"], snapshot["account_name"], snapshot["amount"]) == ("Commit - Verbal", "Acct 3", 4000)
 
     # A history load is not news: its deals are scored and judged, and no alert is raised for any of them.
-    await poll_until(lambda: _at_least(system, "verdicts", tenant, 47), timeout=60)
+    await poll_until(lambda: system.has_rows("verdicts", tenant, 47), timeout=60)
     judged = await system.admin_fetch(
         "SELECT count(*) FILTER (WHERE r.risk_category = 'critical') AS critical,"
         " count(*) FILTER (WHERE v.commit_admission = 'not_admitted') AS not_admitted"
@@ -103,7 +100,7 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
     # The same kind of change arriving live does alert; once its alert exists, the import's events were seen too.
     live = deal_change("LIVE-1", "2026-11-02T09:00:00Z", name="Live deal", amount=90_000, stage="Commit - Verbal")
     assert (await system.send_change(tenant, live)).status_code == 202
-    await poll_until(lambda: _at_least(system, "alerts", tenant, 1), timeout=60)
+    await poll_until(lambda: system.has_rows("alerts", tenant, 1), timeout=60)
     await asyncio.sleep(1.0)
     alerts = await system.admin_fetch("SELECT deal_id FROM alerts WHERE tenant_id = $1", tenant.tenant_id)
     assert {a["deal_id"] for a in alerts} == {"LIVE-1"}
@@ -112,12 +109,10 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
     rerun = await _finished(system, tenant, again.json()["id"])
     assert (rerun["status"], rerun["accepted"], rerun["duplicates"], rerun["rejected"]) == ("done", 0, 47, 3)
     await asyncio.sleep(2.0)  # a duplicate publishes nothing, so nothing more can be scored
-    assert await _count(system, "risk_scores", tenant) == 47 + 1  # the file's deals and the live one
-    assert await _count(system, "deals", tenant) == 47 + 1
+    assert await system.count_rows("risk_scores", tenant) == 47 + 1  # the file's deals and the live one
+    assert await system.count_rows("deals", tenant) == 47 + 1
 
 
-async def _at_least(system: RunningSystem, table: str, tenant: Tenant, n: int) -> bool:
-    return await _count(system, table, tenant) >= n
 
 
 async def test_xlsx_import(system: RunningSystem) -> None:
@@ -134,7 +129,7 @@ async def test_xlsx_import(system: RunningSystem) -> None:
     assert started.status_code == 202, started.text
     job = await _finished(system, tenant, started.json()["id"])
     assert (job["status"], job["accepted"], job["rejected"]) == ("done", 10, 0), job
-    await poll_until(lambda: _at_least(system, "risk_scores", tenant, 10), timeout=60)
+    await poll_until(lambda: system.has_rows("risk_scores", tenant, 10), timeout=60)
 
 
 async def test_refusals_are_problem_details(system: RunningSystem) -> None:
@@ -202,7 +197,7 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
     assert started.status_code == 202, started.text
     job_id = started.json()["id"]
 
-    await poll_until(lambda: _at_least(system, "deals", tenant, 1), timeout=60, interval=0.02)
+    await poll_until(lambda: system.has_rows("deals", tenant, 1), timeout=60, interval=0.02)
     # Killed, it records nothing and its heartbeat stops; stopped, it records the interruption on its way out.
     system.supervisor.stop("ingest", stop)
     system.supervisor.start("ingest")
@@ -215,7 +210,7 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
 
     interrupted = await poll_until(failed, timeout=60, interval=0.5)
     assert "interrupted" in interrupted["failure"] and "re-run the same file" in interrupted["failure"]
-    stored_before = await _count(system, "deals", tenant)
+    stored_before = await system.count_rows("deals", tenant)
     assert 0 < stored_before < rows
 
     # ... and running the same file again finishes it: what was stored comes back as duplicates, nothing twice.
@@ -224,12 +219,12 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
     assert rerun["status"] == "done", rerun
     assert rerun["accepted"] + rerun["duplicates"] == rows and rerun["rejected"] == 0
     assert rerun["duplicates"] == stored_before  # a chunk is stored whole or not at all
-    assert await _count(system, "deals", tenant) == rows
-    await poll_until(lambda: _at_least(system, "deal_risk", tenant, rows), timeout=120)
+    assert await system.count_rows("deals", tenant) == rows
+    await poll_until(lambda: system.has_rows("deal_risk", tenant, rows), timeout=120)
     # A change published just before the kill but not committed is published again under the same event id;
     # the scorer recognises it, so each row is scored exactly once.
     await asyncio.sleep(2.0)
-    assert await _count(system, "risk_scores", tenant) == rows
+    assert await system.count_rows("risk_scores", tenant) == rows
 
 
 async def _job(system: RunningSystem, tenant: Tenant, job_id: str) -> dict[str, Any]:
@@ -249,4 +244,4 @@ async def test_two_imports_of_the_same_deals_at_once_both_finish(system: Running
     jobs = await asyncio.gather(*(_finished(system, tenant, s.json()["id"], timeout=120) for s in started))
     assert [j["status"] for j in jobs] == ["done", "done"], [j.get("failure") for j in jobs]
     assert sum(j["accepted"] for j in jobs) == len(rows) and sum(j["duplicates"] for j in jobs) == len(rows)
-    assert await _count(system, "deals", tenant) == len(rows)
+    assert await system.count_rows("deals", tenant) == len(rows)

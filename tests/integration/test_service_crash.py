@@ -18,9 +18,6 @@ CHANGES = 2_000
 HISTORY = {"scorer": "risk_scores", "verdict": "verdicts"}
 
 
-async def _count(system: RunningSystem, table: str, tenant: Tenant) -> int:
-    rows = await system.admin_fetch(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = $1", tenant.tenant_id)
-    return int(rows[0]["n"])
 
 
 @pytest.mark.parametrize("service", sorted(HISTORY))
@@ -38,18 +35,15 @@ async def test_a_killed_processor_restarts_and_every_change_lands_once(system: R
     system.supervisor.wait_ready([service], timeout=60)
 
     for history in ("risk_scores", "verdicts"):
-        await poll_until(lambda table=history: _at_least(system, table, tenant, CHANGES), timeout=120, interval=0.5)
-    assert await _count(system, "risk_scores", tenant) == CHANGES
-    assert await _count(system, "verdicts", tenant) == CHANGES
-    assert await _count(system, "deal_risk", tenant) == CHANGES
+        await poll_until(lambda table=history: system.has_rows(table, tenant, CHANGES), timeout=120, interval=0.5)
+    assert await system.count_rows("risk_scores", tenant) == CHANGES
+    assert await system.count_rows("verdicts", tenant) == CHANGES
+    assert await system.count_rows("deal_risk", tenant) == CHANGES
 
 
 async def _some_but_not_all(system: RunningSystem, table: str, tenant: Tenant) -> bool | None:
-    done = await _count(system, table, tenant)
+    done = await system.count_rows(table, tenant)
     if done >= CHANGES:
         raise AssertionError(f"all {CHANGES} were handled before the kill: the test would prove nothing")
     return True if done > 0 else None
 
-
-async def _at_least(system: RunningSystem, table: str, tenant: Tenant, n: int) -> bool | None:
-    return True if await _count(system, table, tenant) >= n else None
