@@ -25,7 +25,7 @@ $(INSTALLED): requirements/constraints.txt requirements/dev.txt libs/*/pyproject
 run: install ## start the embedded stack, all five services and a demo CRM feed (Ctrl-C stops all)
 	$(BIN)/dealpulse run
 
-test: install $(CHROMIUM) ## run the whole suite against a fresh embedded stack it starts and stops itself
+test: lint $(CHROMIUM) ## lint, then the whole suite against a fresh embedded stack it starts and stops itself
 	$(BIN)/pytest
 
 $(CHROMIUM):

@@ -7,16 +7,15 @@ security.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 import jwt
 
+from dealpulse_common.tenancy import is_tenant_id
+
 ALGORITHM = "HS256"
-# The shape of every tenant id (webhook headers too); a token naming anything else is not one we issued.
-TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_USER_ID_LENGTH = 200
 
 
@@ -71,7 +70,7 @@ def verify_token(secret: str, token: str) -> Principal:
 
 
 def _check_claims(tenant_id: object, role: object, user_id: object) -> None:
-    if not isinstance(tenant_id, str) or not TENANT_PATTERN.match(tenant_id):
+    if not is_tenant_id(tenant_id):  # a token naming anything else is not one we issued
         raise ValueError("tenant_id must be a lowercase identifier")
     if role not in {r.value for r in Role}:
         raise ValueError(f"role must be one of {', '.join(r.value for r in Role)}")

@@ -5,6 +5,7 @@ Schema changes are additive; a breaking change is a new ``.v2`` topic and type.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime
@@ -244,6 +245,9 @@ class DealAlert(CloudEvent):
 # ---------------------------------------------------------------- dlq
 
 
+MAX_ERROR_CHARS = 2000
+
+
 class DeadLetterData(BaseModel):
     original_topic: str
     partition: int | None = None
@@ -260,5 +264,18 @@ class DeadLetter(CloudEvent):
     type: Literal["com.dealpulse.dead_letter.v1"] = "com.dealpulse.dead_letter.v1"
     data: DeadLetterData
 
-
-EVENT_MODELS: tuple[type[CloudEvent], ...] = (DealChanged, DealScored, DealVerdict, DealAlert, DeadLetter)
+    @classmethod
+    def of(cls, *, service: str, original_topic: str, original_key: str | None, original: bytes, error: str,
+           tenant_id: str | None, deal_id: str | None, partition: int | None = None, offset: int | None = None,
+           **attrs: Any) -> DeadLetter:
+        """The one way a dead letter is written: the original bytes, where they came from, and why they failed
+        (``attrs``: CloudEvent attributes such as a stable ``id`` or the ``traceparent``)."""
+        return cls.create(
+            source=f"dealpulse/{service}", tenant_id=tenant_id or "unknown", deal_id=deal_id or "unknown",
+            data=DeadLetterData(
+                original_topic=original_topic, partition=partition, offset=offset, original_key=original_key,
+                original_value_b64=base64.b64encode(original).decode(), error=error[:MAX_ERROR_CHARS],
+                service=service, failed_at=utcnow(),
+            ),
+            **attrs,
+        )

@@ -7,7 +7,6 @@ sessions with a quick heartbeat, acks=all always, idempotence only where the bro
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -22,7 +21,7 @@ from pydantic import ValidationError
 
 from dealpulse_common import metrics
 from dealpulse_common.backoff import with_backoff
-from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, utcnow
+from dealpulse_common.events import CloudEvent, DeadLetter
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, Topic
@@ -134,22 +133,10 @@ class EventPublisher:
 
     async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None
-        tenant_id, _, deal_id = (key or "unknown:unknown").partition(":")
-        letter = DeadLetter.create(
-            source=f"dealpulse/{self._service}",
-            tenant_id=tenant_id or "unknown",
-            deal_id=deal_id or "unknown",
-            data=DeadLetterData(
-                original_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                original_key=key,
-                original_value_b64=base64.b64encode(record.value or b"").decode(),
-                error=error[:2000],
-                service=self._service,
-                failed_at=utcnow(),
-            ),
-        )
+        tenant_id, _, deal_id = (key or "").partition(":")
+        letter = DeadLetter.of(service=self._service, original_topic=record.topic, original_key=key,
+                               original=record.value or b"", error=error, tenant_id=tenant_id, deal_id=deal_id,
+                               partition=record.partition, offset=record.offset)
         await self.publish(DEAD_LETTERS, letter)
         metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
 

@@ -7,20 +7,23 @@ every write is idempotent by event id, so running it again is safe.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import asyncpg
 from pydantic import ValidationError
 
+from dealpulse_common import metrics
 from dealpulse_common.backoff import with_backoff
 from dealpulse_common.db import DATABASE_UNAVAILABLE
-from dealpulse_common.events import CloudEvent, DeadLetter, DeadLetterData, deterministic_id, utcnow
+from dealpulse_common.events import CloudEvent, DeadLetter, deterministic_id
 from dealpulse_common.kafka import Outgoing, PublishError
 from dealpulse_common.topics import DEAD_LETTERS, Topic
 
 T = TypeVar("T")
+E = TypeVar("E", bound=CloudEvent)
+log = logging.getLogger(__name__)
 
 # A handler that publishes from inside (alerts: publish, then mark published) sees broker outages here too.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -41,13 +44,49 @@ async def retry_transient(operation: Callable[[], Awaitable[T]], budget_s: float
 
 def dead_letter_for(event: CloudEvent, topic: Topic[CloudEvent], service: str, error: BaseException) -> Outgoing:
     """A dead letter carrying the event as it was consumed; its id is stable, so a replay does not add another."""
-    letter = DeadLetter.create(
-        source=f"dealpulse/{service}", tenant_id=event.tenantid, deal_id=event.dealid,
+    letter = DeadLetter.of(
+        service=service, original_topic=topic.name, original_key=event.key, original=event.to_bytes(),
+        error=f"{type(error).__name__}: {error}", tenant_id=event.tenantid, deal_id=event.dealid,
         id=deterministic_id("dead-letter", service, event.id), traceparent=event.traceparent,
-        data=DeadLetterData(
-            original_topic=topic.name, original_key=event.key,
-            original_value_b64=base64.b64encode(event.to_bytes()).decode(),
-            error=f"{type(error).__name__}: {error}"[:2000], service=service, failed_at=utcnow(),
-        ),
     )
     return Outgoing(DEAD_LETTERS, letter)
+
+
+async def each_isolated(
+    conn: asyncpg.Connection,
+    events: Sequence[E],
+    work: Callable[[E], Awaitable[T]],
+    *,
+    service: str,
+    topic_of: Callable[[E], Topic[CloudEvent]],
+    on_poison: Callable[[E], Awaitable[None]] | None = None,
+) -> tuple[list[T], list[Outgoing]]:
+    """Run ``work`` for each event in a savepoint of the caller's transaction, in order.
+
+    An event whose data fails (``POISON``) is rolled back alone and comes back as its dead letter, while its
+    neighbours, and the partition, go on; ``on_poison`` undoes what it did outside the database. An outage
+    (``TRANSIENT``) propagates, so the caller retries the whole batch. Returns the results and the dead letters;
+    the caller counts the letters once its batch is durable.
+    """
+    results: list[T] = []
+    letters: list[Outgoing] = []
+    for event in events:
+        try:
+            async with conn.transaction():
+                results.append(await work(event))
+        except TRANSIENT:
+            raise
+        except POISON as exc:
+            topic = topic_of(event)
+            log.exception("cannot handle %s from %s; dead-lettered", event.id, topic.name)
+            if on_poison is not None:
+                await on_poison(event)
+            letters.append(dead_letter_for(event, topic, service, exc))
+    return results, letters
+
+
+def count_dead_letters(service: str, letters: Sequence[Outgoing]) -> None:
+    """Count dead letters by the topic their event came from (once the batch that wrote them is durable)."""
+    for letter in letters:
+        assert isinstance(letter.event, DeadLetter)
+        metrics.DEAD_LETTERS.labels(service, letter.event.data.original_topic).inc()

@@ -61,7 +61,26 @@ def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | N
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class ServiceUnavailable(Exception):
+    """A dependency (database, broker, scorer) is away and nothing was done: raised by a route, answered by the
+    handler ``install_problem_handlers`` installs as 503 problem details with ``Retry-After``."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+def unavailable(detail: str, retry_after_s: int) -> JSONResponse:
+    """The one 503 answer: problem details saying what is away, and when to come back."""
+    return problem(503, "Service unavailable", detail, headers={"Retry-After": str(retry_after_s)})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return unavailable(exc.detail, exc.retry_after_s)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
