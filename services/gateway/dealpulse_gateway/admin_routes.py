@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from dealpulse_common.auth import Principal, Role
 from dealpulse_common.deal import ForecastCategory, Stage
+from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
-from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.routes import tenant_connection
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from dealpulse_common.auth import Role
+from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.tracing import continue_trace
-from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

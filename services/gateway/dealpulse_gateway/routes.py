@@ -18,8 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from dealpulse_common.auth import Principal
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.events import RiskCategory
+from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_gateway import store
-from dealpulse_gateway.auth import CurrentPrincipal, visible_to
+from dealpulse_gateway.auth import visible_to
 from dealpulse_gateway.settings import GatewaySettings
 from dealpulse_gateway.views import DealView, HighRiskDeal, HighRiskPage, Pagination, RiskSummary
 

@@ -14,8 +14,8 @@ import httpx
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import Response
 
+from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.tracing import continue_trace
-from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

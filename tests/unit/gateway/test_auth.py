@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dealpulse_common.auth import InvalidToken, Role, bearer_token, issue_token, verify_token
+from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.service import install_problem_handlers
-from dealpulse_gateway.auth import CurrentPrincipal
 from dealpulse_gateway.settings import GatewaySettings
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
