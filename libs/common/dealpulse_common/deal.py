@@ -108,6 +108,15 @@ class QualificationCategory(StrEnum):
     COMPETITION = "competition"
 
 
+# The qualification categories that admit a Commit call (verdict's default gates; the scorer's model counts them).
+COMMIT_GATES: tuple[QualificationCategory, ...] = (
+    QualificationCategory.PAPER,
+    QualificationCategory.PROCESS,
+    QualificationCategory.TIMING,
+    QualificationCategory.BUDGET,
+)
+
+
 class EvidenceStrength(StrEnum):
     NONE = "none"
     WEAK = "weak"
