@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
-from dealpulse_gateway import admin_routes, models, routes, scoring, stream
+from dealpulse_gateway import admin_routes, model_performance, routes, scorer_proxy, scoring, stream
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings
 
@@ -37,7 +37,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=settings.redis_timeout_s,
                                    socket_connect_timeout=settings.redis_timeout_s)
             resources.push_async_callback(redis.aclose)
-            scorer = scoring.make_scorer_client(settings)
+            scorer = scorer_proxy.make_scorer_client(settings)
             resources.push_async_callback(scorer.aclose)
             # The runtime's producer only carries dead letters: the fan-out itself publishes nothing.
             runtime = await resources.enter_async_context(
@@ -57,7 +57,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(routes.router)
     app.include_router(scoring.router)
-    app.include_router(models.router)
+    app.include_router(model_performance.router)
     app.include_router(stream.router)
     app.include_router(admin_routes.router)
 

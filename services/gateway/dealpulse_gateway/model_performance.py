@@ -6,18 +6,13 @@ comes only from the token.
 
 from __future__ import annotations
 
-import logging
-
-import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from dealpulse_common.auth import Role
 from dealpulse_common.http_auth import CurrentPrincipal
-from dealpulse_common.tracing import continue_trace
-from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway import scorer_proxy
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 SCORER_PATH = "/model/performance"
@@ -37,14 +32,4 @@ async def model_performance(request: Request, principal: CurrentPrincipal) -> Re
     """How the model serving the caller's tenant performs and drifts (admins only)."""
     if principal.role is not Role.ADMIN:
         raise HTTPException(403, "only a tenant admin may read model performance")
-    settings: GatewaySettings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.scorer
-    headers = {"traceparent": continue_trace(request.headers.get("traceparent"))}
-    try:
-        answer = await client.get(SCORER_PATH, params={"tenant_id": principal.tenant_id}, headers=headers)
-    except httpx.TransportError as exc:
-        log.warning("scorer unreachable: %r", exc)
-        raise HTTPException(503, "scorer unreachable; retry later",
-                            headers={"Retry-After": str(settings.retry_after_s)}) from exc
-    return Response(content=answer.content, status_code=answer.status_code,
-                    media_type=answer.headers.get("content-type", "application/json"))
+    return await scorer_proxy.forward(request, "GET", SCORER_PATH, params={"tenant_id": principal.tenant_id})
