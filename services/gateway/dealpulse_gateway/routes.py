@@ -19,6 +19,7 @@ from dealpulse_common.auth import Principal
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.events import RiskCategory
 from dealpulse_common.http_auth import CurrentPrincipal
+from dealpulse_common.service import ServiceUnavailable
 from dealpulse_gateway import store
 from dealpulse_gateway.auth import visible_to
 from dealpulse_gateway.settings import GatewaySettings
@@ -132,14 +133,13 @@ def _owner_scope(principal: Principal) -> str | None:
 
 @asynccontextmanager
 async def tenant_connection(request: Request, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
-    """The caller's tenant transaction; an unreachable database becomes a 503 with Retry-After."""
+    """The caller's tenant transaction; an unreachable database is ServiceUnavailable (503 with Retry-After)."""
     settings: GatewaySettings = request.app.state.settings
     try:
         async with tenant_transaction(request.app.state.pool, principal.tenant_id) as conn:
             yield conn
     except DATABASE_UNAVAILABLE as exc:
-        raise HTTPException(503, "database unavailable; retry later",
-                            headers={"Retry-After": str(settings.retry_after_s)}) from exc
+        raise ServiceUnavailable("database unavailable; retry later", settings.retry_after_s) from exc
 
 
 def _age_seconds(at: datetime, now: datetime) -> float:

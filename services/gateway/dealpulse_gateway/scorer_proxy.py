@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 
 import httpx
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
 
+from dealpulse_common.service import ServiceUnavailable
 from dealpulse_common.tracing import continue_trace
 from dealpulse_gateway.settings import GatewaySettings
 
@@ -39,7 +40,6 @@ async def forward(request: Request, method: str, path: str, *, params: dict[str,
         answer = await client.request(method, path, params=params, content=json_body, headers=headers)
     except httpx.TransportError as exc:  # refused, timed out, reset: the scorer did nothing for this request
         log.warning("scorer unreachable: %r", exc)
-        raise HTTPException(503, "scorer unreachable; retry later",
-                            headers={"Retry-After": str(settings.retry_after_s)}) from exc
+        raise ServiceUnavailable("scorer unreachable; retry later", settings.retry_after_s) from exc
     return Response(content=answer.content, status_code=answer.status_code,
                     media_type=answer.headers.get("content-type", "application/json"))
