@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from dealpulse_common.auth import Principal, Role
 from dealpulse_common.deal import ForecastCategory, Stage
-from dealpulse_common.http_auth import CurrentPrincipal
+from dealpulse_common.http_auth import CurrentAdmin
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
 from dealpulse_gateway.routes import tenant_connection
 
@@ -71,9 +70,8 @@ class StageMappingsView(StageMappingSettings):
 
 
 @router.get("/stage-mappings", response_model=StageMappingsView, responses=PROBLEMS)
-async def get_stage_mappings(request: Request, principal: CurrentPrincipal) -> StageMappingsView:
+async def get_stage_mappings(request: Request, principal: CurrentAdmin) -> StageMappingsView:
     """The tenant's stage and forecast-category mapping, and the raw stage names still unmapped (admins only)."""
-    _require_admin(principal)
     async with tenant_connection(request, principal) as conn:
         row = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
         unmapped = await conn.fetch(UNMAPPED_STAGES, principal.tenant_id, MAX_UNMAPPED_LISTED)
@@ -86,10 +84,9 @@ async def get_stage_mappings(request: Request, principal: CurrentPrincipal) -> S
 
 @router.put("/stage-mappings", response_model=StageMappingsView,
             responses={**PROBLEMS, 422: {"description": "Unknown canonical target or conflicting names"}})
-async def put_stage_mappings(request: Request, principal: CurrentPrincipal,
+async def put_stage_mappings(request: Request, principal: CurrentAdmin,
                              body: StageMappingSettings) -> StageMappingsView:
     """Replace the tenant's mapping (raw CRM name -> canonical stage / forecast category); audited (admins only)."""
-    _require_admin(principal)
     after = body.model_dump(mode="json")
     async with tenant_connection(request, principal) as conn:
         before = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
@@ -102,8 +99,3 @@ async def put_stage_mappings(request: Request, principal: CurrentPrincipal,
         **body.model_dump(), version=written["version"], updated_at=written["updated_at"],
         unmapped_stages=[UnmappedStage(crm_stage=r["crm_stage"], deals=r["deals"]) for r in unmapped],
     )
-
-
-def _require_admin(principal: Principal) -> None:
-    if principal.role is not Role.ADMIN:
-        raise HTTPException(403, "only a tenant admin may read or change stage mappings")

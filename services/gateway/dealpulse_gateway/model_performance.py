@@ -6,11 +6,10 @@ comes only from the token.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dealpulse_common.auth import Role
-from dealpulse_common.http_auth import CurrentPrincipal
+from dealpulse_common.http_auth import CurrentAdmin
 from dealpulse_gateway import scorer_proxy
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -28,8 +27,6 @@ SCORER_PATH = "/model/performance"
         503: {"description": "Scorer unreachable; retry after Retry-After seconds (problem details)"},
     },
 )
-async def model_performance(request: Request, principal: CurrentPrincipal) -> Response:
+async def model_performance(request: Request, principal: CurrentAdmin) -> Response:
     """How the model serving the caller's tenant performs and drifts (admins only)."""
-    if principal.role is not Role.ADMIN:
-        raise HTTPException(403, "only a tenant admin may read model performance")
     return await scorer_proxy.forward(request, "GET", SCORER_PATH, params={"tenant_id": principal.tenant_id})
