@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.http_auth import CurrentAdmin
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
-from dealpulse_gateway.routes import tenant_connection
+from dealpulse_gateway import store
+from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -28,31 +29,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     403: {"description": "The caller is not a tenant admin (problem details)"},
     503: {"description": "Database unavailable; retry after Retry-After seconds (problem details)"},
 }
-
-READ_SETTINGS = f"""
-SELECT settings->'{SETTINGS_KEY}' AS mapping, version, updated_at FROM tenant_settings WHERE tenant_id = $1
-"""
-
-# Replaces only the "stages" key; other settings (verdict thresholds...) stay. The version counts every edit.
-WRITE_SETTINGS = f"""
-INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object('{SETTINGS_KEY}', $2::jsonb))
-ON CONFLICT (tenant_id) DO UPDATE SET
-    settings = s.settings || jsonb_build_object('{SETTINGS_KEY}', $2::jsonb),
-    version = s.version + 1,
-    updated_at = now()
-RETURNING version, updated_at
-"""
-
-# Raw stage names that matched nothing, so an admin sees what to map. Deleted deals are no longer pipeline.
-UNMAPPED_STAGES = """
-SELECT snapshot->>'crm_stage' AS crm_stage, count(*) AS deals FROM deals
-WHERE tenant_id = $1 AND deleted_at IS NULL AND (snapshot->>'stage_unmapped')::boolean
-GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2
-"""
-
-WRITE_AUDIT = """
-INSERT INTO audit_log (tenant_id, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb)
-"""
 
 
 class UnmappedStage(BaseModel):
@@ -72,14 +48,12 @@ class StageMappingsView(StageMappingSettings):
 @router.get("/stage-mappings", response_model=StageMappingsView, responses=PROBLEMS)
 async def get_stage_mappings(request: Request, principal: CurrentAdmin) -> StageMappingsView:
     """The tenant's stage and forecast-category mapping, and the raw stage names still unmapped (admins only)."""
-    async with tenant_connection(request, principal) as conn:
-        row = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
-        unmapped = await conn.fetch(UNMAPPED_STAGES, principal.tenant_id, MAX_UNMAPPED_LISTED)
-    current = StageMappingSettings.model_validate(row["mapping"]) if row and row["mapping"] else StageMappingSettings()
-    return StageMappingsView(
-        **current.model_dump(), version=row["version"] if row else 0, updated_at=row["updated_at"] if row else None,
-        unmapped_stages=[UnmappedStage(crm_stage=r["crm_stage"], deals=r["deals"]) for r in unmapped],
-    )
+    settings: GatewaySettings = request.app.state.settings
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        stored = await store.stage_mapping(conn, principal.tenant_id)
+        unmapped = await store.unmapped_stages(conn, principal.tenant_id, MAX_UNMAPPED_LISTED)
+    current = StageMappingSettings.model_validate(stored.mapping) if stored.mapping else StageMappingSettings()
+    return _view(current, stored, unmapped)
 
 
 @router.put("/stage-mappings", response_model=StageMappingsView,
@@ -88,14 +62,20 @@ async def put_stage_mappings(request: Request, principal: CurrentAdmin,
                              body: StageMappingSettings) -> StageMappingsView:
     """Replace the tenant's mapping (raw CRM name -> canonical stage / forecast category); audited (admins only)."""
     after = body.model_dump(mode="json")
-    async with tenant_connection(request, principal) as conn:
-        before = await conn.fetchrow(READ_SETTINGS, principal.tenant_id)
-        written = await conn.fetchrow(WRITE_SETTINGS, principal.tenant_id, after)
-        await conn.execute(WRITE_AUDIT, principal.tenant_id, principal.user_id, AUDIT_ACTION, SETTINGS_KEY, {
-            "before": before["mapping"] if before else None, "after": after, "version": written["version"],
+    settings: GatewaySettings = request.app.state.settings
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        before = await store.stage_mapping(conn, principal.tenant_id)
+        written = await store.write_stage_mapping(conn, principal.tenant_id, after)
+        await store.write_audit(conn, principal.tenant_id, principal.user_id, AUDIT_ACTION, SETTINGS_KEY, {
+            "before": before.mapping, "after": after, "version": written.version,
         })
-        unmapped = await conn.fetch(UNMAPPED_STAGES, principal.tenant_id, MAX_UNMAPPED_LISTED)
+        unmapped = await store.unmapped_stages(conn, principal.tenant_id, MAX_UNMAPPED_LISTED)
+    return _view(body, written, unmapped)
+
+
+def _view(mapping: StageMappingSettings, stored: store.StoredStageMapping,
+          unmapped: list[tuple[str, int]]) -> StageMappingsView:
     return StageMappingsView(
-        **body.model_dump(), version=written["version"], updated_at=written["updated_at"],
-        unmapped_stages=[UnmappedStage(crm_stage=r["crm_stage"], deals=r["deals"]) for r in unmapped],
+        **mapping.model_dump(), version=stored.version, updated_at=stored.updated_at,
+        unmapped_stages=[UnmappedStage(crm_stage=crm_stage, deals=deals) for crm_stage, deals in unmapped],
     )

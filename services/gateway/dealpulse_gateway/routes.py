@@ -6,20 +6,15 @@ security, so a deal of another tenant is simply not found.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from dealpulse_common.auth import Principal
-from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.events import RiskCategory
 from dealpulse_common.http_auth import CurrentPrincipal
-from dealpulse_common.service import ServiceUnavailable
 from dealpulse_gateway import store
 from dealpulse_gateway.auth import visible_to
 from dealpulse_gateway.settings import GatewaySettings
@@ -52,9 +47,10 @@ async def high_risk_deals(
     order: store.SortOrder = "desc",
 ) -> HighRiskPage:
     """Open deals at risk (high and critical unless asked otherwise), riskiest first, with totals over all."""
+    settings: GatewaySettings = request.app.state.settings
     categories = parse_categories(risk_category)
     owner_id = _owner_scope(principal)
-    async with tenant_connection(request, principal) as conn:
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         rows = await store.high_risk_deals(conn, principal.tenant_id, categories, owner_id, sort_by, order,
                                            limit, offset)
         totals = await store.high_risk_totals(conn, principal.tenant_id, categories, owner_id)
@@ -86,13 +82,13 @@ async def get_deal(
     """One deal: its snapshot, its latest score and verdict with their ages, and whether it is stale."""
     if not _storable(deal_id):
         raise HTTPException(404, "deal not found")  # PostgreSQL text cannot hold it, so no deal has this id
-    async with tenant_connection(request, principal) as conn:
+    settings: GatewaySettings = request.app.state.settings
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         record = await store.deal_with_latest(conn, principal.tenant_id, deal_id)
     if record is None:
         raise HTTPException(404, f"deal {deal_id!r} not found")
     if not visible_to(principal, record.snapshot.get("owner_id")):
         raise HTTPException(403, "a rep may only read deals they own")
-    settings: GatewaySettings = request.app.state.settings
     now = datetime.now(UTC)
     last_scored = record.scored_at or record.created_at
     return DealView(
@@ -129,17 +125,6 @@ def _storable(text: str) -> bool:
 def _owner_scope(principal: Principal) -> str | None:
     """The owner a query must be limited to: the rep themself, or nobody for managers and admins."""
     return None if principal.sees_whole_tenant() else principal.user_id
-
-
-@asynccontextmanager
-async def tenant_connection(request: Request, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
-    """The caller's tenant transaction; an unreachable database is ServiceUnavailable (503 with Retry-After)."""
-    settings: GatewaySettings = request.app.state.settings
-    try:
-        async with tenant_transaction(request.app.state.pool, principal.tenant_id) as conn:
-            yield conn
-    except DATABASE_UNAVAILABLE as exc:
-        raise ServiceUnavailable("database unavailable; retry later", settings.retry_after_s) from exc
 
 
 def _age_seconds(at: datetime, now: datetime) -> float:

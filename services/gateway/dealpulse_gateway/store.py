@@ -1,17 +1,23 @@
-"""Read queries over the deal read models (``deals``, ``deal_risk``, ``deal_verdict``); the gateway writes none.
+"""Every query of the gateway: reads of the deal read models (``deals``, ``deal_risk``, ``deal_verdict``), which it
+never writes, and the tenant settings it owns (the stage mapping, with its ``audit_log`` row).
 
-Every function takes a connection from ``tenant_transaction``: row-level security admits only that tenant's rows,
+Every function takes a connection from ``tenant_connection``: row-level security admits only that tenant's rows,
 and each query also names the tenant so it uses the primary keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
+
+from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
+from dealpulse_common.service import ServiceUnavailable
+from dealpulse_common.stage_mapping import SETTINGS_KEY
 
 SortColumn = Literal["risk_score", "amount"]
 SortOrder = Literal["asc", "desc"]
@@ -28,6 +34,17 @@ _OPEN_AT_RISK = """
     AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = r.tenant_id AND d.deal_id = r.deal_id
                     AND d.deleted_at IS NOT NULL)
 """
+
+
+@asynccontextmanager
+async def tenant_connection(pool: asyncpg.Pool, tenant_id: str,
+                            retry_after_s: int) -> AsyncIterator[asyncpg.Connection]:
+    """The tenant's transaction; an unreachable database is ServiceUnavailable (503 with Retry-After)."""
+    try:
+        async with tenant_transaction(pool, tenant_id) as conn:
+            yield conn
+    except DATABASE_UNAVAILABLE as exc:
+        raise ServiceUnavailable("database unavailable; retry later", retry_after_s) from exc
 
 
 @dataclass(frozen=True)
@@ -105,3 +122,63 @@ async def high_risk_totals(
     )
     return {row["risk_category"]: CategoryTotals(row["deals"], float(row["amount"]), int(row["risk_score_sum"]))
             for row in rows}
+
+
+# ---------------------------------------------------------------- tenant settings: the stage mapping
+
+_READ_STAGE_MAPPING = f"""
+SELECT settings->'{SETTINGS_KEY}' AS mapping, version, updated_at FROM tenant_settings WHERE tenant_id = $1
+"""
+
+# Replaces only the "stages" key; other settings (verdict thresholds...) stay. The version counts every edit.
+_WRITE_STAGE_MAPPING = f"""
+INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object('{SETTINGS_KEY}', $2::jsonb))
+ON CONFLICT (tenant_id) DO UPDATE SET
+    settings = s.settings || jsonb_build_object('{SETTINGS_KEY}', $2::jsonb),
+    version = s.version + 1,
+    updated_at = now()
+RETURNING version, updated_at
+"""
+
+
+@dataclass(frozen=True)
+class StoredStageMapping:
+    mapping: dict[str, Any] | None  # as stored; None before the first edit
+    version: int  # tenant_settings version (every settings edit bumps it); 0 before any
+    updated_at: datetime | None
+
+
+async def stage_mapping(conn: asyncpg.Connection, tenant_id: str) -> StoredStageMapping:
+    row = await conn.fetchrow(_READ_STAGE_MAPPING, tenant_id)
+    if row is None:
+        return StoredStageMapping(None, 0, None)
+    return StoredStageMapping(row["mapping"], row["version"], row["updated_at"])
+
+
+async def write_stage_mapping(conn: asyncpg.Connection, tenant_id: str,
+                              mapping: dict[str, Any]) -> StoredStageMapping:
+    """Replace the tenant's stage mapping (its other settings stay) and bump the settings version."""
+    row = await conn.fetchrow(_WRITE_STAGE_MAPPING, tenant_id, mapping)
+    return StoredStageMapping(mapping, row["version"], row["updated_at"])
+
+
+async def unmapped_stages(conn: asyncpg.Connection, tenant_id: str, limit: int) -> list[tuple[str, int]]:
+    """Raw stage names that matched nothing, with how many deals carry each, most first. Deleted deals are no longer
+    pipeline."""
+    rows = await conn.fetch(
+        """
+        SELECT snapshot->>'crm_stage' AS crm_stage, count(*) AS deals FROM deals
+        WHERE tenant_id = $1 AND deleted_at IS NULL AND (snapshot->>'stage_unmapped')::boolean
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2
+        """,
+        tenant_id, limit,
+    )
+    return [(row["crm_stage"], row["deals"]) for row in rows]
+
+
+async def write_audit(conn: asyncpg.Connection, tenant_id: str, actor: str, action: str, subject: str,
+                      detail: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (tenant_id, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        tenant_id, actor, action, subject, detail,
+    )
