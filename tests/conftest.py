@@ -5,18 +5,15 @@ Unit tests (tests/unit) never touch it: the session fixture starts only when a t
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dealpulse_cli.bootstrap import ensure_model, prepare_database
-from dealpulse_cli.stack import EmbeddedStack, StackPorts
-from dealpulse_cli.supervisor import Supervisor
+from dealpulse_cli.stack import STACK_ROOT
+from dealpulse_cli.system import running_system
 from tests.support import RunningSystem
 
 # Test ports sit 1000 above the defaults so a developer's `make run` can keep running beside the suite.
@@ -26,34 +23,27 @@ TEST_MODEL_DEALS = 6_000
 
 @pytest.fixture(scope="session")
 def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
-    stack = EmbeddedStack(name=f"test-{os.getpid()}", ports=StackPorts.offset(TEST_PORT_OFFSET), fresh=True)
-    supervisor: Supervisor | None = None
+    name = f"test-{os.getpid()}"
     failed = True
-    try:
-        stack.start()
-        asyncio.run(prepare_database(stack.admin_database_url))
-        registry = stack.root / "models"
-        ensure_model(registry, n_deals=TEST_MODEL_DEALS)
-        env = {**stack.env(), "DEALPULSE_MODEL_REGISTRY": str(registry),
-               # Fast group rebalances on the embedded broker (see docs/ARCHITECTURE.md).
-               "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-               # An import whose ingest process died is reported failed after this long without a heartbeat
-               # (progress is flushed every second) rather than the production minute.
-               "INGEST_IMPORT_STALE_AFTER_S": "10"}
-        supervisor = Supervisor(env=env, log_dir=stack.root / "logs", port_offset=TEST_PORT_OFFSET)
-        supervisor.start_all(timeout=90)
-        yield RunningSystem(stack=stack, supervisor=supervisor, registry=registry)
-        failed = request.session.testsfailed > 0
-    finally:
-        if supervisor is not None:
-            supervisor.stop_all()
-        stack.stop()
+
+    def print_logs_if_failed() -> None:
         if failed:
             # Past capture: output of a session fixture's teardown is otherwise shown only if the last test failed.
             capture = request.config.pluginmanager.getplugin("capturemanager")
             with capture.global_and_fixture_disabled():
-                _print_logs(stack.root / "logs")
-        shutil.rmtree(stack.root, ignore_errors=True)
+                _print_logs(STACK_ROOT / name / "logs")
+
+    env = {# Fast group rebalances on the embedded broker (see docs/ARCHITECTURE.md).
+           "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+           # An import whose ingest process died is reported failed after this long without a heartbeat
+           # (progress is flushed every second) rather than the production minute.
+           "INGEST_IMPORT_STALE_AFTER_S": "10"}
+    with running_system(stack_name=name, port_offset=TEST_PORT_OFFSET, fresh=True, env=env,
+                        model_deals=TEST_MODEL_DEALS, ready_timeout_s=90, remove_data=True,
+                        on_stopped=print_logs_if_failed) as running:
+        yield RunningSystem(stack=running.require_embedded_stack(), supervisor=running.supervisor,
+                            registry=running.registry)
+        failed = request.session.testsfailed > 0
 
 
 def _print_logs(log_dir: Path, lines: int = 60) -> None:

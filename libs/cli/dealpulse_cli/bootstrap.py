@@ -1,8 +1,7 @@
-"""Bring an empty environment to a working one: database, migrations, demo tenant, an active model."""
+"""The steps that bring an empty environment to a working one: database, migrations, a tenant, an active model."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -15,6 +14,7 @@ log = logging.getLogger(__name__)
 
 DEMO_TENANT = "demo"
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # development only; printed in README.md on purpose
+DEMO_MODEL_DEALS = 20_000  # synthetic deals behind the demo model trained when a registry has none
 
 
 async def prepare_database(admin_url: str) -> list[str]:
@@ -34,7 +34,7 @@ async def ensure_tenant(admin_url: str, tenant_id: str, name: str, webhook_secre
         await conn.close()
 
 
-def ensure_model(registry_root: Path, n_deals: int = 20_000) -> str:
+def ensure_model(registry_root: Path, n_deals: int = DEMO_MODEL_DEALS) -> str:
     """The active global model's version, training and promoting a demo model first when there is none."""
     from dealpulse_scorer.model import ModelRegistry
     from dealpulse_scorer.training.train import train_and_promote_demo
@@ -46,8 +46,3 @@ def ensure_model(registry_root: Path, n_deals: int = 20_000) -> str:
     log.info("no active model: training a demo model on %d synthetic deals", n_deals)
     return train_and_promote_demo(registry_root, registry_root / "demo-data", n_deals=n_deals)
 
-
-def bootstrap(admin_url: str, registry_root: Path, n_deals: int = 20_000) -> str:
-    asyncio.run(prepare_database(admin_url))
-    asyncio.run(ensure_tenant(admin_url, DEMO_TENANT, "Demo Inc.", DEMO_WEBHOOK_SECRET))
-    return ensure_model(registry_root, n_deals)

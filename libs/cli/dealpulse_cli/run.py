@@ -8,10 +8,11 @@ import os
 import signal
 from pathlib import Path
 
-from dealpulse_cli.bootstrap import DEMO_TENANT, DEMO_WEBHOOK_SECRET, bootstrap
+from dealpulse_cli.bootstrap import DEMO_TENANT, DEMO_WEBHOOK_SECRET
 from dealpulse_cli.demo_feed import DemoCrm
-from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack
+from dealpulse_cli.stack import STACK_ROOT
 from dealpulse_cli.supervisor import Supervisor
+from dealpulse_cli.system import SeedTenant, running_system
 
 EXTERNAL_ENV = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL")
 RESTART_CHECK_S = 5.0
@@ -19,29 +20,16 @@ RESTART_CHECK_S = 5.0
 
 def run_system(registry: Path, feed: bool, feed_rate: float) -> int:
     external = all(os.environ.get(name) for name in EXTERNAL_ENV)
-    stack = None if external else EmbeddedStack(name="dev")
-    supervisor: Supervisor | None = None
-    try:
-        if stack is not None:
-            print("starting the embedded stack (broker, PostgreSQL, Valkey) under", stack.root)
-            stack.start()
-            env = stack.env()
-        else:
-            env = {name: os.environ[name] for name in (*EXTERNAL_ENV, "DATABASE_ADMIN_URL") if name in os.environ}
-        admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
-        version = bootstrap(admin_url, registry)
-        print(f"active model: {version}")
-        supervisor = Supervisor(env={**env, "DEALPULSE_MODEL_REGISTRY": str(registry)}, log_dir=STACK_ROOT / "logs")
-        supervisor.start_all()
-        _print_welcome(supervisor)
-        asyncio.run(_until_interrupted(supervisor, feed, feed_rate))
-    finally:
-        print("\nstopping...")
-        if supervisor is not None:
-            supervisor.stop_all()
-        if stack is not None:
-            stack.stop()
+    urls = {name: os.environ[name] for name in (*EXTERNAL_ENV, "DATABASE_ADMIN_URL") if name in os.environ}
+    with running_system(urls=urls if external else None, registry=registry, log_dir=STACK_ROOT / "logs",
+                        tenant=SeedTenant(DEMO_TENANT, "Demo Inc.", DEMO_WEBHOOK_SECRET), say=_say) as system:
+        _print_welcome(system.supervisor)
+        asyncio.run(_until_interrupted(system.supervisor, feed, feed_rate))
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 async def _until_interrupted(supervisor: Supervisor, feed: bool, feed_rate: float) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
 
-from dealpulse_cli.bootstrap import ensure_model, ensure_tenant, prepare_database
-from dealpulse_cli.stack import EmbeddedStack, StackPorts
+from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
+from dealpulse_cli.system import SeedTenant, running_system
 
 BENCH_PORT_OFFSET = 2000
 
@@ -55,20 +53,7 @@ def _rss_mb(process: psutil.Process) -> float:
 
 @contextmanager
 def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
-    stack = EmbeddedStack(name="bench", ports=StackPorts.offset(BENCH_PORT_OFFSET), fresh=True)
-    supervisor = None
-    try:
-        stack.start()
-        asyncio.run(prepare_database(stack.admin_database_url))
-        asyncio.run(ensure_tenant(stack.admin_database_url, tenant_id, "Bench", secret))
-        registry = stack.root / "models"
-        ensure_model(registry)
-        supervisor = Supervisor(env={**stack.env(), "DEALPULSE_MODEL_REGISTRY": str(registry), "LOG_LEVEL": "WARNING"},
-                                log_dir=stack.root / "logs", port_offset=BENCH_PORT_OFFSET)
-        supervisor.start_all(timeout=90)
-        yield BenchSystem(stack, supervisor)
-    finally:
-        if supervisor is not None:
-            supervisor.stop_all()
-        stack.stop()
-        shutil.rmtree(stack.root, ignore_errors=True)
+    with running_system(stack_name="bench", port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
+                        tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING"},
+                        ready_timeout_s=90) as system:
+        yield BenchSystem(system.require_embedded_stack(), system.supervisor)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, bench_system
 from dealpulse_cli.bench.latency import HOPS, LatencyResult, measure
 from dealpulse_cli.bench.report import write_section
 from dealpulse_cli.bench.stream_framework import compare
-from dealpulse_cli.stack import EmbeddedStack, StackPorts
+from dealpulse_cli.system import embedded_stack
 
 BENCH_TENANT = "bench"
 
@@ -26,13 +25,8 @@ def run_latency(changes: int, rate: float, report: Path) -> LatencyResult:
 
 
 def run_framework(report: Path, messages: int = 2_000, rate: float = 200.0) -> dict[str, dict[str, float]]:
-    stack = EmbeddedStack(name="bench-framework", ports=StackPorts.offset(BENCH_PORT_OFFSET), fresh=True)
-    try:
-        stack.start()
+    with embedded_stack("bench-framework", BENCH_PORT_OFFSET, fresh=True, remove_data=True) as stack:
         results = compare(stack.kafka_bootstrap, messages, rate)
-    finally:
-        stack.stop()
-        shutil.rmtree(stack.root, ignore_errors=True)
     rows = "\n".join(f"| {name} | {s['received']:.0f}/{messages} | {s['p50']:.1f} | {s['p95']:.1f} | {s['p99']:.1f} |"
                      for name, s in results.items())
     body = (f"## Stream framework: one produce → consume hop, {rate:g} msg/s\n\n"
