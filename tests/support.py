@@ -19,12 +19,12 @@ from aiokafka import AIOKafkaConsumer
 
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
+from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
 from dealpulse_common.events import CloudEvent, DeadLetter
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAD_LETTERS, Topic
-from dealpulse_ingest.signature import sign
 
 T = TypeVar("T")
 
@@ -64,11 +64,14 @@ class RunningSystem:
 
     async def send_change(self, tenant: Tenant, change: dict[str, Any], *, signature: str | None = None,
                           headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send ``change`` as the tenant's CRM would: signed with its secret (or with ``signature`` if given)."""
         body = orjson.dumps(change)
-        all_headers = {"Content-Type": "application/json", "X-DealPulse-Tenant": tenant.tenant_id,
-                       "X-DealPulse-Signature": signature or sign(tenant.webhook_secret, body), **(headers or {})}
+        all_headers = webhook_headers(tenant.tenant_id, tenant.webhook_secret, body)
+        if signature:
+            all_headers["X-DealPulse-Signature"] = signature
+        all_headers.update(headers or {})
         async with httpx.AsyncClient(timeout=10.0) as client:
-            return await client.post(f"{self.url('ingest')}/v1/webhooks/generic", content=body, headers=all_headers)
+            return await client.post(f"{self.url('ingest')}{WEBHOOK_PATH}", content=body, headers=all_headers)
 
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""

@@ -13,25 +13,32 @@ from typing import Any
 import httpx
 import orjson
 
-from dealpulse_common.deal import OPEN_STAGES
-from dealpulse_ingest.normalize import normalize_stage
-from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.signature import sign
+from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
+from dealpulse_common.deal import COMMIT_GATES, OPEN_STAGES, QualificationCategory, Stage
 
 log = logging.getLogger(__name__)
 
 # A CRM's names for the canonical open stages, in order (OPEN_STAGES).
 _STAGE_PATH = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation/Review", "Commit - Verbal"]
-_GATES = ("paper", "process", "timing", "budget", "champion", "economic_buyer")
+# The fields of the generic webhook this CRM fills in (the synthetic snapshots carry derived ones too).
+_CRM_FIELDS = frozenset({
+    "deal_id", "modified_at", "name", "account_name", "amount", "currency", "stage", "forecast_category",
+    "industry", "region", "product_type", "lead_source", "owner_id", "owner_name", "manager_id", "created_at",
+    "expected_close_date", "closed_at", "is_closed", "is_won", "last_activity_at", "qualification", "custom",
+})
+# The qualification it changes: the commit gates, and who champions and signs the deal.
+_GATES = (*(gate.value for gate in COMMIT_GATES), QualificationCategory.CHAMPION.value,
+          QualificationCategory.ECONOMIC_BUYER.value)
 
 
 class DemoCrm:
     def __init__(self, ingest_url: str, tenant_id: str, secret: str, seed: int = 11) -> None:
-        self._url = f"{ingest_url}/v1/webhooks/generic"
+        self._url = f"{ingest_url}{WEBHOOK_PATH}"
         self._tenant_id = tenant_id
         self._secret = secret
         self._random = random.Random(seed)
         self._deals: dict[str, dict[str, Any]] = {}
+        self._stage_index: dict[str, int] = {}  # each deal's position on _STAGE_PATH, as this CRM knows it
         self._seed = seed
         self.rejected = 0
 
@@ -47,13 +54,13 @@ class DemoCrm:
     def _initial(self, count: int) -> Iterator[dict[str, Any]]:
         from dealpulse_scorer.training.synthetic import open_deal_changes
 
-        accepted_fields = set(GenericDealChange.model_fields)
         for generated in open_deal_changes(count, self._tenant_id, self._seed):
             # A CRM sends its own stage name; the canonical one is ingest's to decide.
-            change = {k: v for k, v in generated.items() if k in accepted_fields and v is not None}
+            change = {k: v for k, v in generated.items() if k in _CRM_FIELDS and v is not None}
             change["stage"] = generated.get("crm_stage") or generated.get("stage")
             change["modified_at"] = _now()
             self._deals[change["deal_id"]] = change
+            self._stage_index[change["deal_id"]] = _open_stage_index(generated.get("stage"))
             yield change
 
     def _next_change(self) -> dict[str, Any]:
@@ -64,9 +71,9 @@ class DemoCrm:
         if kind == "activity":
             change["last_activity_at"] = _now()
         elif kind == "stage":
-            current = normalize_stage(deal.get("stage") or "") or OPEN_STAGES[0]
-            index = OPEN_STAGES.index(current) if current in OPEN_STAGES else 0
-            change["stage"] = _STAGE_PATH[min(index + 1, len(_STAGE_PATH) - 1)]
+            index = min(self._stage_index[deal_id] + 1, len(_STAGE_PATH) - 1)
+            self._stage_index[deal_id] = index
+            change["stage"] = _STAGE_PATH[index]
         elif kind == "push":
             current_close = date.fromisoformat(deal.get("expected_close_date") or date.today().isoformat())
             change["expected_close_date"] = (current_close + timedelta(days=self._random.randint(7, 45))).isoformat()
@@ -82,15 +89,19 @@ class DemoCrm:
 
     async def _send(self, client: httpx.AsyncClient, change: dict[str, Any]) -> None:
         body = orjson.dumps(change)
-        headers = {"Content-Type": "application/json", "X-DealPulse-Tenant": self._tenant_id,
-                   "X-DealPulse-Signature": sign(self._secret, body)}
         try:
-            response = await client.post(self._url, content=body, headers=headers)
+            response = await client.post(self._url, content=body,
+                                         headers=webhook_headers(self._tenant_id, self._secret, body))
             if response.status_code >= 400:
                 self.rejected += 1
                 log.warning("demo change rejected: %s %s", response.status_code, response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("demo change not delivered: %r", exc)
+
+
+def _open_stage_index(stage: str | None) -> int:
+    """Where a canonical stage sits on the open path; a deal outside it starts at the beginning."""
+    return OPEN_STAGES.index(Stage(stage)) if stage in OPEN_STAGES else 0
 
 
 def _now() -> str:

@@ -19,9 +19,9 @@ import numpy as np
 import orjson
 
 from dealpulse_cli.bench.harness import BenchSystem
+from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_ingest.signature import sign
 
 WARM_UP = "warm"
 HOPS = (("ingest", "received_at", "ingest_published_at"),
@@ -107,7 +107,7 @@ async def _offer_load(system: BenchSystem, tenant_id: str, secret: str, changes:
     rng = random.Random(seed)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     answer_ms: list[float] = []
-    url = f"{system.supervisor.url('ingest')}/v1/webhooks/generic"
+    url = f"{system.supervisor.url('ingest')}{WEBHOOK_PATH}"
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
         started = time.perf_counter()
@@ -165,10 +165,8 @@ async def _send(session: aiohttp.ClientSession, url: str, tenant_id: str, secret
     started = time.perf_counter()
     change["custom"] = {"bench_sent_at": datetime.now(UTC).isoformat()}
     body = orjson.dumps(change)
-    headers = {"Content-Type": "application/json", "X-DealPulse-Tenant": tenant_id,
-               "X-DealPulse-Signature": sign(secret, body)}
     try:
-        async with session.post(url, data=body, headers=headers) as response:
+        async with session.post(url, data=body, headers=webhook_headers(tenant_id, secret, body)) as response:
             await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError):
