@@ -12,8 +12,8 @@ import signal
 import httpx
 
 from dealpulse_common.topics import DEAL_CHANGED
+from tests import events
 from tests.support import RunningSystem, Tenant, poll_until
-from tests.unit.gateway import samples
 
 CHANGES = 2_000
 FROZEN_S = 5.0  # longer than a publish may wait for its acknowledgement (KAFKA_PUBLISH_TIMEOUT_S, 2 s)
@@ -24,7 +24,7 @@ FROZEN_S = 5.0  # longer than a publish may wait for its acknowledgement (KAFKA_
 async def test_processors_wait_out_a_frozen_broker_mid_batch(system: RunningSystem) -> None:
     tenant = await system.new_tenant("outage")
     await system.publish(DEAL_CHANGED, [
-        samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"outage-{n}")
+        events.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"outage-{n}")
         for n in range(CHANGES)])
 
     # Freeze the broker while scores are being written and published.

@@ -9,8 +9,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from dealpulse_common.topics import DEAL_CHANGED
+from tests import events
 from tests.support import RunningSystem, deal_change, poll_until
-from tests.unit.gateway import samples
 
 
 async def test_poison_message_goes_to_dlq_and_next_message_is_scored(system: RunningSystem) -> None:
@@ -46,7 +46,7 @@ async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neig
     # It parses (a foreign producer put a NUL in the envelope's deal id), so only storing it fails.
     tenant = await system.new_tenant()
     await system.publish(DEAL_CHANGED, [
-        samples.changed(tenant.tenant_id, deal_id, source_event_id=f"neighbour-{n}")
+        events.changed(tenant.tenant_id, deal_id, source_event_id=f"neighbour-{n}")
         for n, deal_id in enumerate(("D-before", "D-\x00bad", "D-after"))])
 
     for deal_id in ("D-before", "D-after"):

@@ -13,15 +13,10 @@ import asyncpg
 import httpx
 import orjson
 
-from dealpulse_common.deal import CanonicalDeal, Stage
-from dealpulse_common.events import DealScoredData, RiskCategory, RiskFactor, utcnow
+from dealpulse_common.deal import Stage
+from dealpulse_common.events import RiskFactor, utcnow
+from tests import events
 from tests.support import RunningSystem, Tenant
-from tests.unit.gateway import samples
-
-
-def _category(risk: int) -> RiskCategory:
-    return next(c for limit, c in ((25, RiskCategory.LOW), (50, RiskCategory.MEDIUM), (75, RiskCategory.HIGH),
-                                   (100, RiskCategory.CRITICAL)) if risk <= limit)
 
 
 async def _seed(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: str = "rep-1", risk: int | None = 80,
@@ -29,9 +24,8 @@ async def _seed(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: s
                 created_ago: timedelta = timedelta(days=1), verdict: bool = False) -> None:
     """A deal, and unless ``risk`` is None its latest score (``age`` old) and optionally a verdict."""
     now = utcnow()
-    deal = CanonicalDeal(tenant_id=tenant.tenant_id, deal_id=deal_id, name=f"Deal {deal_id}", account_name="Acme",
-                         amount=amount, stage=Stage.PROPOSAL, owner_id=owner, owner_name=f"Name of {owner}",
-                         is_closed=closed)
+    deal = events.deal(tenant.tenant_id, deal_id, name=f"Deal {deal_id}", account_name="Acme", amount=amount,
+                       stage=Stage.PROPOSAL, owner_id=owner, owner_name=f"Name of {owner}", is_closed=closed)
     conn = await asyncpg.connect(system.stack.admin_database_url)
     try:
         await conn.execute(
@@ -40,11 +34,10 @@ async def _seed(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: s
             tenant.tenant_id, deal_id, deal.model_dump_json(), now, now - created_ago)
         if risk is None:
             return
-        scored = DealScoredData(
-            deal=deal, risk_score=risk, risk_category=_category(risk), win_probability=(100 - risk) / 100,
-            factors=[RiskFactor(feature="days_since_last_activity", label="Stalled", impact=-9.5,
-                                description="No activity for 40 days")],
-            recommendations=[], model_version="v-test", scored_at=now - age, source_event_id=f"seed-{deal_id}")
+        scored = events.scored_data(
+            deal, risk_score=risk, factors=[RiskFactor(feature="days_since_last_activity", label="Stalled",
+                                                       impact=-9.5, description="No activity for 40 days")],
+            model_version="v-test", scored_at=now - age, source_event_id=f"seed-{deal_id}")
         await conn.execute(
             "INSERT INTO deal_risk (tenant_id, deal_id, source_event_id, risk_score, risk_category, win_probability, "
             "amount, owner_id, is_closed, features, payload, source_modified_at, scored_at) "
@@ -52,7 +45,7 @@ async def _seed(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: s
             tenant.tenant_id, deal_id, scored.source_event_id, risk, scored.risk_category.value,
             scored.win_probability, amount, owner, closed, scored.model_dump_json(), now, scored.scored_at)
         if verdict:
-            data = samples.verdict(tenant.tenant_id, deal_id, owner).data
+            data = events.verdict_data(owner_id=owner)
             await conn.execute(
                 "INSERT INTO deal_verdict (tenant_id, deal_id, source_event_id, ai_forecast, ai_verdict, "
                 "commit_admission, predictive_eligible, payload, decided_at) "

@@ -18,8 +18,8 @@ from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway.messages import parse_stream_id
+from tests import events
 from tests.support import RunningSystem, StreamClient, Tenant
-from tests.unit.gateway import samples
 
 
 async def _stream(system: RunningSystem, tenant: Tenant, role: str, user: str, **params: str) -> StreamClient:
@@ -47,10 +47,10 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
     other_tenant = await _stream(system, tenant_b, "admin", "admin-1")
     try:
         a, b = tenant_a.tenant_id, tenant_b.tenant_id
-        own_score, own_alert = samples.scored(a, "D1", "rep-1"), samples.alert(a, "D1", "rep-1")
-        others_score, others_verdict = samples.scored(a, "D2", "rep-2"), samples.verdict(a, "D2", "rep-2")
-        b_score = samples.scored(b, "D1", "rep-1")
-        others_deletion = samples.changed(a, "D2", "rep-2", deleted=True)
+        own_score, own_alert = events.scored(a, "D1", "rep-1"), events.alert(a, "D1", "rep-1")
+        others_score, others_verdict = events.scored(a, "D2", "rep-2"), events.verdict(a, "D2", "rep-2")
+        b_score = events.scored(b, "D1", "rep-1")
+        others_deletion = events.changed(a, "D2", "rep-2", deleted=True)
         # When scores, a verdict, an alert and a deletion of both tenants flow through the topics
         await system.publish(DEAL_SCORED, [own_score, others_score, b_score])
         await system.publish(DEAL_VERDICT, [others_verdict])
@@ -83,7 +83,7 @@ async def test_a_redelivered_event_is_streamed_once(system: RunningSystem) -> No
     tenant = await system.new_tenant("gwdup")
     stream = await _stream(system, tenant, "admin", "admin-1")
     try:
-        event = samples.scored(tenant.tenant_id, "D-dup", "rep-1")
+        event = events.scored(tenant.tenant_id, "D-dup", "rep-1")
         # Twice in one batch, then again in a later batch: what a crash before the commit looks like
         await system.publish(DEAL_SCORED, [event, event])
         await _until_ids(stream, {event.id})
@@ -100,7 +100,7 @@ async def test_reconnect_with_last_id_resumes_exactly_after_it(system: RunningSy
     first_session = await _stream(system, tenant, "admin", "admin-1")
     try:
         # One deal, so one partition: the three scores reach the stream in the order they were published.
-        first, second, third = (samples.scored(tenant.tenant_id, "D-resume", "rep-1") for _ in range(3))
+        first, second, third = (events.scored(tenant.tenant_id, "D-resume", "rep-1") for _ in range(3))
         await system.publish(DEAL_SCORED, [first])
         [received] = [m for m in await _until_ids(first_session, {first.id}) if m["event"]["id"] == first.id]
         await first_session.close()
@@ -144,7 +144,7 @@ async def test_stream_metrics_are_exported(system: RunningSystem) -> None:
     tenant = await system.new_tenant("gwmet")
     stream = await _stream(system, tenant, "admin", "admin-1")
     try:
-        event = samples.scored(tenant.tenant_id, "D-met", "rep-1")
+        event = events.scored(tenant.tenant_id, "D-met", "rep-1")
         await system.publish(DEAL_SCORED, [event])
         await _until_ids(stream, {event.id})
         async with httpx.AsyncClient(base_url=system.url("gateway")) as client:

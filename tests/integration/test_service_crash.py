@@ -10,8 +10,8 @@ import signal
 import pytest
 
 from dealpulse_common.topics import DEAL_CHANGED
+from tests import events
 from tests.support import RunningSystem, Tenant, poll_until
-from tests.unit.gateway import samples
 
 CHANGES = 2_000
 # Where each service's exactly-once shows: one row per upstream event in its history table.
@@ -24,7 +24,7 @@ HISTORY = {"scorer": "risk_scores", "verdict": "verdicts"}
 async def test_a_killed_processor_restarts_and_every_change_lands_once(system: RunningSystem, service: str) -> None:
     tenant = await system.new_tenant("crash")
     await system.publish(DEAL_CHANGED, [
-        samples.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"crash-{n}")
+        events.changed(tenant.tenant_id, f"D-{n}", owner_id="rep-1", source_event_id=f"crash-{n}")
         for n in range(CHANGES)])
 
     table = HISTORY[service]

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.handlers import AlertRules, alert_id_for, compose_alert, scored_candidates, verdict_candidates
-from dealpulse_common.deal import CanonicalDeal, Stage
+from dealpulse_common.deal import Stage
 from dealpulse_common.events import (
     AlertType,
     CommitAdmission,
     DealScored,
-    DealScoredData,
     DealVerdict,
-    DealVerdictData,
     ForecastBucket,
     GateCheck,
     RiskCategory,
@@ -25,15 +23,11 @@ from dealpulse_common.events import (
     deterministic_id,
 )
 from dealpulse_common.topics import DEAL_ALERTS
+from tests import events
+from tests.events import NOW, risk_category_of
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 RULES = AlertRules()
 DASHBOARD = "http://dash.example:8000"
-
-
-def category(score: int) -> RiskCategory:
-    return next(c for limit, c in ((25, RiskCategory.LOW), (50, RiskCategory.MEDIUM), (75, RiskCategory.HIGH),
-                                   (100, RiskCategory.CRITICAL)) if score <= limit)
 
 
 def scored(risk: int, previous: int | None = None, *, ago: timedelta = timedelta(days=1), event_id: str = "s1",
@@ -42,28 +36,25 @@ def scored(risk: int, previous: int | None = None, *, ago: timedelta = timedelta
         previous_risk_score=previous, previous_scored_at=NOW - ago, delta=risk - previous,
         changes=[ScoreChange(field="close_date_push_count", label="Close date pushes", delta=risk - previous,
                              description=f"close date pushed 3rd time: {risk - previous:+d} risk")])
-    data = DealScoredData(
-        deal=CanonicalDeal(tenant_id="t1", deal_id="D1", name="Acme renewal", amount=45_000, **deal),
-        risk_score=risk, risk_category=category(risk), win_probability=(100 - risk) / 100, factors=[],
-        recommendations=[], since_previous=since, previous_category=None if previous is None else category(previous),
-        model_version="m1", scored_at=NOW, source_event_id="crm-1",
+    data = events.scored_data(
+        events.deal(name="Acme renewal", amount=45_000, **deal), risk_score=risk, since_previous=since,
+        previous_category=None if previous is None else risk_category_of(previous),
     )
-    return DealScored.create(source="test", tenant_id="t1", deal_id="D1", data=data, id=event_id)
+    return events.scored_event(data, id=event_id)
 
 
 def verdict(admission: CommitAdmission, *, forecast: ForecastBucket = ForecastBucket.COMMIT,
             verdict_bucket: ForecastBucket = ForecastBucket.BEST_CASE, eligible: bool = True) -> DealVerdict:
-    data = DealVerdictData(
+    data = events.verdict_data(
         ai_forecast=forecast, forecast_basis="health_score", health_score=24, win_probability=0.4,
         commit_admission=admission, ai_verdict=verdict_bucket, predictive_eligible=eligible,
         gates=[GateCheck(gate="paper", passed=True, reason="Paper: score 3 with high confidence."),
                GateCheck(gate="process", passed=False, reason="Process: score 1, needs at least 2."),
                GateCheck(gate="timing", passed=False, reason="Timing: not assessed."),
                GateCheck(gate="budget", passed=False, reason="Budget: not assessed.")],
-        reasons=["r"], thresholds_version="default-1", risk_score=60, source_event_id="s1", decided_at=NOW,
-        owner_id="rep-7",
+        reasons=["r"], risk_score=60, source_event_id="s1", owner_id="rep-7",
     )
-    return DealVerdict.create(source="test", tenant_id="t1", deal_id="D1", data=data, id="v1")
+    return events.verdict_event(data, id="v1")
 
 
 def types(event: DealScored) -> list[AlertType]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -10,15 +10,11 @@ import pytest
 
 from dealpulse_alerts.handlers import AlertRules, compose_alert, scored_candidates, verdict_candidates
 from dealpulse_alerts.slack import deal_link, format_amount
-from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import (
     AlertType,
     CommitAdmission,
     DealAlertData,
     DealScored,
-    DealScoredData,
-    DealVerdict,
-    DealVerdictData,
     ForecastBucket,
     GateCheck,
     Recommendation,
@@ -27,8 +23,9 @@ from dealpulse_common.events import (
     ScoreChange,
     ScoreDelta,
 )
+from tests import events
+from tests.events import NOW
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 RULES = AlertRules()
 BLOCK_TYPES = {"header", "section", "context", "actions", "divider"}
 TEXT_TYPES = {"plain_text", "mrkdwn"}
@@ -73,19 +70,17 @@ def scored_event(name: str = "Acme renewal", *, changes: int = 1, factor_text: s
     since = ScoreDelta(previous_risk_score=55, previous_scored_at=NOW - timedelta(days=1), delta=30, changes=[
         ScoreChange(field=f"f{i}", label=f"Change {i}", delta=1, description=f"change number {i}: +1 risk")
         for i in range(changes)])
-    data = DealScoredData(
-        deal=CanonicalDeal(tenant_id="t1", deal_id="D-1.x", name=name, account_name="Acme Corp", amount=45_000,
-                           owner_name="Dana Rep", **deal),
+    data = events.scored_data(
+        events.deal("t1", "D-1.x", name=name, account_name="Acme Corp", amount=45_000, owner_name="Dana Rep", **deal),
         risk_score=85, risk_category=RiskCategory.CRITICAL, win_probability=0.15,
         factors=[RiskFactor(feature=f"f{i}", label=f"Factor {i}", impact=-12.0, description=factor_text)
                  for i in range(3)],
         recommendations=[Recommendation(priority="immediate", action="Schedule an exec sponsor call",
                                         rationale="critical"),
                          Recommendation(priority="ongoing", action="Keep notes current", rationale="hygiene")],
-        since_previous=since, previous_category=RiskCategory.HIGH, model_version="m1", scored_at=NOW,
-        source_event_id="crm-1",
+        since_previous=since, previous_category=RiskCategory.HIGH,
     )
-    return DealScored.create(source="test", tenant_id="t1", deal_id="D-1.x", data=data, id="scored:t1:crm-1")
+    return events.scored_event(data, id="scored:t1:crm-1")
 
 
 def alert_for(event: DealScored) -> DealAlertData:
@@ -131,12 +126,12 @@ def test_crm_text_is_escaped_and_clipped_to_slacks_limits() -> None:
 
 
 def test_a_commit_alert_is_valid_block_kit_too() -> None:
-    data = DealVerdictData(
+    data = events.verdict_data(
         ai_forecast=ForecastBucket.COMMIT, forecast_basis="win_probability", win_probability=0.8,
         commit_admission=CommitAdmission.NOT_ADMITTED, ai_verdict=ForecastBucket.BEST_CASE,
         gates=[GateCheck(gate="paper", passed=False, reason="Paper: not assessed.")], reasons=["r"],
         predictive_eligible=True, thresholds_version="default-1", risk_score=20, source_event_id="s", decided_at=NOW)
-    source = DealVerdict.create(source="test", tenant_id="t1", deal_id="D9", data=data, id="v9")
+    source = events.verdict_event(data, deal_id="D9", id="v9")
     alert = compose_alert(verdict_candidates(source)[0], source, "http://x", RULES).data
     assert_valid_block_kit(alert.slack_blocks)
     assert alert.slack_blocks[0]["text"]["text"] == "🟡 Commit not supported: D9"

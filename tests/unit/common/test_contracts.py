@@ -3,59 +3,35 @@
 from __future__ import annotations
 
 import ast
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from dealpulse_common.deal import CanonicalDeal, Stage
-from dealpulse_common.events import (
-    AlertType,
-    CommitAdmission,
-    DeadLetter,
-    DeadLetterData,
-    DealAlert,
-    DealAlertData,
-    DealChanged,
-    DealChangedData,
-    DealScored,
-    DealScoredData,
-    DealVerdict,
-    DealVerdictData,
-    ForecastBucket,
-    RiskCategory,
-    RiskFactor,
-)
+from dealpulse_common.deal import Stage
+from dealpulse_common.events import RiskFactor
 from dealpulse_common.schemas import rendered_schemas
 from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
+from tests import events
+from tests.events import NOW
 
 ROOT = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-DEAL = CanonicalDeal(tenant_id="t1", deal_id="D1", amount=1200.5, stage=Stage.PROPOSAL,
-                     expected_close_date=date(2026, 12, 31), qualification={"champion": {"score": 2}})
+DEAL = events.deal("t1", "D1", amount=1200.5, stage=Stage.PROPOSAL, expected_close_date=date(2026, 12, 31),
+                   qualification={"champion": {"score": 2}})
 
 
 def _samples():
-    common = {"source": "test", "tenant_id": "t1", "deal_id": "D1"}
-    scored = DealScoredData(deal=DEAL, risk_score=70, risk_category=RiskCategory.HIGH, win_probability=0.3,
-                            factors=[RiskFactor(feature="f", label="F", impact=-3.5, description="d")],
-                            recommendations=[], model_version="v1", scored_at=NOW, source_event_id="e1",
-                            timing={"received_at": NOW})
+    scored = events.scored_data(DEAL, risk_score=70, factors=[RiskFactor(feature="f", label="F", impact=-3.5,
+                                                                         description="d")],
+                                model_version="v1", source_event_id="e1", timing={"received_at": NOW})
     return [
-        (DEAL_CHANGED, DealChanged.create(**common, data=DealChangedData(
-            deal=DEAL, changed_fields=["amount"], source_event_id="e1", received_at=NOW))),
-        (DEAL_SCORED, DealScored.create(**common, data=scored)),
-        (DEAL_VERDICT, DealVerdict.create(**common, data=DealVerdictData(
-            ai_forecast=ForecastBucket.PIPELINE, forecast_basis="health_score", health_score=2, win_probability=0.3,
-            commit_admission=CommitAdmission.NOT_APPLICABLE, ai_verdict=ForecastBucket.PIPELINE, reasons=["r"],
-            predictive_eligible=True, thresholds_version="default-1", risk_score=70, source_event_id="e1",
-            decided_at=NOW))),
-        (DEAL_ALERTS, DealAlert.create(**common, data=DealAlertData(
-            alert_id="a1", alert_type=AlertType.ENTERED_CRITICAL, severity="critical", title="t", summary="s",
-            risk_score=80, deep_link="http://x/#deal=D1", slack_blocks=[{"type": "divider"}], source_event_id="e1",
-            raised_at=NOW))),
-        (DEAD_LETTERS, DeadLetter.create(**common, data=DeadLetterData(
-            original_topic="x", original_value_b64="AA==", error="bad", service="scorer", failed_at=NOW))),
+        (DEAL_CHANGED, events.changed_event(DEAL, source_event_id="e1")),
+        (DEAL_SCORED, events.scored_event(scored)),
+        (DEAL_VERDICT, events.verdict_event(events.verdict_data(
+            forecast_basis="health_score", health_score=2, reasons=["r"], source_event_id="e1"))),
+        (DEAL_ALERTS, events.alert_event(events.alert_data(
+            title="t", summary="s", risk_score=80, deep_link="http://x/#deal=D1", source_event_id="e1"))),
+        (DEAD_LETTERS, events.dead_letter_event()),
     ]
 
 

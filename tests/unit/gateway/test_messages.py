@@ -19,16 +19,16 @@ from dealpulse_gateway.messages import (
     stream_entry,
     stream_key,
 )
-from tests.unit.gateway import samples
+from tests import events
 
 GATEWAY_AT = datetime(2026, 11, 22, 10, 0, 0, 5000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("event", "kind", "model"), [
-    (samples.scored(), StreamKind.SCORE, DealScored),
-    (samples.verdict(), StreamKind.VERDICT, DealVerdict),
-    (samples.alert(), StreamKind.ALERT, DealAlert),
-    (samples.changed(deleted=True), StreamKind.DELETED, DealChanged),
+    (events.scored(), StreamKind.SCORE, DealScored),
+    (events.verdict(), StreamKind.VERDICT, DealVerdict),
+    (events.alert(), StreamKind.ALERT, DealAlert),
+    (events.changed(deleted=True), StreamKind.DELETED, DealChanged),
 ])
 def test_entry_carries_kind_owner_and_the_whole_event(event, kind, model) -> None:  # type: ignore[no-untyped-def]
     entry = stream_entry(event, GATEWAY_AT)
@@ -44,19 +44,19 @@ def test_entry_carries_kind_owner_and_the_whole_event(event, kind, model) -> Non
 
 def test_a_live_deals_change_is_not_on_the_stream() -> None:
     # Its score follows and carries the deal; only a deletion, which is never scored, is shown as such.
-    assert stream_entry(samples.changed(deleted=False), GATEWAY_AT) is None
+    assert stream_entry(events.changed(deleted=False), GATEWAY_AT) is None
 
 
 def test_owner_comes_from_each_event_type() -> None:
-    assert owner_of(samples.scored(owner_id="a")) == "a"
-    assert owner_of(samples.verdict(owner_id="b")) == "b"
-    assert owner_of(samples.alert(owner_id="c")) == "c"
-    assert owner_of(samples.changed(owner_id="d", deleted=True)) == "d"
-    assert owner_of(samples.scored(owner_id=None)) is None
+    assert owner_of(events.scored(owner_id="a")) == "a"
+    assert owner_of(events.verdict(owner_id="b")) == "b"
+    assert owner_of(events.alert(owner_id="c")) == "c"
+    assert owner_of(events.changed(owner_id="d", deleted=True)) == "d"
+    assert owner_of(events.scored(owner_id=None)) is None
 
 
 def test_fields_round_trip_and_unknown_owner_is_empty() -> None:
-    entry = stream_entry(samples.verdict(owner_id=None), GATEWAY_AT)
+    entry = stream_entry(events.verdict(owner_id=None), GATEWAY_AT)
     assert entry is not None
     fields = entry.fields()
     assert fields["owner"] == "" and fields["kind"] == "verdict"
@@ -64,7 +64,7 @@ def test_fields_round_trip_and_unknown_owner_is_empty() -> None:
 
 
 def test_client_frame_puts_the_stream_id_first_and_keeps_the_message() -> None:
-    entry = stream_entry(samples.scored(), GATEWAY_AT)
+    entry = stream_entry(events.scored(), GATEWAY_AT)
     assert entry is not None
     frame = json.loads(client_frame("1700000000000-3", entry.message))
     assert list(frame) == ["id", "kind", "event", "gateway_at"]

@@ -29,7 +29,8 @@ from dealpulse_scorer.explain import (
 from dealpulse_scorer.features import FEATURE_GROUPS, FEATURE_INDEX
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.training.dataset import read_deals
-from tests.unit.scorer.helpers import AS_OF, TrainedModel, make_deal
+from tests.events import AS_OF, make_deal
+from tests.unit.scorer.helpers import TrainedModel
 
 
 class CountingModel:

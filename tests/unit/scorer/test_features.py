@@ -21,7 +21,7 @@ from dealpulse_scorer.features import (
     build_matrix,
     quarter_end,
 )
-from tests.unit.scorer.helpers import AS_OF, make_deal
+from tests.events import AS_OF, make_deal
 
 PRIORS = SegmentPriors(global_rate=0.3, rates={"industry": {"software": 0.4}})
 

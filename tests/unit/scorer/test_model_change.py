@@ -13,7 +13,8 @@ from dealpulse_scorer.handlers import MODEL_CHANGE_FIELD, Previous, ScoreInput, 
 from dealpulse_scorer.model import LoadedModel, ModelRegistry
 from dealpulse_scorer.rescore import rescore_event_id
 from dealpulse_scorer.serving import ServingResolver
-from tests.unit.scorer.helpers import AS_OF, TrainedModel, clone_version, make_deal
+from tests.events import AS_OF, make_deal
+from tests.unit.scorer.helpers import TrainedModel, clone_version
 
 
 @pytest.fixture

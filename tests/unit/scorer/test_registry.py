@@ -15,7 +15,8 @@ from dealpulse_scorer.model import (
     ModelRegistryError,
     NoActiveModel,
 )
-from tests.unit.scorer.helpers import AS_OF, TrainedModel, clone_version, make_deal
+from tests.events import AS_OF, make_deal
+from tests.unit.scorer.helpers import TrainedModel, clone_version
 
 
 def test_nothing_active_in_an_empty_registry(fresh_registry: ModelRegistry) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from dealpulse_common.deal import CanonicalDeal, Confidence, ForecastCategory, QualificationCategory, Stage
+from dealpulse_common.deal import Confidence, ForecastCategory, QualificationCategory, Stage
 from dealpulse_common.events import (
     CommitAdmission,
-    DealScored,
     DealScoredData,
     DealVerdictData,
     ForecastBucket,
@@ -24,8 +22,9 @@ from dealpulse_verdict.thresholds import (
     VerdictThresholds,
     stamp_tenant_thresholds,
 )
+from tests import events
+from tests.events import NOW
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DEFAULTS = VerdictThresholds()
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -43,12 +42,8 @@ def commit_worthy(paper: Confidence = HIGH, process: Confidence = HIGH, timing: 
 
 
 def scored(win_probability: float = 0.4, **deal: Any) -> DealScoredData:
-    risk = round(100 * (1 - win_probability))
-    return DealScoredData(
-        deal=CanonicalDeal(tenant_id="t1", deal_id="D1", **deal), risk_score=risk,
-        risk_category=RiskCategory.HIGH, win_probability=win_probability, factors=[], recommendations=[],
-        model_version="m1", scored_at=NOW, source_event_id="crm-1",
-    )
+    return events.scored_data(events.deal(**deal), risk_score=round(100 * (1 - win_probability)),
+                              risk_category=RiskCategory.HIGH, win_probability=win_probability)
 
 
 def verdict_for(data: DealScoredData, stamped: StampedThresholds = DEFAULT_THRESHOLDS) -> DealVerdictData:
@@ -250,7 +245,7 @@ def test_invalid_tenant_thresholds_fall_back_to_the_defaults(bad: Any) -> None:
 
 
 def test_the_verdict_event_id_derives_from_the_scored_event_so_a_replay_matches() -> None:
-    source = DealScored.create(source="test", tenant_id="t1", deal_id="D1", data=scored(), id="scored:t1:crm-1")
+    source = events.scored_event(scored(), id="scored:t1:crm-1")
     data = verdict_for(source.data)
     first, again = verdict_event(source, data), verdict_event(source, data)
     assert first.id == again.id == deterministic_id("scored:t1:crm-1")
