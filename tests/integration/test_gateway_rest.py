@@ -1,4 +1,4 @@
-"""The gateway's REST reads: one deal with its latest score and verdict, the at-risk listing, sync scoring.
+"""The gateway's REST reads: one deal with its latest score and verdict, the at-risk listing.
 
 Read models are seeded directly as the database owner, so ages, staleness and ordering are exact.
 Needs the ``system`` fixture (tests/conftest.py): the embedded stack with the services running.
@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 
 from dealpulse_common.deal import Stage
 from dealpulse_common.events import RiskFactor, utcnow
@@ -152,19 +151,3 @@ async def test_invalid_listing_parameters_are_422_problems(system: RunningSystem
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"], params
 
-
-async def test_sync_scoring_uses_the_tokens_tenant(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("gwscore")
-    deal = {"deal_id": "what-if", "tenant_id": "someone-else", "amount": 120_000, "stage": "negotiation",
-            "industry": "Software", "expected_close_date": "2027-01-15"}
-    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as client:
-        response = await client.post("/v1/deals/score", content=orjson.dumps(deal),
-                                     headers={"Authorization": f"Bearer {system.token(tenant, 'rep', 'rep-1')}",
-                                              "Content-Type": "application/json"})
-        invalid = await client.post("/v1/deals/score", json={"deal_id": "x", "amount": "lots"},
-                                    headers={"Authorization": f"Bearer {system.token(tenant)}"})
-    assert response.status_code == 200, response.text
-    scored = response.json()
-    assert scored["deal"]["tenant_id"] == tenant.tenant_id
-    assert scored["risk_score"] == round(100 * (1 - scored["win_probability"]))
-    assert invalid.status_code == 422

@@ -16,9 +16,10 @@ def _client(system: RunningSystem, token: str | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=system.url("gateway"), headers=headers, timeout=10)
 
 
-async def test_sync_score_uses_the_tokens_tenant_and_the_active_model(system: RunningSystem) -> None:
+@pytest.mark.parametrize("role", ["admin", "rep"])
+async def test_sync_score_uses_the_tokens_tenant_and_the_active_model(system: RunningSystem, role: str) -> None:
     tenant = await system.new_tenant()
-    async with _client(system, system.token(tenant)) as client:
+    async with _client(system, system.token(tenant, role, f"{role}-1")) as client:
         response = await client.post("/v1/deals/score", json={**DEAL, "tenant_id": "someone-else"})
     assert response.status_code == 200, response.text
     scored = response.json()
@@ -31,7 +32,7 @@ async def test_sync_score_uses_the_tokens_tenant_and_the_active_model(system: Ru
 
 
 @pytest.mark.parametrize("body", [
-    {"amount": 5}, {**DEAL, "amount": "lots"}, [1, 2],
+    {"amount": 5}, {**DEAL, "amount": "lots"}, {"deal_id": "x", "amount": "lots"}, [1, 2],
     # Values the scorer cannot carry or compute with: refused, never a 500 (found by fuzzing the OpenAPI spec).
     {**DEAL, "custom": {"big": 10**30}}, {**DEAL, "expected_close_date": "9999-12-31"}, {**DEAL, "name": "x\u0000"},
 ])
