@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from datetime import datetime
@@ -10,7 +9,7 @@ from datetime import datetime
 from fastapi import Request
 
 from dealpulse_common import metrics
-from dealpulse_common.events import DeadLetter, DeadLetterData, utcnow
+from dealpulse_common.events import DeadLetter
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.logging import traceparent_var
 from dealpulse_common.topics import DEAD_LETTERS
@@ -25,7 +24,6 @@ TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # A dead letter carries the original bytes base64-encoded (4/3 larger); past this the broker's default 1 MB
 # message limit would refuse the letter itself, so larger originals are truncated (and the letter says so).
 DLQ_MAX_ORIGINAL = 512 * 1024
-
 
 
 class BodyTooLarge(Exception):
@@ -75,12 +73,10 @@ async def dead_letter(request: Request, *, provider: str, tenant_id: str | None,
     truncated = len(original) > DLQ_MAX_ORIGINAL
     error = f"{provider} webhook rejected: {reason}" + (" (original truncated)" if truncated else "")
     tenant = valid_tenant(tenant_id) or "unknown"
-    letter = DeadLetter.create(
-        source=f"dealpulse/{SERVICE}", tenant_id=tenant, deal_id=deal_id or "unknown",
-        traceparent=traceparent_var.get(),
-        data=DeadLetterData(original_topic=f"webhook:{provider}", original_key=f"{tenant}:{deal_id or 'unknown'}",
-                            original_value_b64=base64.b64encode(original[:DLQ_MAX_ORIGINAL]).decode(),
-                            error=error[:2000], service=SERVICE, failed_at=utcnow()))
+    letter = DeadLetter.of(
+        service=SERVICE, original_topic=f"webhook:{provider}", original_key=f"{tenant}:{deal_id or 'unknown'}",
+        original=original[:DLQ_MAX_ORIGINAL], error=error, tenant_id=tenant, deal_id=deal_id,
+        traceparent=traceparent_var.get())
     try:
         await publisher.publish(DEAD_LETTERS, letter)
         metrics.DEAD_LETTERS.labels(SERVICE, f"webhook:{provider}").inc()
