@@ -17,7 +17,7 @@ from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
-from dealpulse_common.service import problem
+from dealpulse_common.service import unavailable
 from dealpulse_ingest.admission import (
     JSON_TYPES,
     XML_TYPES,
@@ -200,7 +200,4 @@ async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSO
 
 def _unavailable(request: Request, provider: str) -> JSONResponse:
     metrics.WEBHOOKS.labels(provider, "unavailable").inc()
-    retry = request.app.state.settings.retry_after_s
-    response: JSONResponse = problem(503, "Service unavailable", "event broker or database unavailable; retry later",
-                                     headers={"Retry-After": str(retry)})
-    return response
+    return unavailable("event broker or database unavailable; retry later", request.app.state.settings.retry_after_s)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from dealpulse_common.auth import InvalidToken, Principal, bearer_token, verify_token
 from dealpulse_common.db import DATABASE_UNAVAILABLE
-from dealpulse_common.service import problem
+from dealpulse_common.service import ServiceUnavailable, problem
 from dealpulse_ingest.imports.jobs import ImportRunner, read_job
 from dealpulse_ingest.imports.mapping import ColumnPlan, MappingError, parse_mapping
 from dealpulse_ingest.imports.reader import (
@@ -33,6 +33,8 @@ from dealpulse_ingest.imports.reader import (
 )
 
 router = APIRouter(tags=["imports"])
+# A refused upload is sent again whole, so its client is asked to wait longer than a webhook (INGEST_RETRY_AFTER_S).
+START_RETRY_AFTER_S = 5
 # The gateway issues these tokens (dealpulse_gateway.auth); ingest checks the same claims without depending on it.
 
 def _caller(request: Request, authorization: str | None) -> Principal | JSONResponse:
@@ -110,8 +112,8 @@ async def start_import(
     except MappingError as exc:
         return _mapping_problem(exc)
     except DATABASE_UNAVAILABLE:
-        return problem(503, "Service unavailable", "database unavailable; nothing was started, retry later",
-                       headers={"Retry-After": "5"})
+        raise ServiceUnavailable("database unavailable; nothing was started, retry later",
+                                 START_RETRY_AFTER_S) from None
     finally:
         if not keep:
             await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -153,7 +155,8 @@ async def get_import(
     try:
         job = await read_job(request.app.state.pool, caller.tenant_id, parsed, runner.settings.stale_after_s)
     except DATABASE_UNAVAILABLE:
-        return problem(503, "Service unavailable", "database unavailable; retry later", headers={"Retry-After": "2"})
+        raise ServiceUnavailable("database unavailable; retry later",
+                                 request.app.state.settings.retry_after_s) from None
     if job is None:
         return problem(404, "Not found", f"no import {job_id}")
     return JSONResponse(job)

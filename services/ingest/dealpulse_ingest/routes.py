@@ -15,7 +15,7 @@ from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
 from dealpulse_common.logging import traceparent_var
-from dealpulse_common.service import problem
+from dealpulse_common.service import unavailable
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.admission import JSON_TYPES, Rejected, Webhook, admit, bad_tenant_header, refuse
 from dealpulse_ingest.handlers import Ingestor, Outcome, event_id_for
@@ -90,5 +90,4 @@ def _parse(body: bytes) -> GenericDealChange:
 
 def _unavailable(retry_after_s: int, detail: str) -> JSONResponse:
     metrics.WEBHOOKS.labels("generic", "unavailable").inc()
-    return problem(503, "Service unavailable", f"{detail}; nothing was stored, retry later",
-                   headers={"Retry-After": str(retry_after_s)})
+    return unavailable(f"{detail}; nothing was stored, retry later", retry_after_s)
