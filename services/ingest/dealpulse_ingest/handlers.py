@@ -17,7 +17,7 @@ from dealpulse_common.events import DealChanged, DealChangedData
 from dealpulse_common.kafka import EventPublisher, Outgoing
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
-from dealpulse_ingest.normalize import StageMapping
+from dealpulse_ingest.normalize import StageMapping, canonical_changes
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.stage_mappings import StageMappings
 
@@ -79,7 +79,7 @@ class Ingestor:
         else:
             if mapping is None:
                 mapping = await self._stage_mappings.get(tenant_id)
-            changes = payload.snapshot_changes(mapping)
+            changes = canonical_changes(payload, mapping)
         return IncomingChange(
             tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
             modified_at=payload.modified_at, changes=changes, traceparent=traceparent,
