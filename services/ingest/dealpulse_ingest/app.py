@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_ingest import crm_routes
-from dealpulse_ingest.handlers import Ingestor
 from dealpulse_ingest.import_routes import router as import_router
 from dealpulse_ingest.imports.jobs import ImportRunner, ImportSettings
+from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.secrets import WebhookSecrets
 from dealpulse_ingest.settings import IngestSettings

@@ -10,7 +10,7 @@ from dealpulse_common.logging import traceparent_var
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.connectors.common import ParsedChange, to_generic
 from dealpulse_ingest.connectors.config import ProviderSettings
-from dealpulse_ingest.handlers import Ingestor
+from dealpulse_ingest.ingestor import Ingestor
 
 
 def provider_settings(request: Request) -> ProviderSettings:

@@ -18,7 +18,8 @@ from dealpulse_common.logging import traceparent_var
 from dealpulse_common.service import unavailable
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.admission import JSON_TYPES, Rejected, Webhook, admit, bad_tenant_header, refuse
-from dealpulse_ingest.handlers import Ingestor, Outcome, event_id_for
+from dealpulse_ingest.handlers import Outcome, event_id_for
+from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.signature import SignatureError, verify
 

@@ -32,9 +32,10 @@ from dealpulse_common.db import DATABASE_UNAVAILABLE, create_pool, tenant_transa
 from dealpulse_common.events import IMPORT_PROVIDER, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.handlers import Ingestor, Outcome
+from dealpulse_ingest.handlers import Outcome
 from dealpulse_ingest.imports.mapping import ColumnPlan, row_event_id, validate_row
 from dealpulse_ingest.imports.reader import FileFormat, open_tabular
+from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.stage_mappings import StageMappings
 
