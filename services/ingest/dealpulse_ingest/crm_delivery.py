@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 
 from dealpulse_common.logging import traceparent_var
 from dealpulse_common.tracing import continue_trace
+from dealpulse_ingest.connectors import config
 from dealpulse_ingest.connectors.common import ParsedChange, to_generic
-from dealpulse_ingest.connectors.config import ProviderSettings
 from dealpulse_ingest.ingestor import Ingestor
+from dealpulse_ingest.tenant_cache import TenantCache
 
 
-def provider_settings(request: Request) -> ProviderSettings:
-    """Created on first use so the connectors need nothing from app.py beyond their router."""
+async def provider_config(request: Request, tenant_id: str, provider: str) -> dict[str, Any]:
+    """The provider's section of the tenant's settings, cached like webhook secrets (``INGEST_SECRET_CACHE_TTL_S``):
+    a busy CRM costs one lookup a minute, and an admin's change shows within that. The cache is created on first
+    use so the connectors need nothing from app.py beyond their router."""
     state = request.app.state
-    cache: ProviderSettings | None = getattr(state, "crm_provider_settings", None)
+    cache: TenantCache[dict[str, Any]] | None = getattr(state, "crm_provider_settings", None)
     if cache is None:
-        cache = ProviderSettings(state.pool, state.settings.secret_cache_ttl_s)
+        cache = TenantCache(state.pool, state.settings.secret_cache_ttl_s, config.load)
         state.crm_provider_settings = cache
-    return cache
+    return config.section(await cache.get(tenant_id), provider)
 
 
 async def store_change(request: Request, *, provider: str, tenant_id: str, change: ParsedChange,

@@ -30,7 +30,7 @@ from dealpulse_ingest.admission import (
 )
 from dealpulse_ingest.connectors import hubspot, pipedrive, salesforce
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError
-from dealpulse_ingest.crm_delivery import provider_settings, store_change
+from dealpulse_ingest.crm_delivery import provider_config, store_change
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["CRM webhooks"])
@@ -62,7 +62,7 @@ async def salesforce_webhook(request: Request, tenant: TenantParam = None,
 
     try:
         tenant_id, body = await admit(request, SALESFORCE, tenant, verify)
-        config = await provider_settings(request).get(tenant_id, "salesforce")
+        config = await provider_config(request, tenant_id, "salesforce")
         try:
             message = salesforce.parse_outbound_message(body, config)
             salesforce.check_organization(config, message.organization_id)
@@ -130,7 +130,7 @@ async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONR
 
     try:
         tenant_id, body = await admit(request, HUBSPOT, tenant, verify)
-        config = await provider_settings(request).get(tenant_id, "hubspot")
+        config = await provider_config(request, tenant_id, "hubspot")
         try:
             batch = hubspot.parse_batch(body, config)
         except MalformedError as exc:
@@ -179,7 +179,7 @@ async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSO
 
     try:
         tenant_id, body = await admit(request, PIPEDRIVE, tenant, verify)
-        config = await provider_settings(request).get(tenant_id, "pipedrive")
+        config = await provider_config(request, tenant_id, "pipedrive")
         try:
             change = pipedrive.parse_event(body, config)
             outcome = await store_change(request, provider="pipedrive", tenant_id=tenant_id, change=change,

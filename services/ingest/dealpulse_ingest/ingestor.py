@@ -20,7 +20,8 @@ from dealpulse_ingest import store
 from dealpulse_ingest.handlers import IncomingChange, Outcome, changed_fields, deal_changed
 from dealpulse_ingest.normalize import StageMapping, canonical_changes
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.stage_mappings import StageMappings
+from dealpulse_ingest.stage_mappings import load as load_stage_mapping
+from dealpulse_ingest.tenant_cache import TenantCache
 
 DEFAULT_MAPPING_TTL_S = 5.0
 
@@ -34,10 +35,10 @@ class Ingestor:
     """
 
     def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, *,
-                 stage_mappings: StageMappings | None = None) -> None:
+                 stage_mappings: TenantCache[StageMapping] | None = None) -> None:
         self._pool = pool
         self._publisher = publisher
-        self._stage_mappings = stage_mappings or StageMappings(pool, ttl_s=DEFAULT_MAPPING_TTL_S)
+        self._stage_mappings = stage_mappings or TenantCache(pool, DEFAULT_MAPPING_TTL_S, load_stage_mapping)
 
     async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
                       traceparent: str, received_at: datetime,

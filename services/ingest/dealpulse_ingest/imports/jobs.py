@@ -36,8 +36,9 @@ from dealpulse_ingest.handlers import Outcome
 from dealpulse_ingest.imports.mapping import ColumnPlan, row_event_id, validate_row
 from dealpulse_ingest.imports.reader import FileFormat, open_tabular
 from dealpulse_ingest.ingestor import Ingestor
+from dealpulse_ingest.normalize import StageMapping
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.stage_mappings import StageMappings
+from dealpulse_ingest.tenant_cache import TenantCache
 
 log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
@@ -109,7 +110,7 @@ class ImportRunner:
     """Runs the import jobs of one ingest process on a pool of its own (opened on first use)."""
 
     def __init__(self, database_url: str, publisher: EventPublisher, settings: ImportSettings,
-                 stage_mappings: StageMappings | None = None) -> None:
+                 stage_mappings: TenantCache[StageMapping] | None = None) -> None:
         self._database_url = database_url
         self._publisher = publisher
         self._stage_mappings = stage_mappings
