@@ -9,6 +9,7 @@ from fastapi import Request
 
 from dealpulse_common.logging import traceparent_var
 from dealpulse_common.tracing import continue_trace
+from dealpulse_ingest import store
 from dealpulse_ingest.connectors import config
 from dealpulse_ingest.connectors.common import ParsedChange, to_generic
 from dealpulse_ingest.ingestor import Ingestor
@@ -20,9 +21,9 @@ async def provider_config(request: Request, tenant_id: str, provider: str) -> di
     a busy CRM costs one lookup a minute, and an admin's change shows within that. The cache is created on first
     use so the connectors need nothing from app.py beyond their router."""
     state = request.app.state
-    cache: TenantCache[dict[str, Any]] | None = getattr(state, "crm_provider_settings", None)
+    cache: TenantCache[Any] | None = getattr(state, "crm_provider_settings", None)
     if cache is None:
-        cache = TenantCache(state.pool, state.settings.secret_cache_ttl_s, config.load)
+        cache = TenantCache(state.pool, state.settings.secret_cache_ttl_s, store.tenant_settings)
         state.crm_provider_settings = cache
     return config.section(await cache.get(tenant_id), provider)
 

@@ -9,17 +9,15 @@ import logging
 import asyncpg
 from pydantic import ValidationError
 
-from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
+from dealpulse_common.stage_mapping import StageMappingSettings
+from dealpulse_ingest import store
 from dealpulse_ingest.normalize import EMPTY_MAPPING, StageMapping
 
 log = logging.getLogger(__name__)
 
-READ_MAPPING = f"SELECT settings->'{SETTINGS_KEY}' FROM tenant_settings WHERE tenant_id = $1"
-
-
 async def load(conn: asyncpg.Connection, tenant_id: str) -> StageMapping:
     """The tenant's mapping (empty when it has none): the loader of the stage-mapping cache."""
-    return parse(tenant_id, await conn.fetchval(READ_MAPPING, tenant_id))
+    return parse(tenant_id, await store.stage_mapping_settings(conn, tenant_id))
 
 
 def parse(tenant_id: str, raw: object) -> StageMapping:
