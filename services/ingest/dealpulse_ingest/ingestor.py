@@ -20,10 +20,7 @@ from dealpulse_ingest import store
 from dealpulse_ingest.handlers import IncomingChange, Outcome, changed_fields, deal_changed
 from dealpulse_ingest.normalize import StageMapping, canonical_changes
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.stage_mappings import load as load_stage_mapping
 from dealpulse_ingest.tenant_cache import TenantCache
-
-DEFAULT_MAPPING_TTL_S = 5.0
 
 
 class Ingestor:
@@ -35,23 +32,20 @@ class Ingestor:
     """
 
     def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, *,
-                 stage_mappings: TenantCache[StageMapping] | None = None) -> None:
+                 stage_mappings: TenantCache[StageMapping]) -> None:
         self._pool = pool
         self._publisher = publisher
-        self._stage_mappings = stage_mappings or TenantCache(pool, DEFAULT_MAPPING_TTL_S, load_stage_mapping)
+        self._stage_mappings = stage_mappings
 
     async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
-                      traceparent: str, received_at: datetime,
-                      mapping: StageMapping | None = None) -> IncomingChange:
+                      traceparent: str, received_at: datetime) -> IncomingChange:
         """The canonical change, normalised with the tenant's stage mapping (read from ``tenant_settings``
-        through a short cache unless ``mapping`` is given); raises a database-unavailable error when it cannot be
-        read, as nothing was stored then."""
+        through a short cache); raises a database-unavailable error when it cannot be read, as nothing was stored
+        then."""
         if payload.deleted or payload.restored:
             changes: dict[str, Any] = {}
         else:
-            if mapping is None:
-                mapping = await self._stage_mappings.get(tenant_id)
-            changes = canonical_changes(payload, mapping)
+            changes = canonical_changes(payload, await self._stage_mappings.get(tenant_id))
         return IncomingChange(
             tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
             modified_at=payload.modified_at, changes=changes, traceparent=traceparent,

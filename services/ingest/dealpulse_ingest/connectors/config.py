@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-PROVIDERS = ("salesforce", "hubspot", "pipedrive")
-
 
 def section(settings: Any, provider: str) -> dict[str, Any]:
     """The provider's section of a tenant's stored settings; empty when either is absent or not an object."""

@@ -111,7 +111,7 @@ class ImportRunner:
     """Runs the import jobs of one ingest process on a pool of its own (opened on first use)."""
 
     def __init__(self, database_url: str, publisher: EventPublisher, settings: ImportSettings,
-                 stage_mappings: TenantCache[StageMapping] | None = None) -> None:
+                 stage_mappings: TenantCache[StageMapping]) -> None:
         self._database_url = database_url
         self._publisher = publisher
         self._stage_mappings = stage_mappings
