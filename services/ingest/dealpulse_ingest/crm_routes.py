@@ -25,12 +25,11 @@ from dealpulse_ingest.admission import (
     Webhook,
     admit,
     bad_tenant_query,
-    dead_letter,
     refuse,
 )
 from dealpulse_ingest.connectors import hubspot, pipedrive, salesforce
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError
-from dealpulse_ingest.crm_delivery import provider_config, store_change
+from dealpulse_ingest.crm_delivery import provider_config, reject_event, store_change, store_in_batch
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["CRM webhooks"])
@@ -71,19 +70,10 @@ async def salesforce_webhook(request: Request, tenant: TenantParam = None,
         except MalformedError as exc:
             raise Rejected(400, str(exc), body, metric="malformed") from None
         for raw, reason in message.rejected:
-            metrics.WEBHOOKS.labels("salesforce", "invalid").inc()
-            await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=reason, original=raw)
+            await reject_event(request, provider="salesforce", tenant_id=tenant_id, reason=reason, original=raw)
         for change in message.changes:
-            try:
-                outcome = await store_change(request, provider="salesforce", tenant_id=tenant_id, change=change,
-                                             received_at=received_at)
-            except ConnectorError as exc:
-                # One bad notification must not hold back the others: Salesforce would re-send the message
-                # for 24 hours and it would never get better. It is kept in dlq.v1 instead.
-                outcome = "invalid"
-                await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=str(exc),
-                                  original=change.raw, deal_id=change.deal_id)
-            metrics.WEBHOOKS.labels("salesforce", outcome).inc()
+            await store_in_batch(request, provider="salesforce", tenant_id=tenant_id, change=change,
+                                 received_at=received_at)
     except Rejected as exc:
         await refuse(request, SALESFORCE, tenant, exc)
         return _soap(salesforce.fault_response(exc.reason, client_error=True), 500)
@@ -136,21 +126,15 @@ async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONR
         except MalformedError as exc:
             raise Rejected(400, str(exc), body, metric="malformed") from None
         results = list(batch.results)
-        for result in results:
-            metrics.WEBHOOKS.labels("hubspot", "invalid" if result.status == "rejected" else result.status).inc()
+        for result in results:  # decided by the parser: ignored, or rejected (and then kept raw)
             if result.index in batch.raw_rejected:
-                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=result.reason or "",
-                                  original=batch.raw_rejected[result.index])
+                await reject_event(request, provider="hubspot", tenant_id=tenant_id, reason=result.reason or "",
+                                   original=batch.raw_rejected[result.index])
+            else:
+                metrics.WEBHOOKS.labels("hubspot", result.status).inc()
         for change in batch.changes:
-            reason = None
-            try:
-                outcome = await store_change(request, provider="hubspot", tenant_id=tenant_id, change=change,
-                                             received_at=received_at)
-            except ConnectorError as exc:
-                outcome, reason = "rejected", str(exc)
-                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=reason,
-                                  original=change.raw, deal_id=change.deal_id)
-            metrics.WEBHOOKS.labels("hubspot", "invalid" if reason else outcome).inc()
+            outcome, reason = await store_in_batch(request, provider="hubspot", tenant_id=tenant_id, change=change,
+                                                   received_at=received_at)
             results += [hubspot.EventResult(i, outcome, reason, change.deal_id) for i in change.indices]
     except Rejected as exc:
         await refuse(request, HUBSPOT, tenant, exc)
