@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from dealpulse_ingest.signature import sign
-from tests.support import RunningSystem, deal_change, poll_until
+from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
 VALID = {"deal_id": "D-1", "modified_at": "2026-11-20T10:00:00Z", "amount": 1000}
 
@@ -75,18 +75,63 @@ async def test_invalid_change_is_422_naming_the_field(system: RunningSystem, cha
     assert await _stored_events(system, tenant.tenant_id) == 0
 
 
+async def _post_generic(system: RunningSystem, tenant: Tenant, body: bytes, content_type: str | None,
+                        headers: dict[str, str] | None = None) -> httpx.Response:
+    """A signed delivery to the generic webhook, with the given Content-Type (none when None)."""
+    sent = {"X-DealPulse-Tenant": tenant.tenant_id, "X-DealPulse-Signature": sign(tenant.webhook_secret, body),
+            **({"Content-Type": content_type} if content_type else {}), **(headers or {})}
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        return await client.post(f"{system.url('ingest')}/v1/webhooks/generic", content=body, headers=sent)
+
+
 async def test_malformed_json_is_400(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
-
-
-    body = b'{"deal_id": "D-1", '
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{system.url('ingest')}/v1/webhooks/generic", content=body,
-            headers={"X-DealPulse-Tenant": tenant.tenant_id,
-                     "X-DealPulse-Signature": sign(tenant.webhook_secret, body)})
+    response = await _post_generic(system, tenant, b'{"deal_id": "D-1", ', "application/json")
     assert response.status_code == 400
     assert response.json()["title"] == "Bad request"
+
+
+async def test_a_body_that_is_not_json_by_its_content_type_is_415_and_dead_lettered(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    form = b"deal_id=D-1&modified_at=2026-11-20T10%3A00%3A00Z&amount=1000"
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+        response = await _post_generic(system, tenant, form, content_type)
+        assert response.status_code == 415, (content_type, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["title"] == "Unsupported media type" and "application/json" in problem["detail"]
+    # A JSON body labelled as a form is refused too: the content type decides, not a guess from the bytes.
+    json_as_form = await _post_generic(system, tenant, orjson.dumps(VALID), "application/x-www-form-urlencoded")
+    assert json_as_form.status_code == 415
+    assert await _stored_events(system, tenant.tenant_id) == 0
+    letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=4)
+    assert all("generic webhook rejected: content type" in letter.data.error for letter in letters)
+
+
+async def test_every_refusal_of_the_generic_webhook_is_dead_lettered_with_its_reason(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    await system.send_change(tenant, VALID, signature=sign("not-the-secret", b"{}"))
+    await _post_generic(system, tenant, b"{" + b" " * 1_048_576 + b"}", "application/json")
+    await _post_generic(system, tenant, b"{not json", "application/json")
+    await system.send_change(tenant, {**VALID, "amount": -5})
+    letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=4)
+    errors = " | ".join(letter.data.error for letter in letters)
+    for reason in ("signature does not match", "body exceeds 1048576 bytes", "body is not valid JSON",
+                   "invalid field(s): amount"):
+        assert f"generic webhook rejected: {reason}" in errors, errors
+    assert all(letter.data.original_topic == "webhook:generic" for letter in letters)
+
+
+async def test_a_missing_or_malformed_tenant_header_is_422_naming_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    for value in (None, "Not A Tenant"):
+        headers = {"X-DealPulse-Tenant": value} if value else {}
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.post(f"{system.url('ingest')}/v1/webhooks/generic", content=orjson.dumps(VALID),
+                                         headers={"Content-Type": "application/json", **headers,
+                                                  "X-DealPulse-Signature": sign(tenant.webhook_secret, b"{}")})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "header.x-dealpulse-tenant"
 
 
 async def test_broker_unavailable_is_503_with_retry_after_then_recovers(system: RunningSystem) -> None:

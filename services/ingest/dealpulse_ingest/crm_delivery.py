@@ -1,91 +1,34 @@
-"""The I/O the CRM webhooks share: bounded body reads, storing a parsed change, and dead-lettering rejections."""
+"""The I/O the CRM webhooks share after admission: their tenant's provider settings, storing a parsed change, and
+keeping one refused event of a batch apart from its neighbours."""
 
 from __future__ import annotations
 
-import base64
-import logging
-import re
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 
 from dealpulse_common import metrics
-from dealpulse_common.events import DeadLetter, DeadLetterData, utcnow
-from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.logging import traceparent_var
-from dealpulse_common.topics import DEAD_LETTERS
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.connectors.common import ParsedChange, to_generic
-from dealpulse_ingest.connectors.config import ProviderSettings
-from dealpulse_ingest.handlers import Ingestor
-
-log = logging.getLogger(__name__)
-SERVICE = "ingest"
-TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-# A dead letter carries the original bytes base64-encoded (4/3 larger); past this the broker's default 1 MB
-# message limit would refuse the letter itself, so larger originals are truncated (and the letter says so).
-DLQ_MAX_ORIGINAL = 512 * 1024
+from dealpulse_ingest import store
+from dealpulse_ingest.admission import dead_letter
+from dealpulse_ingest.connectors import config
+from dealpulse_ingest.connectors.common import ConnectorError, ParsedChange, to_generic
+from dealpulse_ingest.ingestor import Ingestor
+from dealpulse_ingest.tenant_cache import TenantCache
 
 
-
-class BodyTooLarge(Exception):
-    def __init__(self, head: bytes) -> None:
-        super().__init__("body too large")
-        self.head = head
-
-
-def valid_tenant(tenant: str | None) -> str | None:
-    return tenant if tenant and TENANT_RE.match(tenant) else None
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, without ever buffering more than ``limit`` bytes of it (a lying Content-Length included)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(b"")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(b"".join(chunks)[:DLQ_MAX_ORIGINAL])
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def content_type_is(request: Request, allowed: tuple[str, ...]) -> bool:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media_type in allowed
-
-
-def provider_settings(request: Request) -> ProviderSettings:
-    """Created on first use so the connectors need nothing from app.py beyond their router."""
+async def provider_config(request: Request, tenant_id: str, provider: str) -> dict[str, Any]:
+    """The provider's section of the tenant's settings, cached like webhook secrets (``INGEST_SECRET_CACHE_TTL_S``):
+    a busy CRM costs one lookup a minute, and an admin's change shows within that. The cache is created on first
+    use so the connectors need nothing from app.py beyond their router."""
     state = request.app.state
-    cache: ProviderSettings | None = getattr(state, "crm_provider_settings", None)
+    cache: TenantCache[Any] | None = getattr(state, "crm_provider_settings", None)
     if cache is None:
-        cache = ProviderSettings(state.pool, state.settings.secret_cache_ttl_s)
+        cache = TenantCache(state.pool, state.settings.secret_cache_ttl_s, store.tenant_settings)
         state.crm_provider_settings = cache
-    return cache
-
-
-async def dead_letter(request: Request, *, provider: str, tenant_id: str | None, reason: str, original: bytes,
-                      deal_id: str | None = None) -> None:
-    """Record a rejected delivery in dlq.v1 with its reason; a broker outage must not change the CRM's answer."""
-    publisher: EventPublisher = request.app.state.publisher
-    truncated = len(original) > DLQ_MAX_ORIGINAL
-    error = f"{provider} webhook rejected: {reason}" + (" (original truncated)" if truncated else "")
-    tenant = valid_tenant(tenant_id) or "unknown"
-    letter = DeadLetter.create(
-        source=f"dealpulse/{SERVICE}", tenant_id=tenant, deal_id=deal_id or "unknown",
-        traceparent=traceparent_var.get(),
-        data=DeadLetterData(original_topic=f"webhook:{provider}", original_key=f"{tenant}:{deal_id or 'unknown'}",
-                            original_value_b64=base64.b64encode(original[:DLQ_MAX_ORIGINAL]).decode(),
-                            error=error[:2000], service=SERVICE, failed_at=utcnow()))
-    try:
-        await publisher.publish(DEAD_LETTERS, letter)
-        metrics.DEAD_LETTERS.labels(SERVICE, f"webhook:{provider}").inc()
-    except PublishError:
-        log.warning("could not dead-letter a rejected %s delivery: %s", provider, reason)
+    return config.section(await cache.get(tenant_id), provider)
 
 
 async def store_change(request: Request, *, provider: str, tenant_id: str, change: ParsedChange,
@@ -102,3 +45,30 @@ async def store_change(request: Request, *, provider: str, tenant_id: str, chang
                                       traceparent=traceparent, received_at=received_at)
     outcome = await ingestor.ingest(prepared)
     return outcome.value
+
+
+async def store_in_batch(request: Request, *, provider: str, tenant_id: str, change: ParsedChange,
+                         received_at: datetime) -> tuple[str, str | None]:
+    """``store_change`` for one change of a batch, counted: its outcome, or "rejected" and the reason when the
+    payload model refuses it. A refused change is dead-lettered alone and its neighbours go on: the CRM would
+    re-send the whole batch for a day, and the change would never get better.
+
+    Raises ``PublishError`` / a database error like ``store_change``.
+    """
+    try:
+        outcome = await store_change(request, provider=provider, tenant_id=tenant_id, change=change,
+                                     received_at=received_at)
+    except ConnectorError as exc:
+        await reject_event(request, provider=provider, tenant_id=tenant_id, reason=str(exc), original=change.raw,
+                           deal_id=change.deal_id)
+        return "rejected", str(exc)
+    metrics.WEBHOOKS.labels(provider, outcome).inc()
+    return outcome, None
+
+
+async def reject_event(request: Request, *, provider: str, tenant_id: str, reason: str, original: bytes,
+                       deal_id: str | None = None) -> None:
+    """One event of a batch refused on its own: counted as invalid and kept in dlq.v1 with the reason."""
+    metrics.WEBHOOKS.labels(provider, "invalid").inc()
+    await dead_letter(request, provider=provider, tenant_id=tenant_id, reason=reason, original=original,
+                      deal_id=deal_id)

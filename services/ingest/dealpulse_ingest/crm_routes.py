@@ -8,7 +8,6 @@ query parameter of the URL configured in the CRM.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,62 +17,26 @@ from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
-from dealpulse_common.logging import tenant_var, traceparent_var
-from dealpulse_common.service import problem
-from dealpulse_common.tracing import continue_trace
+from dealpulse_common.service import unavailable
+from dealpulse_ingest.admission import (
+    JSON_TYPES,
+    XML_TYPES,
+    Rejected,
+    Webhook,
+    admit,
+    bad_tenant_query,
+    refuse,
+)
 from dealpulse_ingest.connectors import hubspot, pipedrive, salesforce
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError
-from dealpulse_ingest.crm_delivery import (
-    BodyTooLarge,
-    content_type_is,
-    dead_letter,
-    provider_settings,
-    read_body,
-    store_change,
-    valid_tenant,
-)
+from dealpulse_ingest.crm_delivery import provider_config, reject_event, store_change, store_in_batch
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["CRM webhooks"])
-JSON_TYPES = ("application/json",)
-XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
 TenantParam = Annotated[str | None, Query(description="Tenant id, part of the webhook URL configured in the CRM")]
-
-
-class Rejected(Exception):
-    """A delivery refused as a whole: the status, the reason, and what the dead letter should carry."""
-
-    def __init__(self, status: int, reason: str, original: bytes = b"", *, metric: str = "invalid") -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.original, self.metric = status, reason, original, metric
-
-
-async def _admit(request: Request, provider: str, tenant: str | None, types: tuple[str, ...],
-                 verify: Callable[[str, str | None, bytes], Awaitable[None]]) -> tuple[str, bytes]:
-    """The checks every CRM delivery passes before parsing: tenant, content type, size, credentials."""
-    tenant_id = valid_tenant(tenant)
-    if tenant_id is None:
-        raise Rejected(401, "missing or invalid tenant query parameter", metric="bad_signature")
-    tenant_var.set(tenant_id)
-    traceparent_var.set(continue_trace(request.headers.get("traceparent")))
-    if not content_type_is(request, types):
-        raise Rejected(415, f"content type must be one of {', '.join(types)}", metric="malformed")
-    limit: int = request.app.state.settings.max_body_bytes
-    try:
-        body = await read_body(request, limit)
-    except BodyTooLarge as exc:
-        raise Rejected(413, f"body exceeds {limit} bytes", exc.head, metric="too_large") from None
-    secret = await request.app.state.secrets.get(tenant_id)
-    try:
-        await verify(tenant_id, secret, body)
-    except AuthError as exc:
-        raise Rejected(401, str(exc), body, metric="bad_signature") from None
-    return tenant_id, body
-
-
-async def _reject(request: Request, provider: str, tenant: str | None, exc: Rejected) -> None:
-    metrics.WEBHOOKS.labels(provider, exc.metric).inc()
-    await dead_letter(request, provider=provider, tenant_id=tenant, reason=exc.reason, original=exc.original)
+SALESFORCE = Webhook("salesforce", XML_TYPES, bad_tenant_query)
+HUBSPOT = Webhook("hubspot", JSON_TYPES, bad_tenant_query)
+PIPEDRIVE = Webhook("pipedrive", JSON_TYPES, bad_tenant_query)
 
 
 # --- Salesforce ---------------------------------------------------------------------------------------------
@@ -97,8 +60,8 @@ async def salesforce_webhook(request: Request, tenant: TenantParam = None,
         salesforce.check_token(secret, token)
 
     try:
-        tenant_id, body = await _admit(request, "salesforce", tenant, XML_TYPES, verify)
-        config = await provider_settings(request).get(tenant_id, "salesforce")
+        tenant_id, body = await admit(request, SALESFORCE, tenant, verify)
+        config = await provider_config(request, tenant_id, "salesforce")
         try:
             message = salesforce.parse_outbound_message(body, config)
             salesforce.check_organization(config, message.organization_id)
@@ -107,21 +70,12 @@ async def salesforce_webhook(request: Request, tenant: TenantParam = None,
         except MalformedError as exc:
             raise Rejected(400, str(exc), body, metric="malformed") from None
         for raw, reason in message.rejected:
-            metrics.WEBHOOKS.labels("salesforce", "invalid").inc()
-            await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=reason, original=raw)
+            await reject_event(request, provider="salesforce", tenant_id=tenant_id, reason=reason, original=raw)
         for change in message.changes:
-            try:
-                outcome = await store_change(request, provider="salesforce", tenant_id=tenant_id, change=change,
-                                             received_at=received_at)
-            except ConnectorError as exc:
-                # One bad notification must not hold back the others: Salesforce would re-send the message
-                # for 24 hours and it would never get better. It is kept in dlq.v1 instead.
-                outcome = "invalid"
-                await dead_letter(request, provider="salesforce", tenant_id=tenant_id, reason=str(exc),
-                                  original=change.raw, deal_id=change.deal_id)
-            metrics.WEBHOOKS.labels("salesforce", outcome).inc()
+            await store_in_batch(request, provider="salesforce", tenant_id=tenant_id, change=change,
+                                 received_at=received_at)
     except Rejected as exc:
-        await _reject(request, "salesforce", tenant, exc)
+        await refuse(request, SALESFORCE, tenant, exc)
         return _soap(salesforce.fault_response(exc.reason, client_error=True), 500)
     except (PublishError, *DATABASE_UNAVAILABLE):
         # Notifications stored before the failure come back as duplicates on the retry; nothing is lost.
@@ -165,33 +119,26 @@ async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONR
         raise errors[0]
 
     try:
-        tenant_id, body = await _admit(request, "hubspot", tenant, JSON_TYPES, verify)
-        config = await provider_settings(request).get(tenant_id, "hubspot")
+        tenant_id, body = await admit(request, HUBSPOT, tenant, verify)
+        config = await provider_config(request, tenant_id, "hubspot")
         try:
             batch = hubspot.parse_batch(body, config)
         except MalformedError as exc:
             raise Rejected(400, str(exc), body, metric="malformed") from None
         results = list(batch.results)
-        for result in results:
-            metrics.WEBHOOKS.labels("hubspot", "invalid" if result.status == "rejected" else result.status).inc()
+        for result in results:  # decided by the parser: ignored, or rejected (and then kept raw)
             if result.index in batch.raw_rejected:
-                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=result.reason or "",
-                                  original=batch.raw_rejected[result.index])
+                await reject_event(request, provider="hubspot", tenant_id=tenant_id, reason=result.reason or "",
+                                   original=batch.raw_rejected[result.index])
+            else:
+                metrics.WEBHOOKS.labels("hubspot", result.status).inc()
         for change in batch.changes:
-            reason = None
-            try:
-                outcome = await store_change(request, provider="hubspot", tenant_id=tenant_id, change=change,
-                                             received_at=received_at)
-            except ConnectorError as exc:
-                outcome, reason = "rejected", str(exc)
-                await dead_letter(request, provider="hubspot", tenant_id=tenant_id, reason=reason,
-                                  original=change.raw, deal_id=change.deal_id)
-            metrics.WEBHOOKS.labels("hubspot", "invalid" if reason else outcome).inc()
+            outcome, reason = await store_in_batch(request, provider="hubspot", tenant_id=tenant_id, change=change,
+                                                   received_at=received_at)
             results += [hubspot.EventResult(i, outcome, reason, change.deal_id) for i in change.indices]
     except Rejected as exc:
-        await _reject(request, "hubspot", tenant, exc)
-        response: JSONResponse = problem(exc.status, _TITLES[exc.status], exc.reason)
-        return response
+        await refuse(request, HUBSPOT, tenant, exc)
+        return exc.problem()
     except (PublishError, *DATABASE_UNAVAILABLE):
         return _unavailable(request, "hubspot")
     results.sort(key=lambda r: r.index)
@@ -215,8 +162,8 @@ async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSO
         pipedrive.check_basic_auth(request.headers.get("authorization"), tenant_id, secret)
 
     try:
-        tenant_id, body = await _admit(request, "pipedrive", tenant, JSON_TYPES, verify)
-        config = await provider_settings(request).get(tenant_id, "pipedrive")
+        tenant_id, body = await admit(request, PIPEDRIVE, tenant, verify)
+        config = await provider_config(request, tenant_id, "pipedrive")
         try:
             change = pipedrive.parse_event(body, config)
             outcome = await store_change(request, provider="pipedrive", tenant_id=tenant_id, change=change,
@@ -226,10 +173,8 @@ async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSO
         except ConnectorError as exc:
             raise Rejected(422, str(exc), body) from None
     except Rejected as exc:
-        await _reject(request, "pipedrive", tenant, exc)
-        headers = {"WWW-Authenticate": 'Basic realm="dealpulse"'} if exc.status == 401 else None
-        response: JSONResponse = problem(exc.status, _TITLES[exc.status], exc.reason, headers=headers)
-        return response
+        await refuse(request, PIPEDRIVE, tenant, exc)
+        return exc.problem(headers={"WWW-Authenticate": 'Basic realm="dealpulse"'} if exc.status == 401 else None)
     except (PublishError, *DATABASE_UNAVAILABLE):
         return _unavailable(request, "pipedrive")
     metrics.WEBHOOKS.labels("pipedrive", outcome).inc()
@@ -237,13 +182,6 @@ async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSO
                         status_code=202 if outcome == "accepted" else 200)
 
 
-_TITLES = {400: "Bad request", 401: "Unauthorized", 413: "Payload too large", 415: "Unsupported media type",
-           422: "Invalid deal change"}
-
-
 def _unavailable(request: Request, provider: str) -> JSONResponse:
     metrics.WEBHOOKS.labels(provider, "unavailable").inc()
-    retry = request.app.state.settings.retry_after_s
-    response: JSONResponse = problem(503, "Service unavailable", "event broker or database unavailable; retry later",
-                                     headers={"Retry-After": str(retry)})
-    return response
+    return unavailable("event broker or database unavailable; retry later", request.app.state.settings.retry_after_s)

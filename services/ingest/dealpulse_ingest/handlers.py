@@ -1,30 +1,25 @@
-"""Accepting a deal change: dedupe, merge, and publish the full snapshot before acknowledging."""
+"""Ingest's pure rules: a change's identity and outcome, what it changed, and the event that announces it.
+
+No I/O here; ``ingestor.py`` stores and publishes with these.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import asyncpg
-
-from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal, DealHistory
 from dealpulse_common.events import DealChanged, DealChangedData
-from dealpulse_common.kafka import EventPublisher, Outgoing
-from dealpulse_common.topics import DEAL_CHANGED
-from dealpulse_ingest import store
-from dealpulse_ingest.normalize import StageMapping
-from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.stage_mappings import StageMappings
 
 SOURCE = "dealpulse/ingest"
-DEFAULT_MAPPING_TTL_S = 5.0
 DELETED_FIELDS = ["deleted"]
 RESTORED_FIELDS = ["restored"]
+# A ``deals`` row as the store returns it (snapshot, source_modified_at and the history columns).
+DealRow = Mapping[str, Any]
 
 
 class Outcome(StrEnum):
@@ -54,108 +49,17 @@ def event_id_for(tenant_id: str, explicit: str | None, body: bytes) -> str:
     return "sha256:" + hashlib.sha256(tenant_id.encode() + b"\0" + body).hexdigest()
 
 
-class Ingestor:
-    """The one way a deal change enters DealPulse, whichever CRM, webhook dialect or file it came from.
-
-    Every source turns its payload into a ``GenericDealChange`` (raw CRM stage names and all); ``prepare`` turns
-    that into the canonical change (normalising stage, forecast category and closed/won), ``ingest`` stores and
-    publishes it.
-    """
-
-    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, *,
-                 stage_mappings: StageMappings | None = None) -> None:
-        self._pool = pool
-        self._publisher = publisher
-        self._stage_mappings = stage_mappings or StageMappings(pool, ttl_s=DEFAULT_MAPPING_TTL_S)
-
-    async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
-                      traceparent: str, received_at: datetime,
-                      mapping: StageMapping | None = None) -> IncomingChange:
-        """The canonical change, normalised with the tenant's stage mapping (read from ``tenant_settings``
-        through a short cache unless ``mapping`` is given); raises a database-unavailable error when it cannot be
-        read, as nothing was stored then."""
-        if payload.deleted or payload.restored:
-            changes: dict[str, Any] = {}
-        else:
-            if mapping is None:
-                mapping = await self._stage_mappings.get(tenant_id)
-            changes = payload.snapshot_changes(mapping)
-        return IncomingChange(
-            tenant_id=tenant_id, deal_id=payload.deal_id, event_id=event_id, provider=provider,
-            modified_at=payload.modified_at, changes=changes, traceparent=traceparent,
-            received_at=received_at, deleted=payload.deleted, restored=payload.restored,
-        )
-
-    async def ingest(self, change: IncomingChange) -> Outcome:
-        """Raises ``PublishError`` or a database-unavailable error when nothing was stored (retry later)."""
-        (outcome,) = await accept_changes(self._pool, self._publisher, [change])
-        return outcome
-
-    async def ingest_many(self, changes: Sequence[IncomingChange]) -> list[Outcome]:
-        """``ingest`` for several changes of one tenant, in order and all or nothing: one transaction and one
-        round of acknowledgements instead of one each (what a file import needs to go fast)."""
-        return await accept_changes(self._pool, self._publisher, changes)
-
-
-async def accept_changes(pool: asyncpg.Pool, publisher: EventPublisher,
-                         changes: Sequence[IncomingChange]) -> list[Outcome]:
-    """Store and publish changes of one tenant; raises ``PublishError`` (and stores nothing) unless the broker
-    acknowledged every published change.
-
-    The transaction stays open until the broker acknowledged, so a 2xx always means stored and published,
-    and a failure leaves no trace a retry would trip over.
-    """
-    if not changes:
-        return []
-    tenant_id = changes[0].tenant_id
-    if any(change.tenant_id != tenant_id for change in changes):
-        raise ValueError("changes of one tenant only: each tenant's rows are visible in its own transaction")
-    outcomes: list[Outcome] = []
-    published: list[Outgoing] = []
-    async with tenant_transaction(pool, tenant_id) as conn:
-        for change in changes:
-            outcome, event = await _apply(conn, change)
-            outcomes.append(outcome)
-            if event is not None:
-                published.append(Outgoing(DEAL_CHANGED, event))
-        await publisher.publish_many(published)
-    return outcomes
-
-
-async def _apply(conn: asyncpg.Connection, change: IncomingChange) -> tuple[Outcome, DealChanged | None]:
-    """Dedupe and merge one change in the caller's transaction; the event to publish when it was applied."""
-    is_new = await store.record_event(
-        conn, tenant_id=change.tenant_id, event_id=change.event_id, deal_id=change.deal_id,
-        provider=change.provider, changed_fields=_changed_fields(change), modified_at=change.modified_at,
-        received_at=change.received_at,
-    )
-    if not is_new:
-        return Outcome.DUPLICATE, None
-    if change.deleted:
-        row = await store.delete_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
-                                      modified_at=change.modified_at, event_id=change.event_id)
-    elif change.restored:
-        row = await store.restore_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
-                                       modified_at=change.modified_at, event_id=change.event_id)
-    else:
-        row = await store.merge_change(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
-                                       changes=change.changes, modified_at=change.modified_at,
-                                       event_id=change.event_id)
-    if row is None:
-        await store.mark_stale(conn, change.tenant_id, change.event_id)
-        return Outcome.STALE, None
-    return Outcome.ACCEPTED, _deal_changed(change, row)
-
-
-def _deal_changed(change: IncomingChange, row: asyncpg.Record) -> DealChanged:
+def deal_changed(change: IncomingChange, row: DealRow) -> DealChanged:
+    """The event announcing an applied change: the merged snapshot with its history, under a stable id."""
     deal = snapshot_to_deal(change.tenant_id, change.deal_id, row)
-    data = DealChangedData(deal=deal, changed_fields=_changed_fields(change), provider=change.provider,
+    data = DealChangedData(deal=deal, changed_fields=changed_fields(change), provider=change.provider,
                            source_event_id=change.event_id, received_at=change.received_at, deleted=change.deleted)
     return DealChanged.create(source=SOURCE, tenant_id=change.tenant_id, deal_id=change.deal_id, data=data,
                               id=f"{change.tenant_id}:{change.event_id}", traceparent=change.traceparent)
 
 
-def _changed_fields(change: IncomingChange) -> list[str]:
+def changed_fields(change: IncomingChange) -> list[str]:
+    """What a change changed, as recorded and published: a deletion or a restore says only that."""
     if change.deleted:
         return list(DELETED_FIELDS)
     if change.restored:
@@ -163,7 +67,8 @@ def _changed_fields(change: IncomingChange) -> list[str]:
     return sorted(change.changes)
 
 
-def snapshot_to_deal(tenant_id: str, deal_id: str, row: asyncpg.Record) -> CanonicalDeal:
+def snapshot_to_deal(tenant_id: str, deal_id: str, row: DealRow) -> CanonicalDeal:
+    """The canonical deal of a stored row, with the history-derived fields computed as of its last change."""
     modified_at: datetime = row["source_modified_at"]
     activity: list[datetime] = row["activity_at"]
     snapshot = CanonicalDeal.model_validate(

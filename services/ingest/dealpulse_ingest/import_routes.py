@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from dealpulse_common.auth import InvalidToken, Principal, bearer_token, verify_token
 from dealpulse_common.db import DATABASE_UNAVAILABLE
-from dealpulse_common.service import problem
+from dealpulse_common.http_auth import CurrentAdmin
+from dealpulse_common.service import ServiceUnavailable, problem
 from dealpulse_ingest.imports.jobs import ImportRunner, read_job
 from dealpulse_ingest.imports.mapping import ColumnPlan, MappingError, parse_mapping
 from dealpulse_ingest.imports.reader import (
@@ -33,19 +33,8 @@ from dealpulse_ingest.imports.reader import (
 )
 
 router = APIRouter(tags=["imports"])
-# The gateway issues these tokens (dealpulse_gateway.auth); ingest checks the same claims without depending on it.
-
-def _caller(request: Request, authorization: str | None) -> Principal | JSONResponse:
-    try:
-        token = bearer_token(authorization)
-        if token is None:
-            raise InvalidToken("missing bearer token")
-        caller = verify_token(request.app.state.settings.jwt_secret, token)
-    except InvalidToken as exc:
-        return problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
-    if caller.role != "admin":
-        return problem(403, "Forbidden", "imports need the admin role")
-    return caller
+# Retry-After of an upload refused for want of a database (reading a job uses INGEST_RETRY_AFTER_S, as webhooks do).
+START_RETRY_AFTER_S = 5
 
 
 def _runner(request: Request) -> ImportRunner:
@@ -66,16 +55,13 @@ def _runner(request: Request) -> ImportRunner:
 )
 async def start_import(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    caller: CurrentAdmin,
     content_type: Annotated[str | None, Header()] = None,
     content_length: Annotated[int | None, Header()] = None,
     mapping: Annotated[str | None, Query(description="the column-mapping JSON: {\"CRM header\": \"field\"}")] = None,
     filename: Annotated[str | None, Query(max_length=255)] = None,
 ) -> JSONResponse:
     """Start importing one file; answers at once with the job id to follow on ``GET /v1/imports/{id}``."""
-    caller = _caller(request, authorization)
-    if isinstance(caller, JSONResponse):
-        return caller
     runner = _runner(request)
     limit = runner.settings.max_bytes
     if content_length is not None and content_length > limit:
@@ -110,8 +96,8 @@ async def start_import(
     except MappingError as exc:
         return _mapping_problem(exc)
     except DATABASE_UNAVAILABLE:
-        return problem(503, "Service unavailable", "database unavailable; nothing was started, retry later",
-                       headers={"Retry-After": "5"})
+        raise ServiceUnavailable("database unavailable; nothing was started, retry later",
+                                 START_RETRY_AFTER_S) from None
     finally:
         if not keep:
             await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -137,14 +123,10 @@ def _mapping_problem(exc: MappingError) -> JSONResponse:
 
 
 @router.get("/v1/imports/{job_id}", responses={401: {"description": "Missing or bad token"},
+                                                403: {"description": "Not an admin"},
                                                 404: {"description": "No such import for this tenant"}})
-async def get_import(
-    request: Request, job_id: str, authorization: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+async def get_import(request: Request, job_id: str, caller: CurrentAdmin) -> JSONResponse:
     """Status, counts and the first 1,000 row errors of one import."""
-    caller = _caller(request, authorization)
-    if isinstance(caller, JSONResponse):
-        return caller
     try:
         parsed = uuid.UUID(job_id)
     except ValueError:
@@ -153,7 +135,8 @@ async def get_import(
     try:
         job = await read_job(request.app.state.pool, caller.tenant_id, parsed, runner.settings.stale_after_s)
     except DATABASE_UNAVAILABLE:
-        return problem(503, "Service unavailable", "database unavailable; retry later", headers={"Retry-After": "2"})
+        raise ServiceUnavailable("database unavailable; retry later",
+                                 request.app.state.settings.retry_after_s) from None
     if job is None:
         return problem(404, "Not found", f"no import {job_id}")
     return JSONResponse(job)

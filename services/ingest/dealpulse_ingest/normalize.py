@@ -10,10 +10,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.stage_mapping import StageMappingSettings, mapping_key
+from dealpulse_ingest.payloads import GenericDealChange
 
 T = TypeVar("T")
 
@@ -119,3 +120,33 @@ def closed_state(stage: Stage | None) -> tuple[bool, bool | None] | None:
     if stage is None:
         return None
     return False, None
+
+
+def canonical_changes(change: GenericDealChange, mapping: StageMapping | None = None) -> dict[str, Any]:
+    """The canonical fields a change sets, JSON-ready: stage and forecast category normalised by the tenant's
+    ``mapping`` first and the defaults after, closed/won implied by the stage unless the change says otherwise.
+    Empty for a deletion or a restore."""
+    changes = change.named_fields()
+    if (raw_stage := changes.get("stage")) is not None:
+        changes["crm_stage"] = raw_stage
+        stage = normalize_stage(raw_stage, mapping)
+        if stage is None:
+            # Unknown stage: accepted, raw name kept, canonical stage left as it was, and flagged so an admin can
+            # map it.
+            del changes["stage"]
+            changes["stage_unmapped"] = True
+        else:
+            changes["stage"] = stage.value
+            changes["stage_unmapped"] = False
+            implied = closed_state(stage)
+            if implied is not None:
+                changes.setdefault("is_closed", implied[0])
+                if implied[1] is not None:
+                    changes.setdefault("is_won", implied[1])
+    if (raw_category := changes.get("forecast_category")) is not None:
+        category = normalize_forecast_category(raw_category, mapping)
+        if category is None:
+            del changes["forecast_category"]
+        else:
+            changes["forecast_category"] = category.value
+    return changes

@@ -14,7 +14,6 @@ from dealpulse_common.deal import (
     QualificationCategory,
     QualificationEntry,
 )
-from dealpulse_ingest.normalize import StageMapping, closed_state, normalize_forecast_category, normalize_stage
 
 DealId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 ShortText = Annotated[DealText, StringConstraints(max_length=500)]
@@ -66,33 +65,10 @@ class GenericDealChange(BaseModel):
             raise ValueError("a change either deletes or restores the deal, not both")
         return self
 
-    def snapshot_changes(self, mapping: StageMapping | None = None) -> dict[str, Any]:
-        """The canonical fields this change sets, JSON-ready, with stage and closed state normalised by the
-        tenant's ``mapping`` first and the defaults after. Empty for a deletion or a restore."""
+    def named_fields(self) -> dict[str, Any]:
+        """The deal fields this change names, JSON-ready and as sent (raw CRM stage and forecast names); empty
+        for a deletion or a restore, which carry only the envelope."""
         if self.deleted or self.restored:
             return {}
-        fields = self.model_fields_set - _ENVELOPE_FIELDS
-        changes: dict[str, Any] = self.model_dump(mode="json", include=fields)
-        if self.stage is not None:
-            changes["crm_stage"] = self.stage
-            stage = normalize_stage(self.stage, mapping)
-            if stage is None:
-                # Unknown stage: accepted, raw name kept, canonical stage left as it was, and flagged so an admin
-                # can map it.
-                del changes["stage"]
-                changes["stage_unmapped"] = True
-            else:
-                changes["stage"] = stage.value
-                changes["stage_unmapped"] = False
-                implied = closed_state(stage)
-                if implied is not None:
-                    changes.setdefault("is_closed", implied[0])
-                    if implied[1] is not None:
-                        changes.setdefault("is_won", implied[1])
-        if self.forecast_category is not None:
-            category = normalize_forecast_category(self.forecast_category, mapping)
-            if category is None:
-                del changes["forecast_category"]
-            else:
-                changes["forecast_category"] = category.value
-        return changes
+        named: dict[str, Any] = self.model_dump(mode="json", include=self.model_fields_set - _ENVELOPE_FIELDS)
+        return named

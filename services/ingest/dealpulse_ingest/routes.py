@@ -1,4 +1,4 @@
-"""The webhook edge: verify, validate, hand over to the handler, answer in the CRM's terms."""
+"""The generic webhook: admit (tenant header, JSON only, bounded body, signature), validate, ingest, answer."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from dealpulse_common import metrics
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.events import utcnow
 from dealpulse_common.kafka import PublishError
-from dealpulse_common.logging import tenant_var, traceparent_var
-from dealpulse_common.service import problem
+from dealpulse_common.logging import traceparent_var
+from dealpulse_common.service import unavailable
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.handlers import Ingestor, Outcome, event_id_for
+from dealpulse_ingest.admission import JSON_TYPES, Rejected, Webhook, admit, bad_tenant_header, refuse
+from dealpulse_ingest.handlers import Outcome, event_id_for
+from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.signature import SignatureError, verify
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+GENERIC = Webhook("generic", JSON_TYPES, bad_tenant_header)
 
 
 @router.post(
@@ -31,6 +33,8 @@ TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
     status_code=202,
     responses={200: {"description": "Duplicate or stale delivery, acknowledged without effect"},
                401: {"description": "Bad, missing or expired signature"},
+               413: {"description": "Body larger than INGEST_MAX_BODY_BYTES"},
+               415: {"description": "Not application/json"},
                422: {"description": "Invalid deal change"},
                503: {"description": "Broker or database unavailable; retry after Retry-After seconds"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
@@ -38,46 +42,31 @@ TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 )
 async def generic_webhook(
     request: Request,
-    x_dealpulse_tenant: Annotated[str, Header(pattern=TENANT_PATTERN)],
+    x_dealpulse_tenant: Annotated[str | None, Header(description="The tenant id (required)")] = None,
     x_dealpulse_signature: Annotated[str | None, Header()] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    traceparent: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Accept one canonical deal change (full or partial), signed with the tenant's webhook secret."""
     received_at = utcnow()
     settings = request.app.state.settings
-    tenant_id = x_dealpulse_tenant
-    body = await request.body()
-    if len(body) > settings.max_body_bytes:
-        return _reject("too_large", problem(413, "Payload too large", f"body exceeds {settings.max_body_bytes} bytes"))
-    try:
-        secret = await request.app.state.secrets.get(tenant_id)
-    except DATABASE_UNAVAILABLE:
-        return _unavailable(settings.retry_after_s, "database unavailable")
-    try:
+
+    async def verify_signature(_: str, secret: str | None, body: bytes) -> None:
         if secret is None:
             raise SignatureError("unknown tenant or no webhook secret configured")
         verify(secret, body, x_dealpulse_signature, settings.signature_tolerance_s)
-    except SignatureError as exc:
-        return _reject("bad_signature", problem(401, "Unauthorized", str(exc)))
-    try:
-        payload = GenericDealChange.model_validate(orjson.loads(body))
-    except orjson.JSONDecodeError as exc:
-        return _reject("malformed", problem(400, "Bad request", f"body is not valid JSON: {exc}"))
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-        detail = "invalid field(s): " + ", ".join(e["field"] for e in errors)
-        return _reject("invalid", problem(422, "Invalid deal change", detail, errors=errors))
 
-    traceparent_var.set(continue_trace(traceparent))
-    tenant_var.set(tenant_id)
     ingestor: Ingestor = request.app.state.ingestor
     try:
+        tenant_id, body = await admit(request, GENERIC, x_dealpulse_tenant, verify_signature)
+        payload = _parse(body)
         change = await ingestor.prepare(
             tenant_id, payload, provider="generic",
             event_id=event_id_for(tenant_id, idempotency_key or payload.event_id, body),
             traceparent=traceparent_var.get() or continue_trace(None), received_at=received_at)
         outcome = await ingestor.ingest(change)
+    except Rejected as exc:
+        await refuse(request, GENERIC, x_dealpulse_tenant, exc)
+        return exc.problem()
     except PublishError:
         log.warning("broker did not acknowledge; asking the CRM to retry")
         return _unavailable(settings.retry_after_s, "event broker unavailable")
@@ -89,11 +78,17 @@ async def generic_webhook(
                         status_code=status, headers={"traceparent": change.traceparent})
 
 
-def _reject(reason: str, response: JSONResponse) -> JSONResponse:
-    metrics.WEBHOOKS.labels("generic", reason).inc()
-    return response
+def _parse(body: bytes) -> GenericDealChange:
+    try:
+        return GenericDealChange.model_validate(orjson.loads(body))
+    except orjson.JSONDecodeError as exc:
+        raise Rejected(400, f"body is not valid JSON: {exc}", body, metric="malformed") from None
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        detail = "invalid field(s): " + ", ".join(e["field"] for e in errors)
+        raise Rejected(422, detail, body, errors=errors) from None
 
 
 def _unavailable(retry_after_s: int, detail: str) -> JSONResponse:
-    return _reject("unavailable", problem(503, "Service unavailable", f"{detail}; nothing was stored, retry later",
-                                          headers={"Retry-After": str(retry_after_s)}))
+    metrics.WEBHOOKS.labels("generic", "unavailable").inc()
+    return unavailable(f"{detail}; nothing was stored, retry later", retry_after_s)

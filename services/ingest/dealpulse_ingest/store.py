@@ -1,11 +1,16 @@
-"""Ingest's tables: ``deals`` (merged snapshots with history-derived fields) and ``deal_events``."""
+"""Ingest's SQL: its tables ``deals`` (merged snapshots with history-derived fields), ``deal_events``,
+``import_jobs`` and ``import_errors``, and what it reads of the gateway's ``tenants`` and ``tenant_settings``."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from dealpulse_common.stage_mapping import SETTINGS_KEY
 
 RECORD_EVENT = """
 INSERT INTO deal_events (tenant_id, event_id, deal_id, provider, outcome, changed_fields, source_modified_at,
@@ -85,10 +90,6 @@ RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_pus
 """
 
 
-async def webhook_secret(conn: asyncpg.Connection, tenant_id: str) -> str | None:
-    secret: str | None = await conn.fetchval("SELECT webhook_secret FROM tenants WHERE tenant_id = $1", tenant_id)
-    return secret
-
 
 async def record_event(conn: asyncpg.Connection, *, tenant_id: str, event_id: str, deal_id: str, provider: str,
                        changed_fields: list[str], modified_at: datetime, received_at: datetime) -> bool:
@@ -120,3 +121,95 @@ async def restore_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str
 
 async def mark_stale(conn: asyncpg.Connection, tenant_id: str, event_id: str) -> None:
     await conn.execute(MARK_STALE, tenant_id, event_id)
+
+
+# --- what ingest reads of the gateway's tables ------------------------------------------------------------
+
+
+async def webhook_secret(conn: asyncpg.Connection, tenant_id: str) -> str | None:
+    secret: str | None = await conn.fetchval("SELECT webhook_secret FROM tenants WHERE tenant_id = $1", tenant_id)
+    return secret
+
+
+async def tenant_settings(conn: asyncpg.Connection, tenant_id: str) -> Any:
+    """The tenant's whole settings document as stored (None when it has none)."""
+    return await conn.fetchval("SELECT settings FROM tenant_settings WHERE tenant_id = $1", tenant_id)
+
+
+async def stage_mapping_settings(conn: asyncpg.Connection, tenant_id: str) -> Any:
+    """The stored stage mapping (``StageMappingSettings`` when the gateway wrote it), or None."""
+    return await conn.fetchval(f"SELECT settings->'{SETTINGS_KEY}' FROM tenant_settings WHERE tenant_id = $1",
+                               tenant_id)
+
+
+# --- import jobs ------------------------------------------------------------------------------------------
+
+# A job whose runner stopped beating (its process restarted) is failed on its next read, saying how far it got.
+EXPIRE_IMPORT_JOB = """
+UPDATE import_jobs SET status = 'failed', finished_at = now(),
+       failure = 'interrupted: the ingest process running it stopped (after ' || processed || ' rows)' || $4
+WHERE tenant_id = $1 AND job_id = $2 AND status IN ('queued', 'running')
+  AND heartbeat_at < now() - make_interval(secs => $3)
+"""
+
+SAVE_IMPORT_PROGRESS = """
+UPDATE import_jobs SET processed = $3, accepted = $4, duplicates = $5, stale = $6, rejected = $7, heartbeat_at = now()
+WHERE tenant_id = $1 AND job_id = $2
+"""
+
+
+async def insert_import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID, *, file_name: str | None,
+                            file_format: str, mapping: dict[str, str], created_by: str,
+                            total_rows: int | None) -> None:
+    await conn.execute(
+        "INSERT INTO import_jobs (tenant_id, job_id, status, file_name, format, mapping, created_by, total_rows)"
+        " VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)",
+        tenant_id, job_id, file_name, file_format, mapping, created_by, total_rows)
+
+
+async def start_import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID,
+                           total_rows: int | None) -> None:
+    """Running from now, with the row count the reader found (kept as submitted when it cannot tell)."""
+    await conn.execute(
+        "UPDATE import_jobs SET status = 'running', started_at = now(), heartbeat_at = now(),"
+        " total_rows = COALESCE($3, total_rows) WHERE tenant_id = $1 AND job_id = $2", tenant_id, job_id, total_rows)
+
+
+async def finish_import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE import_jobs SET status = 'done', finished_at = now() WHERE tenant_id = $1 AND"
+                       " job_id = $2", tenant_id, job_id)
+
+
+async def fail_import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID, failure: str) -> None:
+    await conn.execute("UPDATE import_jobs SET status = 'failed', finished_at = now(), failure = $3"
+                       " WHERE tenant_id = $1 AND job_id = $2", tenant_id, job_id, failure)
+
+
+async def save_import_progress(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID, *,
+                               errors: Sequence[tuple[int, str, str]], processed: int, accepted: int,
+                               duplicates: int, stale: int, rejected: int) -> None:
+    """New row errors (row, field, reason), the counters and the heartbeat."""
+    if errors:
+        await conn.executemany(
+            "INSERT INTO import_errors (tenant_id, job_id, row_number, field, reason) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT DO NOTHING", [(tenant_id, job_id, row, field, reason) for row, field, reason in errors])
+    await conn.execute(SAVE_IMPORT_PROGRESS, tenant_id, job_id, processed, accepted, duplicates, stale, rejected)
+
+
+async def expire_import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID, stale_after_s: float,
+                            hint: str) -> None:
+    await conn.execute(EXPIRE_IMPORT_JOB, tenant_id, job_id, stale_after_s, hint)
+
+
+async def import_job(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM import_jobs WHERE tenant_id = $1 AND job_id = $2", tenant_id, job_id)
+    return row
+
+
+async def import_errors(conn: asyncpg.Connection, tenant_id: str, job_id: uuid.UUID,
+                        limit: int) -> list[asyncpg.Record]:
+    """The job's first row errors, by row and field."""
+    return list(await conn.fetch(
+        "SELECT row_number, field, reason FROM import_errors WHERE tenant_id = $1 AND job_id = $2"
+        " ORDER BY row_number, field LIMIT $3", tenant_id, job_id, limit))

@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from dealpulse_common.deal import ForecastCategory, Stage
-from dealpulse_ingest.normalize import closed_state, normalize_forecast_category, normalize_stage
+from dealpulse_ingest.normalize import canonical_changes, closed_state, normalize_forecast_category, normalize_stage
 from dealpulse_ingest.payloads import GenericDealChange
 
 
@@ -40,7 +40,7 @@ def test_a_partial_change_sets_only_what_it_names() -> None:
     change = GenericDealChange.model_validate(
         {"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z", "stage": "Closed Won", "amount": None}
     )
-    assert change.snapshot_changes() == {
+    assert canonical_changes(change) == {
         "stage": "closed_won", "crm_stage": "Closed Won", "stage_unmapped": False, "is_closed": True, "is_won": True,
         "amount": None,
     }
@@ -50,14 +50,14 @@ def test_an_unknown_stage_keeps_the_raw_name_and_the_canonical_stage() -> None:
     change = GenericDealChange.model_validate(
         {"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z", "stage": "Legal review (custom)"}
     )
-    assert change.snapshot_changes() == {"crm_stage": "Legal review (custom)", "stage_unmapped": True}
+    assert canonical_changes(change) == {"crm_stage": "Legal review (custom)", "stage_unmapped": True}
 
 
 def test_a_restore_or_a_deletion_sets_no_fields_and_never_both() -> None:
     for flag in ("deleted", "restored"):
         change = GenericDealChange.model_validate({"deal_id": "D", "modified_at": "2026-11-22T10:00:00Z", flag: True,
                                                    "amount": 5})
-        assert change.snapshot_changes() == {}
+        assert canonical_changes(change) == {}
     with pytest.raises(ValidationError, match="either deletes or restores"):
         GenericDealChange.model_validate({"deal_id": "D", "modified_at": "2026-11-22T10:00:00Z", "deleted": True,
                                           "restored": True})

@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from dealpulse_common.deal import CanonicalDeal, ForecastCategory, Stage
 from dealpulse_common.stage_mapping import StageMappingSettings
-from dealpulse_ingest.normalize import StageMapping, normalize_forecast_category, normalize_stage
+from dealpulse_ingest.normalize import StageMapping, canonical_changes, normalize_forecast_category, normalize_stage
 from dealpulse_ingest.payloads import GenericDealChange
 from dealpulse_ingest.stage_mappings import parse
 
@@ -47,7 +47,7 @@ def test_tenant_mapping_comes_before_the_defaults() -> None:
 def test_a_mapped_closing_stage_sets_closed_and_won() -> None:
     change = GenericDealChange.model_validate({"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z",
                                                "stage": "Signed", "forecast_category": "Upside Plus"})
-    assert change.snapshot_changes(MAPPING) == {
+    assert canonical_changes(change, MAPPING) == {
         "stage": "closed_won", "crm_stage": "Signed", "stage_unmapped": False, "is_closed": True, "is_won": True,
         "forecast_category": "best_case",
     }
@@ -56,7 +56,7 @@ def test_a_mapped_closing_stage_sets_closed_and_won() -> None:
 def test_an_unknown_stage_is_accepted_and_flagged() -> None:
     change = GenericDealChange.model_validate({"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z",
                                                "stage": "Waiting for legal"})
-    changes = change.snapshot_changes(MAPPING)
+    changes = canonical_changes(change, MAPPING)
     assert changes == {"crm_stage": "Waiting for legal", "stage_unmapped": True}
     deal = CanonicalDeal.model_validate({"tenant_id": "t", "deal_id": "D1", "stage": "proposal", **changes})
     assert deal.stage == Stage.PROPOSAL and deal.stage_unmapped
@@ -82,8 +82,8 @@ def test_a_stored_mapping_that_does_not_validate_falls_back_to_the_defaults() ->
 def test_a_deletion_carries_only_the_envelope() -> None:
     deletion = GenericDealChange.model_validate({"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z",
                                                  "deleted": True})
-    assert deletion.deleted and deletion.snapshot_changes() == {}
+    assert deletion.deleted and canonical_changes(deletion) == {}
     # A CRM's delete payload often repeats the deal: the fields are ignored, not half-applied.
     repeated = GenericDealChange.model_validate({"deal_id": "D1", "modified_at": "2026-11-20T10:00:00Z",
                                                  "deleted": True, "amount": 10, "stage": "Closed Won"})
-    assert repeated.snapshot_changes() == {}
+    assert canonical_changes(repeated) == {}

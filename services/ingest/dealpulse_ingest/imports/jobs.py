@@ -19,7 +19,7 @@ import contextlib
 import logging
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,14 @@ from dealpulse_common.db import DATABASE_UNAVAILABLE, create_pool, tenant_transa
 from dealpulse_common.events import IMPORT_PROVIDER, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.tracing import continue_trace
-from dealpulse_ingest.handlers import Ingestor, Outcome
+from dealpulse_ingest import store
+from dealpulse_ingest.handlers import Outcome
 from dealpulse_ingest.imports.mapping import ColumnPlan, row_event_id, validate_row
 from dealpulse_ingest.imports.reader import FileFormat, open_tabular
+from dealpulse_ingest.ingestor import Ingestor
+from dealpulse_ingest.normalize import StageMapping
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.stage_mappings import StageMappings
+from dealpulse_ingest.tenant_cache import TenantCache
 
 log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
@@ -108,7 +111,7 @@ class ImportRunner:
     """Runs the import jobs of one ingest process on a pool of its own (opened on first use)."""
 
     def __init__(self, database_url: str, publisher: EventPublisher, settings: ImportSettings,
-                 stage_mappings: StageMappings | None = None) -> None:
+                 stage_mappings: TenantCache[StageMapping]) -> None:
         self._database_url = database_url
         self._publisher = publisher
         self._stage_mappings = stage_mappings
@@ -140,10 +143,9 @@ class ImportRunner:
                      mapping: dict[str, str], total_rows: int | None) -> uuid.UUID:
         job = ImportJob(tenant_id, uuid.uuid4(), path, file_format, mapping)
         async with tenant_transaction(await self.pool(), tenant_id) as conn:
-            await conn.execute(
-                "INSERT INTO import_jobs (tenant_id, job_id, status, file_name, format, mapping, created_by,"
-                " total_rows) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)",
-                tenant_id, job.job_id, file_name, file_format.value, mapping, user_id, total_rows)
+            await store.insert_import_job(conn, tenant_id, job.job_id, file_name=file_name,
+                                          file_format=file_format.value, mapping=mapping, created_by=user_id,
+                                          total_rows=total_rows)
         task = asyncio.create_task(self._run(job), name=f"import-{job.job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -156,9 +158,7 @@ class ImportRunner:
             tabular = await asyncio.to_thread(open_tabular, job.path, job.file_format)
             try:
                 plan = ColumnPlan(tabular.headers, job.mapping)
-                await self._set(job, "UPDATE import_jobs SET status = 'running', started_at = now(),"
-                                     " heartbeat_at = now(), total_rows = COALESCE($3, total_rows)"
-                                     " WHERE tenant_id = $1 AND job_id = $2", tabular.total_rows)
+                await self._record(job, store.start_import_job, tabular.total_rows)
                 flusher = asyncio.create_task(self._flush_periodically(job, progress, stop_flushing))
                 try:
                     await self._pump(job, tabular.rows, plan, progress)
@@ -168,8 +168,7 @@ class ImportRunner:
             finally:
                 await asyncio.to_thread(tabular.close)
             await self._flush(job, progress)
-            await self._set(job, "UPDATE import_jobs SET status = 'done', finished_at = now()"
-                                 " WHERE tenant_id = $1 AND job_id = $2")
+            await self._record(job, store.finish_import_job)
             log.info("import %s done: %s", job.job_id, progress)
         except asyncio.CancelledError:
             await self._fail_quietly(job, progress, "interrupted: the ingest service stopped", RESUME_HINT)
@@ -243,31 +242,24 @@ class ImportRunner:
         pending, progress.errors = progress.errors[:room], []
         try:
             async with tenant_transaction(await self.pool(), job.tenant_id) as conn:
-                if pending:
-                    await conn.executemany(
-                        "INSERT INTO import_errors (tenant_id, job_id, row_number, field, reason)"
-                        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                        [(job.tenant_id, job.job_id, row, fld, reason) for row, fld, reason in pending])
-                await conn.execute(
-                    "UPDATE import_jobs SET processed = $3, accepted = $4, duplicates = $5, stale = $6,"
-                    " rejected = $7, heartbeat_at = now() WHERE tenant_id = $1 AND job_id = $2",
-                    job.tenant_id, job.job_id, progress.processed, progress.accepted, progress.duplicates,
-                    progress.stale, progress.rejected)
+                await store.save_import_progress(
+                    conn, job.tenant_id, job.job_id, errors=pending, processed=progress.processed,
+                    accepted=progress.accepted, duplicates=progress.duplicates, stale=progress.stale,
+                    rejected=progress.rejected)
         except BaseException:
             progress.errors[:0] = pending  # keep them for the next flush rather than lose the report
             raise
         progress.stored_errors += len(pending)
 
-    async def _set(self, job: ImportJob, sql: str, *args: Any) -> None:
+    async def _record(self, job: ImportJob, write: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """One write of the job's own row (``write(conn, tenant_id, job_id, *args)``) in its own transaction."""
         async with tenant_transaction(await self.pool(), job.tenant_id) as conn:
-            await conn.execute(sql, job.tenant_id, job.job_id, *args)
+            await write(conn, job.tenant_id, job.job_id, *args)
 
     async def _fail_quietly(self, job: ImportJob, progress: _Progress, reason: str, hint: str = "") -> None:
         try:
             await self._flush(job, progress)
-            await self._set(job, "UPDATE import_jobs SET status = 'failed', finished_at = now(), failure = $3"
-                                 " WHERE tenant_id = $1 AND job_id = $2",
-                            f"{reason} (after {progress.processed} rows){hint}")
+            await self._record(job, store.fail_import_job, f"{reason} (after {progress.processed} rows){hint}")
         except Exception:  # best effort: a stale heartbeat marks the job failed on its next read anyway
             log.warning("import %s: could not record the failure", job.job_id, exc_info=True)
 
@@ -307,17 +299,11 @@ async def read_job(pool: asyncpg.Pool, tenant_id: str, job_id: uuid.UUID,
                    stale_after_s: float) -> dict[str, Any] | None:
     """The job's public state, marking it failed first if its runner stopped beating (process restart)."""
     async with tenant_transaction(pool, tenant_id) as conn:
-        await conn.execute(
-            "UPDATE import_jobs SET status = 'failed', finished_at = now(),"
-            " failure = 'interrupted: the ingest process running it stopped (after ' || processed || ' rows)' || $4"
-            " WHERE tenant_id = $1 AND job_id = $2 AND status IN ('queued', 'running')"
-            " AND heartbeat_at < now() - make_interval(secs => $3)", tenant_id, job_id, stale_after_s, RESUME_HINT)
-        job = await conn.fetchrow("SELECT * FROM import_jobs WHERE tenant_id = $1 AND job_id = $2", tenant_id, job_id)
+        await store.expire_import_job(conn, tenant_id, job_id, stale_after_s, RESUME_HINT)
+        job = await store.import_job(conn, tenant_id, job_id)
         if job is None:
             return None
-        errors = await conn.fetch(
-            "SELECT row_number, field, reason FROM import_errors WHERE tenant_id = $1 AND job_id = $2"
-            " ORDER BY row_number, field LIMIT $3", tenant_id, job_id, REPORTED_ERRORS + 1)
+        errors = await store.import_errors(conn, tenant_id, job_id, REPORTED_ERRORS + 1)
     return _public(job, errors)
 
 
