@@ -11,11 +11,10 @@ from collections import defaultdict
 
 import asyncpg
 
-from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealChanged, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for
+from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.scoring import SERVICE, ScoredChanges, ScoringCore, scored_event, stream_timing
@@ -36,6 +35,7 @@ class ScoringConsumer:
             assert isinstance(event, DealChanged)
             by_tenant[event.tenantid].append(event)
         outgoing: list[Outgoing] = []
+        dead_letters: list[Outgoing] = []
         for tenant_id, changes in by_tenant.items():
             # A tombstone is not scored and publishes nothing: downstream (verdict, alerts, the gateway's stream)
             # never hears of the deal again, so none of them needs a deletion rule of its own.
@@ -44,10 +44,12 @@ class ScoringConsumer:
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 scored, poisoned = await self._score_live(conn, models.for_tenant(tenant_id), tenant_id, live_changes)
                 outgoing.extend(poisoned)
+                dead_letters.extend(poisoned)
                 if deletions:
                     await self._core.forget(conn, tenant_id, deletions)
             outgoing.extend(Outgoing(DEAL_SCORED, scored_event(change, data, stream_timing(change, data, consumed_at)))
                             for change, data in scored)
+        count_dead_letters(SERVICE, dead_letters)  # every tenant's transaction has committed
         return outgoing
 
     async def _score_live(self, conn: asyncpg.Connection, model: LoadedModel, tenant_id: str,
@@ -61,16 +63,7 @@ class ScoringConsumer:
             raise
         except POISON:
             log.warning("a change in a batch of %d cannot be scored; scoring them one by one", len(changes))
-        scored: ScoredChanges = []
-        poisoned: list[Outgoing] = []
-        for change in changes:
-            try:
-                async with conn.transaction():
-                    scored += await self._core.score_in(conn, model, tenant_id, [change], live=True)
-            except TRANSIENT:
-                raise
-            except POISON as exc:
-                log.exception("cannot score change %s; dead-lettered", change.id)
-                poisoned.append(dead_letter_for(change, DEAL_CHANGED, SERVICE, exc))
-                metrics.DEAD_LETTERS.labels(SERVICE, DEAL_CHANGED.name).inc()
-        return scored, poisoned
+        scored, poisoned = await each_isolated(
+            conn, changes, lambda change: self._core.score_in(conn, model, tenant_id, [change], live=True),
+            service=SERVICE, topic_of=lambda _: DEAL_CHANGED)
+        return [pair for pairs in scored for pair in pairs], poisoned
