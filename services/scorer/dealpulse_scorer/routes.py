@@ -9,13 +9,12 @@ from fastapi.responses import ORJSONResponse
 
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealScoredData
+from dealpulse_common.tenancy import TENANT_ID_PATTERN
 from dealpulse_scorer.performance import ModelPerformance, performance
 from dealpulse_scorer.scoring import ScoringCore
 from dealpulse_scorer.settings import ScorerSettings
 
 router = APIRouter()
-
-TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
 @router.post("/score", response_model=DealScoredData)
