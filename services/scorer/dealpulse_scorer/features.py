@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from dealpulse_common.deal import (
+    COMMIT_GATES,
     OPEN_STAGES,
     CanonicalDeal,
     Confidence,
@@ -33,12 +34,6 @@ DAYS_CAP = 730.0  # clip day counts so one absurd date cannot dominate
 NO_CLOSE_DATE_DAYS = 365.0  # a deal without an expected close date is treated as far from closing
 
 SEGMENT_DIMENSIONS: tuple[str, ...] = ("industry", "product_type", "lead_source", "region")
-COMMIT_GATES: tuple[QualificationCategory, ...] = (
-    QualificationCategory.PAPER,
-    QualificationCategory.PROCESS,
-    QualificationCategory.TIMING,
-    QualificationCategory.BUDGET,
-)
 FORECAST_ORDINAL: dict[ForecastCategory, float] = {
     ForecastCategory.OMITTED: 0.0,
     ForecastCategory.PIPELINE: 1.0,

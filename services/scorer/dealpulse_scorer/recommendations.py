@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal, Confidence, ForecastCategory, Stage
+from dealpulse_common.deal import COMMIT_GATES, OPEN_STAGES, CanonicalDeal, Confidence, ForecastCategory, Stage
 from dealpulse_common.events import Recommendation, RiskCategory, RiskFactor
-from dealpulse_scorer.features import COMMIT_GATES
 
 Priority = Literal["immediate", "this_week", "ongoing"]
 PRIORITY_ORDER: dict[str, int] = {"immediate": 0, "this_week": 1, "ongoing": 2}
