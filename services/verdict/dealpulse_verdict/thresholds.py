@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 # Bump whenever a default below changes, so verdicts decided under the old defaults stay distinguishable.
 DEFAULTS_VERSION = 1
-SETTINGS_KEY = "verdict"
 
 
 class VerdictThresholds(BaseModel):
