@@ -8,7 +8,8 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from dealpulse_common.topics import DEAL_CHANGED
+from dealpulse_common.events import DealScored, RiskCategory
+from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
 from tests import events
 from tests.support import RunningSystem, deal_change, poll_until
 
@@ -57,3 +58,27 @@ async def test_a_change_the_database_refuses_is_dead_lettered_and_its_batch_neig
     assert letters[0].data.original_topic == DEAL_CHANGED.name
     async with httpx.AsyncClient(timeout=5) as client:
         assert (await client.get(f"{system.url('scorer')}/healthz")).status_code == 200
+
+
+def _critical(tenant_id: str, deal_id: str) -> DealScored:
+    event = events.scored(tenant_id, deal_id)
+    data = event.data.model_copy(update={"risk_score": 82, "risk_category": RiskCategory.CRITICAL})
+    return event.model_copy(update={"data": data})
+
+
+async def test_a_score_verdict_and_alerts_cannot_store_is_dead_lettered_by_each_and_its_neighbours_go_on(
+        system: RunningSystem) -> None:
+    # A critical score asks verdict for a verdict and alerts for an alert; both fail to store only the NUL one.
+    tenant = await system.new_tenant()
+    await system.publish(DEAL_SCORED, [_critical(tenant.tenant_id, deal_id)
+                                       for deal_id in ("D-before", "D-\x00bad", "D-after")])
+
+    for table in ("verdicts", "alerts"):
+        for deal_id in ("D-before", "D-after"):
+            await poll_until(lambda table=table, deal_id=deal_id: system.admin_fetch(
+                f"SELECT 1 FROM {table} WHERE tenant_id = $1 AND deal_id = $2", tenant.tenant_id, deal_id),
+                timeout=30)
+    for service in ("verdict", "alerts"):
+        letters = await system.dead_letters(tenant.tenant_id, service, expected=1)
+        assert [letter.dealid for letter in letters] == ["D-\x00bad"]
+        assert letters[0].data.original_topic == DEAL_SCORED.name

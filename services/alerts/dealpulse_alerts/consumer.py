@@ -8,9 +8,9 @@ never reached the topic, and never raises a second one for the same event.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeAlias
 
 import asyncpg
@@ -31,10 +31,8 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict
 from dealpulse_common.kafka import EventPublisher, Outgoing
-from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
-from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT
-
-log = logging.getLogger(__name__)
+from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
+from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
 
 SourceEvent: TypeAlias = DealScored | DealVerdict
 
@@ -53,7 +51,6 @@ class _BatchResult:
     raised: list[AlertType] = field(default_factory=list)
     throttled: list[AlertType] = field(default_factory=list)
     dead_letters: list[Outgoing] = field(default_factory=list)
-    dead_letter_topics: list[str] = field(default_factory=list)
 
 
 class AlertsConsumer:
@@ -72,24 +69,28 @@ class AlertsConsumer:
             metrics.ALERTS.labels(alert_type.value).inc()
         for alert_type in result.throttled:
             metrics.ALERTS_THROTTLED.labels(alert_type.value).inc()
-        for topic_name in result.dead_letter_topics:
-            metrics.DEAD_LETTERS.labels(self._config.service, topic_name).inc()
+        count_dead_letters(self._config.service, result.dead_letters)
         return []
 
     async def _alert_batch(self, events: list[CloudEvent]) -> _BatchResult:
         await self._cards.remember([e for e in events if isinstance(e, DealScored)])
-        pending = [(event, candidates) for event in events if (candidates := self._candidates(event))]
+        candidates = {event.id: found for event in events if (found := self._candidates(event))}
         result = _BatchResult()
-        if not pending:
+        if not candidates:
             return result
-        cards = await self._cards.recall([(e.tenantid, e.dealid) for e, _ in pending if isinstance(e, DealVerdict)])
-        by_tenant: dict[str, list[tuple[SourceEvent, list[Candidate]]]] = defaultdict(list)
-        for event, candidates in pending:
-            by_tenant[event.tenantid].append((event, candidates))
-        for tenant_id, items in by_tenant.items():
+        pending = [e for e in events if isinstance(e, DealScored | DealVerdict) and e.id in candidates]
+        cards = await self._cards.recall([(e.tenantid, e.dealid) for e in pending if isinstance(e, DealVerdict)])
+        by_tenant: dict[str, list[SourceEvent]] = defaultdict(list)
+        for event in pending:
+            by_tenant[event.tenantid].append(event)
+        for tenant_id, tenant_events in by_tenant.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                for event, candidates in items:
-                    await self._alert_one(conn, event, candidates, cards, result)
+                # Each in a savepoint: one poison event must not undo its neighbours.
+                _, dead_letters = await each_isolated(
+                    conn, tenant_events, partial(self._alert_one, conn, candidates, cards, result),
+                    service=self._config.service, topic_of=_source_topic,
+                    on_poison=partial(self._release, candidates))
+            result.dead_letters.extend(dead_letters)
         await self._publish(result)
         return result
 
@@ -100,36 +101,30 @@ class AlertsConsumer:
             return verdict_candidates(event)
         raise TypeError(f"alerts consumes scores and verdicts, not {type(event).__name__}")
 
-    async def _alert_one(self, conn: asyncpg.Connection, event: SourceEvent, candidates: list[Candidate],
-                         cards: dict[DealKey, DealCard], result: _BatchResult) -> None:
+    async def _alert_one(self, conn: asyncpg.Connection, candidates: dict[str, list[Candidate]],
+                         cards: dict[DealKey, DealCard], result: _BatchResult, event: SourceEvent) -> None:
         """Raise the first candidate the throttle admits; one source event raises at most one alert."""
-        try:
-            async with conn.transaction():  # a savepoint: one poison event must not undo its neighbours
-                for candidate in candidates:
-                    admission = await self._throttle.admit(conn, candidate)
-                    if admission.decision is Decision.THROTTLED:
-                        result.throttled.append(candidate.alert_type)
-                        continue
-                    if admission.decision is Decision.ALREADY_RAISED:
-                        if not admission.published and admission.stored is not None:
-                            result.to_publish.append(alert_event(event.tenantid, event.dealid, admission.stored,
-                                                                 event.traceparent))
-                        return
-                    alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
-                                          cards.get((event.tenantid, event.dealid)))
-                    if await store.insert_alert(conn, alert):
-                        result.to_publish.append(alert)
-                        result.raised.append(candidate.alert_type)
-                    return
-        except TRANSIENT:
-            raise
-        except POISON as exc:
-            log.exception("cannot raise alerts for %s; dead-lettered", event.id)
-            for candidate in candidates:
-                await self._throttle.release(candidate)
-            topic = DEAL_SCORED if isinstance(event, DealScored) else DEAL_VERDICT
-            result.dead_letters.append(dead_letter_for(event, topic, self._config.service, exc))
-            result.dead_letter_topics.append(topic.name)
+        for candidate in candidates[event.id]:
+            admission = await self._throttle.admit(conn, candidate)
+            if admission.decision is Decision.THROTTLED:
+                result.throttled.append(candidate.alert_type)
+                continue
+            if admission.decision is Decision.ALREADY_RAISED:
+                if not admission.published and admission.stored is not None:
+                    result.to_publish.append(alert_event(event.tenantid, event.dealid, admission.stored,
+                                                         event.traceparent))
+                return
+            alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
+                                  cards.get((event.tenantid, event.dealid)))
+            if await store.insert_alert(conn, alert):
+                result.to_publish.append(alert)
+                result.raised.append(candidate.alert_type)
+            return
+
+    async def _release(self, candidates: dict[str, list[Candidate]], event: SourceEvent) -> None:
+        """A poison event's throttle claims go, so they do not hold a window for an alert that was never stored."""
+        for candidate in candidates[event.id]:
+            await self._throttle.release(candidate)
 
     async def _publish(self, result: _BatchResult) -> None:
         await self._publisher.publish_many([Outgoing(DEAL_ALERTS, alert) for alert in result.to_publish]
@@ -140,3 +135,7 @@ class AlertsConsumer:
         for tenant_id, alert_ids in published.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 await store.mark_published(conn, tenant_id, alert_ids)
+
+
+def _source_topic(event: SourceEvent) -> Topic[CloudEvent]:
+    return DEAL_SCORED if isinstance(event, DealScored) else DEAL_VERDICT

@@ -16,6 +16,7 @@ from dealpulse_scorer.drift import DriftMonitor
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel
 from dealpulse_scorer.rescore import Rescorer
 from dealpulse_scorer.routes import router
+from dealpulse_scorer.scoring import ScoringCore
 from dealpulse_scorer.serving import ServingResolver, export_model_info
 from dealpulse_scorer.settings import ScorerSettings
 from dealpulse_scorer.watch import ModelWatcher
@@ -35,9 +36,10 @@ def create_app(settings: ScorerSettings | None = None) -> FastAPI:
         drift = DriftMonitor(max_rows=settings.drift_window_rows)
         app.state.registry, app.state.drift, app.state.settings = registry, drift, settings
         async with ServiceRuntime(settings, consumes=[DEAL_CHANGED]) as runtime:
-            consumer = ScoringConsumer(runtime.pool, models, drift)
-            rescorer = Rescorer(runtime.pool, runtime.publisher, consumer, settings.rescore_chunk)
-            app.state.runtime, app.state.consumer = runtime, consumer
+            scoring = ScoringCore(runtime.pool, models, drift)
+            consumer = ScoringConsumer(runtime.pool, scoring)
+            rescorer = Rescorer(runtime.pool, runtime.publisher, scoring, settings.rescore_chunk)
+            app.state.runtime, app.state.scoring = runtime, scoring
             runtime.process(consumer.handle, settings.max_batch, between_batches=rescorer.between_batches)
             watcher = ModelWatcher(resolver, models, rescorer, drift, poll_s=settings.model_poll_interval_s,
                                    drift_export_s=settings.drift_export_interval_s,

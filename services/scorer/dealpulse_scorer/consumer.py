@@ -1,65 +1,41 @@
-"""The scorer's stream edge: changed deals in, scored deals out, history persisted, exactly once per change.
+"""The scorer's stream edge: changed deals in, scored deals out, one tenant transaction per tenant of a batch.
 
-Re-scores after a model switch (``rescore.py``) come through ``score_in`` too: there is one scoring path.
+The scoring itself is ``scoring.ScoringCore``'s, the same path the re-scorer after a promotion and ``POST /score``
+take; this edge groups a batch by tenant, sets tombstones apart and keeps one poison change from stopping the rest.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime
 
 import asyncpg
-import numpy as np
 
-from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
-from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import CloudEvent, DealChanged, DealScored, DealScoredData, utcnow
+from dealpulse_common.events import CloudEvent, DealChanged, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for
+from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
-from dealpulse_scorer import store
-from dealpulse_scorer.drift import DriftMonitor
-from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
 from dealpulse_scorer.model import LoadedModel
-from dealpulse_scorer.serving import ServingModels
-from dealpulse_scorer.won_library import WonDealLibrary
+from dealpulse_scorer.scoring import SERVICE, ScoredChanges, ScoringCore, scored_event, stream_timing
 
-SERVICE = "scorer"
-SOURCE = f"dealpulse/{SERVICE}"
 log = logging.getLogger(__name__)
-ScoredChanges = list[tuple[DealChanged, DealScoredData]]
 
 
 class ScoringConsumer:
-    def __init__(self, pool: asyncpg.Pool, models: ServingModels, drift: DriftMonitor | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, core: ScoringCore) -> None:
         self._pool = pool
-        self._models = models
-        self._drift = drift
-        self.won_library = WonDealLibrary()
-
-    @property
-    def models(self) -> ServingModels:
-        """The models serving now (a batch in progress keeps the snapshot it started with)."""
-        return self._models
-
-    def switch(self, models: ServingModels) -> ServingModels:
-        """Serve ``models`` from the next batch on; returns what served until now. Called between batches."""
-        previous, self._models = self._models, models
-        return previous
+        self._core = core
 
     async def handle(self, events: list[CloudEvent]) -> list[Outgoing]:
         consumed_at = utcnow()
-        models = self._models  # one snapshot for the whole batch: a batch is never split across two models
+        models = self._core.models  # one snapshot for the whole batch: a batch is never split across two models
         by_tenant: dict[str, list[DealChanged]] = defaultdict(list)
         for event in events:
             assert isinstance(event, DealChanged)
             by_tenant[event.tenantid].append(event)
         outgoing: list[Outgoing] = []
+        dead_letters: list[Outgoing] = []
         for tenant_id, changes in by_tenant.items():
             # A tombstone is not scored and publishes nothing: downstream (verdict, alerts, the gateway's stream)
             # never hears of the deal again, so none of them needs a deletion rule of its own.
@@ -68,11 +44,12 @@ class ScoringConsumer:
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 scored, poisoned = await self._score_live(conn, models.for_tenant(tenant_id), tenant_id, live_changes)
                 outgoing.extend(poisoned)
+                dead_letters.extend(poisoned)
                 if deletions:
-                    await store.forget_deals(conn, tenant_id, [(c.dealid, as_of(c)) for c in deletions])
-                    self.won_library.forget(tenant_id)
+                    await self._core.forget(conn, tenant_id, deletions)
             outgoing.extend(Outgoing(DEAL_SCORED, scored_event(change, data, stream_timing(change, data, consumed_at)))
                             for change, data in scored)
+        count_dead_letters(SERVICE, dead_letters)  # every tenant's transaction has committed
         return outgoing
 
     async def _score_live(self, conn: asyncpg.Connection, model: LoadedModel, tenant_id: str,
@@ -81,107 +58,12 @@ class ScoringConsumer:
         savepoint, so only that change is dead-lettered and its neighbours (and the partition) go on."""
         try:
             async with conn.transaction():
-                return await self.score_in(conn, model, tenant_id, changes, live=True), []
+                return await self._core.score_in(conn, model, tenant_id, changes, live=True), []
         except TRANSIENT:
             raise
         except POISON:
             log.warning("a change in a batch of %d cannot be scored; scoring them one by one", len(changes))
-        scored: ScoredChanges = []
-        poisoned: list[Outgoing] = []
-        for change in changes:
-            try:
-                async with conn.transaction():
-                    scored += await self.score_in(conn, model, tenant_id, [change], live=True)
-            except TRANSIENT:
-                raise
-            except POISON as exc:
-                log.exception("cannot score change %s; dead-lettered", change.id)
-                poisoned.append(dead_letter_for(change, DEAL_CHANGED, SERVICE, exc))
-                metrics.DEAD_LETTERS.labels(SERVICE, DEAL_CHANGED.name).inc()
-        return scored, poisoned
-
-    async def score_in(
-        self, conn: asyncpg.Connection, model: LoadedModel, tenant_id: str, changes: list[DealChanged], *, live: bool
-    ) -> list[tuple[DealChanged, DealScoredData]]:
-        """Score ``changes`` of one tenant with ``model`` and persist them in the caller's transaction. A change
-        scored before (a replay) gets its stored score back instead. ``live`` changes count towards drift."""
-        already = await store.stored_scores(conn, tenant_id, [c.data.source_event_id for c in changes])
-        fresh = [c for c in changes if c.data.source_event_id not in already]
-        stored = await store.previous_scores(conn, tenant_id, [c.dealid for c in fresh], model.version)
-        previous = {deal_id: _previous(p) for deal_id, p in stored.items()}
-        won = await self.won_library.for_tenant(conn, tenant_id) if fresh else []
-        new_scores = await self._score(model, fresh, previous, won)
-        await store.save_scores(conn, tenant_id, [_row(c, s) for c, s in zip(fresh, new_scores, strict=True)])
-        if any(c.data.deal.is_closed and c.data.deal.is_won for c in fresh):
-            self.won_library.forget(tenant_id)
-        if live and self._drift is not None and new_scores:
-            self._drift.observe(model, tenant_id, np.asarray([s.features for s in new_scores], dtype=np.float64))
-        by_event = {c.data.source_event_id: s.data for c, s in zip(fresh, new_scores, strict=True)}
-        by_event.update({event_id: DealScoredData.model_validate(payload) for event_id, payload in already.items()})
-        return [(c, by_event[c.data.source_event_id]) for c in changes]
-
-    async def _score(self, model: LoadedModel, changes: list[DealChanged], previous: dict[str, Previous],
-                     won: list[CanonicalDeal]) -> list[Scored]:
-        """Score in rounds where each deal appears once, so a deal changed twice in a batch chains its deltas."""
-        results: dict[int, Scored] = {}
-        for round_ in _rounds(changes):
-            inputs = [ScoreInput(changes[i].data.deal, as_of(changes[i]), changes[i].data.source_event_id,
-                                 previous.get(changes[i].dealid)) for i in round_]
-            started = time.perf_counter()
-            scored = await asyncio.to_thread(score_deals, model, inputs, utcnow(), won)
-            metrics.INFERENCE_DURATION.observe(time.perf_counter() - started)
-            for index, result in zip(round_, scored, strict=True):
-                results[index] = result
-                previous[changes[index].dealid] = Previous(
-                    result.data.risk_score, result.data.risk_category.value, result.features, result.data.scored_at,
-                    model_version=model.version)
-                metrics.SCORES.labels(result.data.risk_category.value).inc()
-        return [results[i] for i in range(len(changes))]
-
-
-def _previous(stored: store.PreviousScore) -> Previous:
-    return Previous(stored.risk_score, stored.risk_category, stored.features, stored.scored_at,
-                    model_version=stored.model_version,
-                    deal=CanonicalDeal.model_validate(stored.deal) if stored.deal is not None else None,
-                    as_of=stored.source_modified_at)
-
-
-def _rounds(changes: Sequence[DealChanged]) -> list[list[int]]:
-    rounds: list[list[int]] = []
-    seen_in: dict[str, int] = {}
-    for index, change in enumerate(changes):
-        round_no = seen_in.get(change.dealid, -1) + 1
-        seen_in[change.dealid] = round_no
-        if round_no == len(rounds):
-            rounds.append([])
-        rounds[round_no].append(index)
-    return rounds
-
-
-def as_of(change: DealChanged) -> datetime:
-    """The time a change is scored as of: the CRM's modification time of its snapshot."""
-    return change.data.deal.source_modified_at or change.time
-
-
-def _row(change: DealChanged, scored: Scored) -> store.ScoreRow:
-    data = scored.data
-    return store.ScoreRow(
-        deal_id=change.dealid, source_event_id=data.source_event_id, risk_score=data.risk_score,
-        risk_category=data.risk_category.value, win_probability=data.win_probability, model_version=data.model_version,
-        features=scored.features, payload=data.model_dump(mode="json"), amount=data.deal.amount,
-        owner_id=data.deal.owner_id, is_closed=data.deal.is_closed, source_modified_at=as_of(change),
-        scored_at=data.scored_at,
-    )
-
-
-def stream_timing(change: DealChanged, data: DealScoredData, consumed_at: datetime) -> dict[str, datetime]:
-    return {"received_at": change.data.received_at, "ingest_published_at": change.time,
-            "scorer_consumed_at": consumed_at, "scored_at": data.scored_at}
-
-
-def scored_event(change: DealChanged, data: DealScoredData, timing: dict[str, datetime]) -> DealScored:
-    return DealScored.create(
-        source=SOURCE, tenant_id=change.tenantid, deal_id=change.dealid,
-        data=data.model_copy(update={"timing": timing, "provider": change.data.provider}), id=f"scored:{change.id}",
-        traceparent=change.traceparent,
-    )
+        scored, poisoned = await each_isolated(
+            conn, changes, lambda change: self._core.score_in(conn, model, tenant_id, [change], live=True),
+            service=SERVICE, topic_of=lambda _: DEAL_CHANGED)
+        return [pair for pairs in scored for pair in pairs], poisoned

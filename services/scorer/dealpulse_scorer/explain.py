@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
 
 from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import Recommendation, RiskCategory, RiskFactor, ScoreChange
+from dealpulse_common.events import RiskCategory, RiskFactor, ScoreChange
 from dealpulse_scorer.features import FEATURE_GROUPS, GROUP_LABELS, N_FEATURES
 from dealpulse_scorer.recommendations import recommend
 from dealpulse_scorer.wording import describe_change, describe_factor
 
 __all__ = [
-    "Assessment",
     "ScoringModel",
-    "assess",
     "attribute",
     "recommend",
     "risk_category",
@@ -49,8 +45,6 @@ class ScoringModel(Protocol):
     reference: np.ndarray
 
     def predict_win(self, features: np.ndarray) -> np.ndarray: ...
-
-    def features(self, deal: CanonicalDeal, as_of: datetime) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------- the domain rule (one implementation)
@@ -143,50 +137,6 @@ def top_factors(
     _, impacts = attribute(model, rows, win_probabilities)
     deal_list = list(deals) if deals is not None else [None] * len(rows)
     return [_factors_for(rows[i], impacts[i], deal_list[i], top_n) for i in range(len(rows))]
-
-
-# ---------------------------------------------------------------- a full assessment
-
-
-@dataclass(frozen=True)
-class Assessment:
-    features: np.ndarray
-    win_probability: float
-    risk_score: int
-    risk_category: RiskCategory
-    factors: list[RiskFactor]
-    recommendations: list[Recommendation]
-
-
-def assess(
-    model: ScoringModel,
-    deals: Sequence[CanonicalDeal],
-    as_ofs: Sequence[datetime],
-    *,
-    today: date | None = None,
-) -> list[Assessment]:
-    """Score, explain and advise a batch of deals with one model call."""
-    if not deals:
-        return []
-    rows = np.vstack([model.features(deal, as_of) for deal, as_of in zip(deals, as_ofs, strict=True)])
-    probabilities, impacts = attribute(model, rows)
-    assessments = []
-    for i, deal in enumerate(deals):
-        score = risk_score(float(probabilities[i]))
-        category = risk_category(score)
-        factors = _factors_for(rows[i], impacts[i], deal, TOP_FACTORS)
-        day = today or as_ofs[i].date()
-        assessments.append(
-            Assessment(
-                features=rows[i],
-                win_probability=float(probabilities[i]),
-                risk_score=score,
-                risk_category=category,
-                factors=factors,
-                recommendations=recommend(factors, category, deal, today=day),
-            )
-        )
-    return assessments
 
 
 # ---------------------------------------------------------------- why the score changed

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from dealpulse_common.deal import (
+    COMMIT_GATES,
     OPEN_STAGES,
     CanonicalDeal,
     Confidence,
@@ -33,12 +34,6 @@ DAYS_CAP = 730.0  # clip day counts so one absurd date cannot dominate
 NO_CLOSE_DATE_DAYS = 365.0  # a deal without an expected close date is treated as far from closing
 
 SEGMENT_DIMENSIONS: tuple[str, ...] = ("industry", "product_type", "lead_source", "region")
-COMMIT_GATES: tuple[QualificationCategory, ...] = (
-    QualificationCategory.PAPER,
-    QualificationCategory.PROCESS,
-    QualificationCategory.TIMING,
-    QualificationCategory.BUDGET,
-)
 FORECAST_ORDINAL: dict[ForecastCategory, float] = {
     ForecastCategory.OMITTED: 0.0,
     ForecastCategory.PIPELINE: 1.0,
@@ -201,6 +196,17 @@ def _clip(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
+def confirmed_commit_gates(deal: CanonicalDeal) -> int:
+    """Commit gates scored at least 2 with high confidence: the model's feature and the advice's count."""
+    return sum(
+        1
+        for gate in COMMIT_GATES
+        if (entry := deal.qualification.get(gate)) is not None
+        and entry.score >= 2
+        and entry.confidence == Confidence.HIGH
+    )
+
+
 def _qualification_score(deal: CanonicalDeal, category: QualificationCategory) -> float:
     entry = deal.qualification.get(category)
     return float(entry.score) if entry is not None else UNKNOWN
@@ -243,13 +249,7 @@ def build_features(deal: CanonicalDeal, as_of: datetime, priors: SegmentPriors) 
     days_since_activity, has_activity = _activity_recency(deal, as_of)
     days_to_close, days_before_quarter_end = _close_timing(deal, as_of)
     health = deal.health_score()
-    gates = sum(
-        1
-        for gate in COMMIT_GATES
-        if (entry := deal.qualification.get(gate)) is not None
-        and entry.score >= 2
-        and entry.confidence == Confidence.HIGH
-    )
+    gates = confirmed_commit_gates(deal)
     amount = deal.amount if deal.amount is not None and deal.amount > 0 else 0.0
     forecast = FORECAST_ORDINAL.get(deal.forecast_category, UNKNOWN) if deal.forecast_category else UNKNOWN
 

@@ -32,6 +32,7 @@ import numpy as np
 import onnxruntime as ort
 
 from dealpulse_common.deal import CanonicalDeal
+from dealpulse_common.tenancy import is_tenant_id
 from dealpulse_scorer.features import (
     FEATURES,
     N_FEATURES,
@@ -49,7 +50,6 @@ KEEP_CANDIDATES = 3  # never-promoted versions kept, newest first
 HISTORY_LIMIT = 100
 SUMMARY_METRICS = ("roc_auc", "pr_auc", "brier", "ece")
 _VERSION_PATTERN = re.compile(r"^v[0-9A-Za-z._-]+$")
-_TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class ModelRegistryError(RuntimeError):
@@ -165,7 +165,7 @@ class ModelRegistry:
     def scope_dir(self, tenant_id: str | None = None) -> Path:
         if tenant_id is None:
             return self.root / "global"
-        if not _TENANT_PATTERN.match(tenant_id):
+        if not is_tenant_id(tenant_id):
             raise ValueError(f"tenant id {tenant_id!r} is not safe as a folder name")
         return self.root / "tenants" / tenant_id
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal, Confidence, ForecastCategory, Stage
+from dealpulse_common.deal import OPEN_STAGES, CanonicalDeal, ForecastCategory, Stage
 from dealpulse_common.events import Recommendation, RiskCategory, RiskFactor
-from dealpulse_scorer.features import COMMIT_GATES
+from dealpulse_scorer.features import confirmed_commit_gates
 
 Priority = Literal["immediate", "this_week", "ongoing"]
 PRIORITY_ORDER: dict[str, int] = {"immediate": 0, "this_week": 1, "ongoing": 2}
@@ -83,13 +83,7 @@ class DealFacts:
 
     @property
     def confirmed_gates(self) -> int:
-        return sum(
-            1
-            for gate in COMMIT_GATES
-            if (entry := self.deal.qualification.get(gate)) is not None
-            and entry.score >= 2
-            and entry.confidence == Confidence.HIGH
-        )
+        return confirmed_commit_gates(self.deal)
 
     @property
     def is_overdue(self) -> bool:

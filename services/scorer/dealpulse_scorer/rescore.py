@@ -12,7 +12,7 @@ Runs as the stream processor's between-batches step, in the consumer's own loop,
   the rare rebalance where two replicas briefly disagree, and ``deal_risk``'s upsert keeps whichever snapshot
   is newer;
 * a re-score is a ``DealChanged`` built from the stored snapshot (same ``as_of``), scored by
-  ``ScoringConsumer.score_in`` like any change, persisted, and published inside the same transaction, which
+  ``ScoringCore.score_in`` like any change, persisted, and published inside the same transaction, which
   commits only after the broker acknowledged (as ingest does): a failure rolls back and the deal is simply
   found again. Its id is deterministic, ``rescore:{version}:{deal}:{id of the score it replaces}``, so a replay
   is idempotent in ``risk_scores`` and deduplicated downstream.
@@ -47,7 +47,7 @@ from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
 from dealpulse_common.tracing import new_traceparent
 from dealpulse_scorer import store
-from dealpulse_scorer.consumer import SOURCE, ScoringConsumer, scored_event
+from dealpulse_scorer.scoring import SOURCE, ScoringCore, scored_event
 from dealpulse_scorer.serving import ServingModels, export_model_info
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,10 @@ def rescore_event_id(version: str, deal_id: str, replaced_source_event_id: str) 
 
 
 class Rescorer:
-    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, consumer: ScoringConsumer,
-                 chunk: int = 100) -> None:
+    def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, core: ScoringCore, chunk: int = 100) -> None:
         self._pool = pool
         self._publisher = publisher
-        self._consumer = consumer
+        self._core = core
         self._chunk = chunk
         self._offered: ServingModels | None = None
         self._queue: dict[str, str] = {}  # tenant -> last deal id done (keyset cursor), in visiting order
@@ -112,7 +111,7 @@ class Rescorer:
             return
         tenant_var.set(None)  # the last batch's tenant and trace are not this switch's
         traceparent_var.set(None)
-        previous = self._consumer.switch(offered)
+        previous = self._core.switch(offered)
         export_model_info(previous, offered)
         log.info("serving models %s (were %s)", _describe(offered), _describe(previous))
         if previous.global_model.version != offered.global_model.version:
@@ -123,7 +122,7 @@ class Rescorer:
 
     async def _rescore_chunk(self, assignment: Assignment) -> None:
         tenant_id, after = next(iter(self._queue.items()))
-        model = self._consumer.models.for_tenant(tenant_id)
+        model = self._core.models.for_tenant(tenant_id)
         now = utcnow()
         traceparent = new_traceparent()  # one trace per chunk, so its log lines and events can be followed
         tenant_var.set(tenant_id)
@@ -133,7 +132,7 @@ class Rescorer:
             owned = [row for row in rows if assignment.owns(DEAL_CHANGED, partition_key(tenant_id, row.deal_id))]
             changes = [change for row in owned
                        if (change := _rescore_change(tenant_id, row, model.version, now, traceparent)) is not None]
-            scored = await self._consumer.score_in(conn, model, tenant_id, changes, live=False)
+            scored = await self._core.score_in(conn, model, tenant_id, changes, live=False)
             await self._publisher.publish_many(
                 [Outgoing(DEAL_SCORED, scored_event(change, data, {"scored_at": data.scored_at}))
                  for change, data in scored])

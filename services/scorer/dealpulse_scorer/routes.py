@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
 
-from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import DealScoredData, utcnow
-from dealpulse_scorer.handlers import ScoreInput, score_deals
+from dealpulse_common.events import DealScoredData
+from dealpulse_common.tenancy import TENANT_ID_PATTERN
 from dealpulse_scorer.performance import ModelPerformance, performance
+from dealpulse_scorer.scoring import ScoringCore
 from dealpulse_scorer.settings import ScorerSettings
 
 router = APIRouter()
-
-TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
 @router.post("/score", response_model=DealScoredData)
 async def score(deal: CanonicalDeal, request: Request) -> ORJSONResponse:
     """Score one deal as of now with the tenant's serving model (what-if; the score is not stored)."""
-    consumer = request.app.state.consumer
-    model = consumer.models.for_tenant(deal.tenant_id)
-    async with tenant_transaction(request.app.state.runtime.pool, deal.tenant_id) as conn:
-        won = await consumer.won_library.for_tenant(conn, deal.tenant_id)
-    now = utcnow()
-    [result] = await asyncio.to_thread(score_deals, model, [ScoreInput(deal, now, source_event_id="sync")], now, won)
-    return ORJSONResponse(result.data.model_dump(mode="json"))
+    core: ScoringCore = request.app.state.scoring
+    data = await core.score_what_if(deal)
+    return ORJSONResponse(data.model_dump(mode="json"))
 
 
 @router.get("/model/performance", response_model=ModelPerformance)
@@ -40,8 +33,9 @@ async def model_performance(
     distribution of its recent scores. For the gateway, which checks the caller is that tenant's admin."""
     state = request.app.state
     settings: ScorerSettings = state.settings
+    core: ScoringCore = state.scoring
     return await performance(
-        state.runtime.pool, state.consumer.models, state.registry, state.drift, tenant_id,
+        state.runtime.pool, core.models, state.registry, state.drift, tenant_id,
         window_days=settings.performance_window_days, min_rows=settings.drift_min_rows,
         window_rows=settings.drift_window_rows,
     )

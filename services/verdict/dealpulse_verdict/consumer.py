@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 import asyncpg
 
@@ -12,21 +12,19 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealScored, DealVerdictData, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.resilience import POISON, TRANSIENT, dead_letter_for, retry_transient
+from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
 from dealpulse_common.topics import DEAL_SCORED, DEAL_VERDICT
 from dealpulse_verdict import store
 from dealpulse_verdict.handlers import decide, verdict_event
 from dealpulse_verdict.tenant_thresholds import TenantThresholds
 from dealpulse_verdict.thresholds import StampedThresholds
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class _BatchResult:
     outgoing: list[Outgoing] = field(default_factory=list)
     new_verdicts: list[DealVerdictData] = field(default_factory=list)
-    dead_letters: int = 0
+    dead_letters: list[Outgoing] = field(default_factory=list)
 
 
 class VerdictConsumer:
@@ -42,8 +40,7 @@ class VerdictConsumer:
         # Counted once the batch is durable, so a retried batch is not counted twice.
         for verdict in result.new_verdicts:
             metrics.VERDICTS.labels(verdict.ai_forecast.value).inc()
-        if result.dead_letters:
-            metrics.DEAD_LETTERS.labels(self._service, DEAL_SCORED.name).inc(result.dead_letters)
+        count_dead_letters(self._service, result.dead_letters)
         return result.outgoing
 
     async def _decide_batch(self, events: list[CloudEvent]) -> _BatchResult:
@@ -55,23 +52,19 @@ class VerdictConsumer:
         for tenant_id, scored in by_tenant.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 stamped = await self._thresholds.for_tenant(conn, tenant_id)
-                for event in scored:
-                    await self._decide_one(conn, event, stamped, result)
+                # Each in a savepoint: one poison event must not undo its neighbours.
+                decided, dead_letters = await each_isolated(
+                    conn, scored, partial(self._decide_one, conn, stamped), service=self._service,
+                    topic_of=lambda _: DEAL_SCORED)
+            for event, recorded in decided:
+                if recorded.is_new:
+                    result.new_verdicts.append(recorded.data)
+                result.outgoing.append(Outgoing(DEAL_VERDICT, verdict_event(event, recorded.data)))
+            result.outgoing.extend(dead_letters)
+            result.dead_letters.extend(dead_letters)
         return result
 
-    async def _decide_one(self, conn: asyncpg.Connection, event: DealScored, stamped: StampedThresholds,
-                          result: _BatchResult) -> None:
-        try:
-            async with conn.transaction():  # a savepoint: one poison event must not undo its neighbours
-                data = decide(event.data, stamped, source_event_id=event.id, decided_at=utcnow())
-                recorded = await store.record_verdict(conn, event.tenantid, event.dealid, data, event.data.scored_at)
-        except TRANSIENT:
-            raise
-        except POISON as exc:
-            log.exception("cannot decide a verdict for scored event %s; dead-lettered", event.id)
-            result.outgoing.append(dead_letter_for(event, DEAL_SCORED, self._service, exc))
-            result.dead_letters += 1
-            return
-        if recorded.is_new:
-            result.new_verdicts.append(recorded.data)
-        result.outgoing.append(Outgoing(DEAL_VERDICT, verdict_event(event, recorded.data)))
+    async def _decide_one(self, conn: asyncpg.Connection, stamped: StampedThresholds,
+                          event: DealScored) -> tuple[DealScored, store.RecordedVerdict]:
+        data = decide(event.data, stamped, source_event_id=event.id, decided_at=utcnow())
+        return event, await store.record_verdict(conn, event.tenantid, event.dealid, data, event.data.scored_at)

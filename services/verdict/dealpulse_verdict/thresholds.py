@@ -13,20 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dealpulse_common.deal import QualificationCategory
+from dealpulse_common.deal import COMMIT_GATES, QualificationCategory
 
 log = logging.getLogger(__name__)
 
 # Bump whenever a default below changes, so verdicts decided under the old defaults stay distinguishable.
 DEFAULTS_VERSION = 1
-SETTINGS_KEY = "verdict"
-
-COMMIT_GATES: tuple[QualificationCategory, ...] = (
-    QualificationCategory.PAPER,
-    QualificationCategory.PROCESS,
-    QualificationCategory.TIMING,
-    QualificationCategory.BUDGET,
-)
 
 
 class VerdictThresholds(BaseModel):

@@ -18,7 +18,6 @@ from dealpulse_common.deal import (
 from dealpulse_common.events import RiskCategory, RiskFactor
 from dealpulse_scorer.explain import (
     GROUP_NAMES,
-    assess,
     attribute,
     recommend,
     risk_category,
@@ -27,6 +26,7 @@ from dealpulse_scorer.explain import (
     why_changed,
 )
 from dealpulse_scorer.features import FEATURE_GROUPS, FEATURE_INDEX
+from dealpulse_scorer.handlers import ScoreInput, score_deals
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.training.dataset import read_deals
 from tests.events import AS_OF, make_deal
@@ -38,14 +38,14 @@ class CountingModel:
 
     def __init__(self, model: LoadedModel) -> None:
         self.inner, self.calls = model, 0
-        self.reference = model.reference
+        self.reference, self.version = model.reference, model.version
 
     def predict_win(self, features: np.ndarray) -> np.ndarray:
         self.calls += 1
         return self.inner.predict_win(features)
 
-    def features(self, deal, as_of):  # type: ignore[no-untyped-def]
-        return self.inner.features(deal, as_of)
+    def features_matrix(self, deals, as_ofs):  # type: ignore[no-untyped-def]
+        return self.inner.features_matrix(deals, as_ofs)
 
 
 @pytest.fixture(scope="module")
@@ -206,15 +206,15 @@ def test_low_risk_gets_ongoing_advice_and_overdue_gets_immediate() -> None:
     assert advice[0].priority == "immediate" and "close date" in advice[0].action
 
 
-def test_assess_batches_score_factors_and_advice(trained: TrainedModel) -> None:
+def test_scoring_batches_score_factors_and_advice(trained: TrainedModel) -> None:
     counting = CountingModel(trained.model)
     deals = [make_deal(), make_deal(deal_id="D-2", history=DealHistory(close_date_push_count=5))]
-    results = assess(counting, deals, [AS_OF, AS_OF])
-    assert counting.calls == 1
+    results = score_deals(counting, [ScoreInput(deal, AS_OF, f"e{i}") for i, deal in enumerate(deals)], AS_OF)
+    assert counting.calls == 2  # one prediction and one call for every factor variant, however many deals
     for result in results:
-        assert result.risk_score == risk_score(result.win_probability)
-        assert result.risk_category == risk_category(result.risk_score)
-        assert len(result.factors) == 3 and result.recommendations
+        assert result.data.risk_score == risk_score(result.data.win_probability)
+        assert result.data.risk_category == risk_category(result.data.risk_score)
+        assert len(result.data.factors) == 3 and result.data.recommendations
 
 
 def test_known_probabilities_give_the_same_factors(trained: TrainedModel, sample_rows: np.ndarray) -> None:

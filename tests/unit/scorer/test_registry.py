@@ -91,6 +91,8 @@ def test_refuses_an_artifact_with_another_feature_list(trained: TrainedModel, fr
 def test_rejects_unsafe_names(fresh_registry: ModelRegistry) -> None:
     with pytest.raises(ValueError):
         fresh_registry.scope_dir("../etc")
+    with pytest.raises(ValueError):  # not a tenant id (the one rule of dealpulse_common.tenancy)
+        fresh_registry.scope_dir("Acme.eu")
     with pytest.raises(ValueError):
         fresh_registry.version_dir("../../x")
 
