@@ -9,13 +9,13 @@ from fastapi import FastAPI
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
+from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_ingest import crm_routes, stage_mappings, store
 from dealpulse_ingest.import_routes import router as import_router
 from dealpulse_ingest.imports.jobs import ImportRunner, ImportSettings
 from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.routes import router
 from dealpulse_ingest.settings import IngestSettings
-from dealpulse_ingest.tenant_cache import TenantCache
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -28,8 +28,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.settings = settings
             app.state.pool = runtime.pool
             app.state.publisher = runtime.publisher
-            app.state.secrets = TenantCache(runtime.pool, settings.secret_cache_ttl_s, store.webhook_secret)
-            mappings = TenantCache(runtime.pool, settings.stage_mapping_cache_ttl_s, stage_mappings.load)
+            app.state.secrets = TenantCache(settings.secret_cache_ttl_s, store.webhook_secret, pool=runtime.pool)
+            mappings = TenantCache(settings.stage_mapping_cache_ttl_s, stage_mappings.load, pool=runtime.pool)
             app.state.ingestor = Ingestor(runtime.pool, runtime.publisher, stage_mappings=mappings)
             # Imports run on a pool of their own so a large load never starves the webhooks' connections.
             app.state.import_runner = ImportRunner(settings.database_url, runtime.publisher, ImportSettings(),

@@ -10,13 +10,13 @@ from fastapi import Request
 
 from dealpulse_common import metrics
 from dealpulse_common.logging import traceparent_var
+from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest import store
 from dealpulse_ingest.admission import dead_letter
 from dealpulse_ingest.connectors import config
 from dealpulse_ingest.connectors.common import ConnectorError, ParsedChange, to_generic
 from dealpulse_ingest.ingestor import Ingestor
-from dealpulse_ingest.tenant_cache import TenantCache
 
 
 async def provider_config(request: Request, tenant_id: str, provider: str) -> dict[str, Any]:
@@ -26,7 +26,7 @@ async def provider_config(request: Request, tenant_id: str, provider: str) -> di
     state = request.app.state
     cache: TenantCache[Any] | None = getattr(state, "crm_provider_settings", None)
     if cache is None:
-        cache = TenantCache(state.pool, state.settings.secret_cache_ttl_s, store.tenant_settings)
+        cache = TenantCache(state.settings.secret_cache_ttl_s, store.tenant_settings, pool=state.pool)
         state.crm_provider_settings = cache
     return config.section(await cache.get(tenant_id), provider)
 

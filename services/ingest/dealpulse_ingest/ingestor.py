@@ -15,12 +15,12 @@ import asyncpg
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import DealChanged
 from dealpulse_common.kafka import EventPublisher, Outgoing
+from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
 from dealpulse_ingest.handlers import IncomingChange, Outcome, changed_fields, deal_changed
 from dealpulse_ingest.normalize import StageMapping, canonical_changes
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.tenant_cache import TenantCache
 
 
 class Ingestor:

@@ -25,7 +25,7 @@ from dealpulse_scorer.drift import DriftMonitor
 from dealpulse_scorer.handlers import Previous, Scored, ScoreInput, score_deals
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.serving import ServingModels
-from dealpulse_scorer.won_library import WonDealLibrary
+from dealpulse_scorer.won_library import won_deal_library
 
 SERVICE = "scorer"
 SOURCE = f"dealpulse/{SERVICE}"
@@ -38,7 +38,7 @@ class ScoringCore:
         self._pool = pool
         self._models = models
         self._drift = drift
-        self._won_library = WonDealLibrary()
+        self._won_library = won_deal_library()
 
     @property
     def models(self) -> ServingModels:
@@ -59,7 +59,7 @@ class ScoringCore:
         fresh = [c for c in changes if c.data.source_event_id not in already]
         stored = await store.previous_scores(conn, tenant_id, [c.dealid for c in fresh], model.version)
         previous = {deal_id: _previous(p) for deal_id, p in stored.items()}
-        won = await self._won_library.for_tenant(conn, tenant_id) if fresh else []
+        won = await self._won_library.get_in(conn, tenant_id) if fresh else []
         new_scores = await _score(model, fresh, previous, won)
         await store.save_scores(conn, tenant_id, [_row(c, s) for c, s in zip(fresh, new_scores, strict=True)])
         if any(c.data.deal.is_closed and c.data.deal.is_won for c in fresh):
@@ -79,7 +79,7 @@ class ScoringCore:
         """Score one deal as of now with the tenant's serving model, explained like any change; nothing is stored."""
         model = self._models.for_tenant(deal.tenant_id)
         async with tenant_transaction(self._pool, deal.tenant_id) as conn:
-            won = await self._won_library.for_tenant(conn, deal.tenant_id)
+            won = await self._won_library.get_in(conn, deal.tenant_id)
         now = utcnow()
         [result] = await asyncio.to_thread(
             score_deals, model, [ScoreInput(deal, now, source_event_id=WHAT_IF_EVENT_ID)], now, won)

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import asyncpg
-from cachetools import TTLCache
 
 from dealpulse_common.deal import CanonicalDeal
+from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_scorer import store
 
 LIBRARY_SIZE = 2_000
+LIBRARY_TTL_S = 60.0
+LIBRARY_TENANTS = 2_000
+
+WonDealLibrary = TenantCache[list[CanonicalDeal]]
 
 
-class WonDealLibrary:
-    def __init__(self, ttl_s: float = 60.0) -> None:
-        # Derived from deal_risk, so losing it on a restart costs one query per tenant.
-        self._cache: TTLCache[str, list[CanonicalDeal]] = TTLCache(maxsize=2_000, ttl=ttl_s)
+async def _won_deals(conn: asyncpg.Connection, tenant_id: str) -> list[CanonicalDeal]:
+    return [CanonicalDeal.model_validate(s) for s in await store.won_deals(conn, tenant_id, LIBRARY_SIZE)]
 
-    async def for_tenant(self, conn: asyncpg.Connection, tenant_id: str) -> list[CanonicalDeal]:
-        """Read inside the caller's tenant transaction (row-level security decides what is visible)."""
-        if tenant_id not in self._cache:
-            snapshots = await store.won_deals(conn, tenant_id, LIBRARY_SIZE)
-            self._cache[tenant_id] = [CanonicalDeal.model_validate(s) for s in snapshots]
-        return self._cache[tenant_id]
 
-    def forget(self, tenant_id: str) -> None:
-        """A deal of the tenant was just won: read the library afresh next time (other replicas catch up by TTL)."""
-        self._cache.pop(tenant_id, None)
+def won_deal_library() -> WonDealLibrary:
+    """Read inside the caller's tenant transaction (``get_in``); derived from ``deal_risk``, so losing it on a
+    restart costs one query per tenant. ``forget`` a tenant whose deal was just won or deleted."""
+    return TenantCache(LIBRARY_TTL_S, _won_deals, max_tenants=LIBRARY_TENANTS)

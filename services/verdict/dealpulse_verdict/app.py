@@ -12,7 +12,7 @@ from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_SCORED
 from dealpulse_verdict.consumer import VerdictConsumer
 from dealpulse_verdict.settings import VerdictSettings
-from dealpulse_verdict.tenant_thresholds import TenantThresholds
+from dealpulse_verdict.tenant_thresholds import tenant_thresholds
 
 
 def create_app(settings: VerdictSettings | None = None) -> FastAPI:
@@ -22,7 +22,7 @@ def create_app(settings: VerdictSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with ServiceRuntime(settings, consumes=[DEAL_SCORED]) as runtime:
             app.state.runtime = runtime
-            verdicts = VerdictConsumer(runtime.pool, TenantThresholds(settings.settings_cache_ttl_s),
+            verdicts = VerdictConsumer(runtime.pool, tenant_thresholds(settings.settings_cache_ttl_s),
                                        settings.service_name, settings.transient_retry_s)
             runtime.process(verdicts.handle, settings.max_batch)
             yield

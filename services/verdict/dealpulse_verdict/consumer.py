@@ -51,7 +51,7 @@ class VerdictConsumer:
         result = _BatchResult()
         for tenant_id, scored in by_tenant.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                stamped = await self._thresholds.for_tenant(conn, tenant_id)
+                stamped = await self._thresholds.get_in(conn, tenant_id)
                 # Each in a savepoint: one poison event must not undo its neighbours.
                 decided, dead_letters = await each_isolated(
                     conn, scored, partial(self._decide_one, conn, stamped), service=self._service,

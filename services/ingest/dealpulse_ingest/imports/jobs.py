@@ -31,6 +31,7 @@ from dealpulse_common.backoff import with_backoff
 from dealpulse_common.db import DATABASE_UNAVAILABLE, create_pool, tenant_transaction
 from dealpulse_common.events import IMPORT_PROVIDER, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
+from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest import store
 from dealpulse_ingest.handlers import Outcome
@@ -39,7 +40,6 @@ from dealpulse_ingest.imports.reader import FileFormat, open_tabular
 from dealpulse_ingest.ingestor import Ingestor
 from dealpulse_ingest.normalize import StageMapping
 from dealpulse_ingest.payloads import GenericDealChange
-from dealpulse_ingest.tenant_cache import TenantCache
 
 log = logging.getLogger(__name__)
 REPORTED_ERRORS = 1_000
