@@ -35,23 +35,16 @@ from dealpulse_common.events import (
     DealVerdict,
     DealVerdictData,
     ForecastBucket,
-    RiskCategory,
     RiskFactor,
     utcnow,
 )
+from dealpulse_scorer.explain import risk_category  # the scorer's rule: a factory's score and category agree
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 AS_OF = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # the scorer tests' "now"
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 STALLED = RiskFactor(feature="days_since_last_activity", label="Stalled", impact=-12.0,
                      description="No activity for 40 days")
-
-
-def risk_category_of(risk_score: int) -> RiskCategory:
-    """The category of a risk score: low to 25, medium to 50, high to 75, critical above."""
-    return next(category for limit, category in ((25, RiskCategory.LOW), (50, RiskCategory.MEDIUM),
-                                                 (75, RiskCategory.HIGH), (100, RiskCategory.CRITICAL))
-                if risk_score <= limit)
 
 
 # ---------------------------------------------------------------- any shape
@@ -103,7 +96,7 @@ def make_deal(**overrides: object) -> CanonicalDeal:
 def scored_data(of: CanonicalDeal | None = None, *, risk_score: int = 70, **fields: Any) -> DealScoredData:
     """A score of ``of`` (default: a bare deal); its category and win probability follow from ``risk_score``."""
     values: dict[str, Any] = {
-        "risk_category": risk_category_of(risk_score), "win_probability": (100 - risk_score) / 100, "factors": [],
+        "risk_category": risk_category(risk_score), "win_probability": (100 - risk_score) / 100, "factors": [],
         "recommendations": [], "model_version": "m1", "scored_at": NOW, "source_event_id": "crm-1", **fields,
     }
     return DealScoredData(deal=of or deal(), risk_score=risk_score, **values)

@@ -23,8 +23,9 @@ from dealpulse_common.events import (
     deterministic_id,
 )
 from dealpulse_common.topics import DEAL_ALERTS
+from dealpulse_scorer.explain import risk_category
 from tests import events
-from tests.events import NOW, risk_category_of
+from tests.events import NOW
 
 RULES = AlertRules()
 DASHBOARD = "http://dash.example:8000"
@@ -38,7 +39,7 @@ def scored(risk: int, previous: int | None = None, *, ago: timedelta = timedelta
                              description=f"close date pushed 3rd time: {risk - previous:+d} risk")])
     data = events.scored_data(
         events.deal(name="Acme renewal", amount=45_000, **deal), risk_score=risk, since_previous=since,
-        previous_category=None if previous is None else risk_category_of(previous),
+        previous_category=None if previous is None else risk_category(previous),
     )
     return events.scored_event(data, id=event_id)
 
