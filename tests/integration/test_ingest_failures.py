@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from dealpulse_ingest.signature import sign
+from dealpulse_cli.webhook_client import signature as sign
 from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
 VALID = {"deal_id": "D-1", "modified_at": "2026-11-20T10:00:00Z", "amount": 1000}

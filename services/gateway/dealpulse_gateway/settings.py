@@ -25,7 +25,6 @@ class GatewaySettings(ServiceSettings):
     # a crash or rebalance, i.e. within minutes; an hour covers that with margin without letting the keys pile up.
     dedupe_ttl_s: int = Field(3_600, ge=60)
     # Development tokens printed by `dealpulse token`.
-    token_ttl_s: int = Field(12 * 3_600, ge=60)
     # A frozen or partitioned Redis must surface as an error (retried, reported) rather than hang a consumer.
     redis_timeout_s: float = Field(2.0, gt=0)
     # XREAD BLOCK timeout: bounds how late a WebSocket notices an expired token.

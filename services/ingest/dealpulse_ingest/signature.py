@@ -1,4 +1,7 @@
-"""Webhook signatures as Stripe signs them: ``t=<unix>,v1=<hex>``, HMAC-SHA256 over ``"{t}.{body}"``."""
+"""Checking webhook signatures as Stripe signs them: ``t=<unix>,v1=<hex>``, HMAC-SHA256 over ``"{t}.{body}"``.
+
+The signing side is the CRM's; DealPulse's own senders (demo feed, benchmarks, tests) use
+``dealpulse_cli.webhook_client``."""
 
 from __future__ import annotations
 
@@ -9,13 +12,6 @@ import time
 
 class SignatureError(ValueError):
     pass
-
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value a CRM (or our demo feed) sends."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={digest}"
 
 
 def verify(secret: str, body: bytes, header: str | None, tolerance_s: int, now: float | None = None) -> None:
@@ -29,6 +25,6 @@ def verify(secret: str, body: bytes, header: str | None, tolerance_s: int, now: 
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_s:
         raise SignatureError("signature timestamp outside the allowed window (replayed or clock skew)")
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, parts.get("v1", "")):
         raise SignatureError("signature does not match")

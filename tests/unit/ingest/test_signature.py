@@ -1,6 +1,7 @@
 import pytest
 
-from dealpulse_ingest.signature import SignatureError, sign, verify
+from dealpulse_cli.webhook_client import signature as sign
+from dealpulse_ingest.signature import SignatureError, verify
 
 BODY = b'{"deal_id": "D1"}'
 
