@@ -104,3 +104,27 @@ async def test_verdict_and_alert_follow_a_critical_deal(system: RunningSystem) -
         await stream.close()
     await poll_until(lambda: system.admin_fetch(
         "SELECT 1 FROM verdicts WHERE tenant_id = $1 AND deal_id = 'D-crit'", tenant.tenant_id))
+
+
+@pytest.mark.parametrize(("currency", "amount"), [("JPY", 12_000_000), ("EUR", 15_000_000)])
+async def test_a_large_deal_in_its_own_currency_is_accepted_and_scored(
+        system: RunningSystem, currency: str, amount: int) -> None:
+    # Given a real deal whose amount in its own currency is beyond ten million
+    tenant = await system.new_tenant("big")
+    change = deal_change("D-big", "2026-11-20T10:00:00Z", name="Tokyo rollout", amount=amount, currency=currency,
+                         stage="Negotiation", owner_id="rep-1", expected_close_date="2026-12-20")
+    # When the CRM sends it, it is accepted
+    response = await system.send_change(tenant, change)
+    assert response.status_code == 202, response.text
+
+    # Then it is scored, and read back with its own id, amount and currency
+    async with httpx.AsyncClient(base_url=system.url("gateway"),
+                                 headers={"Authorization": f"Bearer {system.token(tenant)}"}) as client:
+        async def scored() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await client.get("/v1/deals/D-big")).json()
+            return body if body.get("score") else None
+
+        deal = await poll_until(scored, timeout=30)
+    assert deal["deal"]["deal_id"] == "D-big"
+    assert (deal["deal"]["amount"], deal["deal"]["currency"]) == (amount, currency)
+    assert 0 <= deal["score"]["risk_score"] <= 100

@@ -60,6 +60,11 @@ DealDate = Annotated[date, IN_CALENDAR]
 DealDateTime = Annotated[datetime, IN_CALENDAR]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# Deal sizes are bounded by what storage (double precision) and the model (log of the amount) take, not by what
+# seems large in one currency: a ¥12,000,000 or €15,000,000 deal is real. 10^15 is far above any deal in any
+# currency. Zero is "no amount" in the CRMs' own terms, so an amount, when given, is positive.
+MAX_DEAL_AMOUNT = 1e15
+DealAmount = Annotated[float, Field(gt=0, lt=MAX_DEAL_AMOUNT, allow_inf_nan=False)]
 
 
 class Stage(StrEnum):

@@ -92,7 +92,7 @@ async def get_deal(
     now = datetime.now(UTC)
     last_scored = record.scored_at or record.created_at
     return DealView(
-        deal=record.snapshot,
+        deal={**record.snapshot, "deal_id": deal_id},  # the stored snapshot keeps its id in a column
         deleted_at=record.deleted_at,
         score=_with_age(record.score, record.scored_at, now),
         verdict=_with_age(record.verdict, record.decided_at, now),

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from dealpulse_common.deal import (
     IN_CALENDAR,
+    DealAmount,
     DealDate,
     DealText,
     JsonObject,
@@ -39,7 +40,7 @@ class GenericDealChange(BaseModel):
 
     name: ShortText | None = None
     account_name: ShortText | None = None
-    amount: Annotated[float, Field(gt=0, lt=10_000_000)] | None = None
+    amount: DealAmount | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     stage: ShortText | None = None
     forecast_category: ShortText | None = None
