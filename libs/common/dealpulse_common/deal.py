@@ -148,12 +148,15 @@ Qualification = dict[QualificationCategory, QualificationEntry]
 
 
 class DealHistory(BaseModel):
-    """Fields derived from a deal's change history, kept by ingest because CRMs rarely send them."""
+    """What DealPulse knows of a deal's past as of its last change (``dealpulse_common.history`` builds it).
+
+    None means unknown, never zero: a deal first seen mid-life has no known count until its CRM sends one.
+    """
 
     stage_entered_at: datetime | None = None
-    close_date_push_count: int = 0
-    amount_change_count: int = 0
-    activity_count_30d: int = 0
+    close_date_push_count: Annotated[int, Field(ge=0)] | None = None
+    amount_change_count: Annotated[int, Field(ge=0)] | None = None
+    activity_count_30d: Annotated[int, Field(ge=0)] | None = None
     days_since_last_activity: float | None = None
 
 

@@ -21,6 +21,20 @@ ShortText = Annotated[DealText, StringConstraints(max_length=500)]
 # Every instant a CRM sends is timezone-aware and within the calendar the services compute with.
 CrmTime = Annotated[AwareDatetime, IN_CALENDAR]
 _ENVELOPE_FIELDS = {"deal_id", "modified_at", "event_id", "deleted", "restored"}
+HistoryCount = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class CrmHistory(BaseModel):
+    """History the CRM already knows, as of ``modified_at``: it replaces what DealPulse counted, and DealPulse's own
+    counting continues from it (``dealpulse_common.history``). Omit what the CRM does not know: unknown is not 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage_entered_at: CrmTime | None = Field(None, description="When the deal entered its current stage")
+    close_date_push_count: HistoryCount | None = Field(None, description="How often its close date moved later")
+    amount_change_count: HistoryCount | None = Field(None, description="How often its amount changed")
+    activity_count_30d: HistoryCount | None = Field(None, description="Activities logged in the 30 days up to "
+                                                                      "modified_at")
 
 
 class GenericDealChange(BaseModel):
@@ -59,6 +73,7 @@ class GenericDealChange(BaseModel):
     last_activity_at: CrmTime | None = None
     qualification: dict[QualificationCategory, QualificationEntry] | None = None
     custom: JsonObject | None = None
+    history: CrmHistory | None = None
 
     @model_validator(mode="after")
     def _deleted_or_restored(self) -> GenericDealChange:
@@ -72,4 +87,8 @@ class GenericDealChange(BaseModel):
         if self.deleted or self.restored:
             return {}
         named: dict[str, Any] = self.model_dump(mode="json", include=self.model_fields_set - _ENVELOPE_FIELDS)
+        if self.history is not None:
+            named["history"] = self.history.model_dump(mode="json", exclude_none=True)
+        if not named.get("history", True):
+            del named["history"]
         return named

@@ -18,7 +18,7 @@ import numpy as np
 
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import RiskCategory, RiskFactor, ScoreChange
-from dealpulse_scorer.features import FEATURE_GROUPS, GROUP_LABELS, N_FEATURES
+from dealpulse_scorer.features import FEATURE_GROUPS, GROUP_LABELS, N_FEATURES, unknown_history
 from dealpulse_scorer.recommendations import recommend
 from dealpulse_scorer.wording import describe_change, describe_factor
 
@@ -107,8 +107,11 @@ def attribute(
 
 def _factors_for(x: np.ndarray, impacts: np.ndarray, deal: CanonicalDeal | None, top_n: int) -> list[RiskFactor]:
     order = np.argsort(-np.abs(impacts), kind="stable")
+    unknown = unknown_history(x)  # history DealPulse does not have is no reason, for or against the deal
     factors = []
-    for j in order[:top_n]:
+    for j in (j for j in order if GROUP_NAMES[j] not in unknown):
+        if len(factors) == top_n:
+            break
         impact = float(impacts[j])
         if abs(impact) < MIN_FACTOR_IMPACT:
             break

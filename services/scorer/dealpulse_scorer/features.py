@@ -28,7 +28,7 @@ from dealpulse_common.deal import (
 FeatureKind = Literal["numeric", "count", "ordinal", "flag", "score", "prior"]
 
 # Sentinels, documented in docs/MODEL.md. Trees split them off cleanly; explanations treat them like any value.
-UNKNOWN = -1.0  # unknown stage / forecast call / qualification score
+UNKNOWN = -1.0  # unknown stage / forecast call / qualification score / history DealPulse does not have
 NO_ACTIVITY_DAYS = 365.0  # no activity ever logged; also the cap on days since last activity
 DAYS_CAP = 730.0  # clip day counts so one absurd date cannot dominate
 NO_CLOSE_DATE_DAYS = 365.0  # a deal without an expected close date is treated as far from closing
@@ -84,6 +84,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _spec("prior_region", "Region win rate", "prior"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+# Features read from the deal's history: UNKNOWN when DealPulse first saw the deal mid-life and the CRM did not
+# send the value (dealpulse_common.history). What DealPulse does not know is never a reason for a score.
+HISTORY_FEATURES: tuple[str, ...] = ("days_in_stage", "close_date_push_count", "amount_change_count",
+                                     "activity_count_30d")
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 N_FEATURES = len(FEATURES)
 
@@ -238,14 +242,22 @@ def _close_timing(deal: CanonicalDeal, as_of: datetime) -> tuple[float, float]:
     return _clip(days_to_close, -DAYS_CAP, DAYS_CAP), float((quarter_end(expected) - expected).days)
 
 
+def _count(value: int | None) -> float:
+    return UNKNOWN if value is None else float(value)
+
+
+def unknown_history(x: np.ndarray) -> frozenset[str]:
+    """The history features of a feature vector that DealPulse does not know."""
+    return frozenset(name for name in HISTORY_FEATURES if x[FEATURE_INDEX[name]] == UNKNOWN)
+
+
 def build_features(deal: CanonicalDeal, as_of: datetime, priors: SegmentPriors) -> np.ndarray:
     """The feature vector (float32, ``N_FEATURES`` long, ordered as ``FEATURES``) of ``deal`` as seen at ``as_of``."""
     as_of = as_utc(as_of)
     age = _days_between(deal.created_at, as_of)
     age_days = _clip(age, 0.0, DAYS_CAP) if age is not None else 0.0
     in_stage = _days_between(deal.history.stage_entered_at, as_of)
-    # Without a stage-entry time the deal has, as far as we know, been in this stage since it was created.
-    days_in_stage = _clip(in_stage, 0.0, DAYS_CAP) if in_stage is not None else age_days
+    days_in_stage = _clip(in_stage, 0.0, DAYS_CAP) if in_stage is not None else UNKNOWN
     days_since_activity, has_activity = _activity_recency(deal, as_of)
     days_to_close, days_before_quarter_end = _close_timing(deal, as_of)
     health = deal.health_score()
@@ -259,9 +271,9 @@ def build_features(deal: CanonicalDeal, as_of: datetime, priors: SegmentPriors) 
         days_in_stage,
         _stage_ordinal(deal),
         forecast,
-        float(deal.history.close_date_push_count),
-        float(deal.history.amount_change_count),
-        float(deal.history.activity_count_30d),
+        _count(deal.history.close_date_push_count),
+        _count(deal.history.amount_change_count),
+        _count(deal.history.activity_count_30d),
         days_since_activity,
         has_activity,
         days_to_close,

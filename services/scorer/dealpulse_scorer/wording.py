@@ -72,8 +72,13 @@ def _amount_state(x: np.ndarray, deal: CanonicalDeal | None) -> str:
     return "No amount on the deal" if amount <= 0 else f"Deal size {_money(amount, deal)}"
 
 
+NOT_KNOWN = "not known yet: DealPulse first saw the deal mid-life and the CRM did not send it"
+
+
 def _stage_time_state(x: np.ndarray, _deal: CanonicalDeal | None) -> str:
     stage = _stage_name(_value(x, "stage_ordinal"))
+    if _value(x, "days_in_stage") == UNKNOWN:
+        return f"Time in {stage or 'the current stage'} {NOT_KNOWN}"
     return f"{_days(_value(x, 'days_in_stage'))} days in {stage or 'the current stage'}"
 
 
@@ -89,16 +94,22 @@ def _forecast_state(x: np.ndarray, _deal: CanonicalDeal | None) -> str:
 
 def _pushes_state(x: np.ndarray, _deal: CanonicalDeal | None) -> str:
     pushes = int(_value(x, "close_date_push_count"))
+    if pushes == UNKNOWN:
+        return f"Close date pushes {NOT_KNOWN}"
     return "Close date never pushed" if pushes == 0 else f"Close date pushed {_times(pushes)}"
 
 
 def _amount_changes_state(x: np.ndarray, _deal: CanonicalDeal | None) -> str:
     changes = int(_value(x, "amount_change_count"))
+    if changes == UNKNOWN:
+        return f"Amount changes {NOT_KNOWN}"
     return "Amount never changed" if changes == 0 else f"Amount changed {_times(changes)}"
 
 
 def _activity_volume_state(x: np.ndarray, _deal: CanonicalDeal | None) -> str:
     count = int(_value(x, "activity_count_30d"))
+    if count == UNKNOWN:
+        return f"Activity in the last 30 days {NOT_KNOWN}"
     if count == 0:
         return "No activity in the last 30 days"
     return f"{count} {'activity' if count == 1 else 'activities'} in the last 30 days"
@@ -212,9 +223,25 @@ def _count_change(what: str, previous: int, current: int) -> str:
     return f"{what} count reset to {current}"
 
 
+def _history_learned(group: str, previous: float, current: float) -> str:
+    if current == UNKNOWN:
+        return f"{_lower_first(HISTORY_NAMES[group])} no longer known"
+    if group == "days_in_stage":
+        return "entered a new stage" if current < 1 else f"time in stage now known ({_days(current)} days)"
+    return f"{_lower_first(HISTORY_NAMES[group])} now known: {int(current)}"
+
+
+HISTORY_NAMES: dict[str, str] = {
+    "days_in_stage": "Time in stage", "close_date_push_count": "Close date pushes",
+    "amount_change_count": "Amount changes", "activity_count_30d": "Activities in the last 30 days",
+}
+
+
 def describe_change(group: str, previous: np.ndarray, current: np.ndarray, deal: CanonicalDeal | None = None) -> str:
     """A short phrase for what moved in ``group`` between two feature vectors of one deal."""
     prev, cur = _value(previous, group), _value(current, group)
+    if group in HISTORY_NAMES and UNKNOWN in (prev, cur):
+        return _history_learned(group, prev, cur)
     if group == "close_date_push_count":
         return _count_change("close date pushed", int(prev), int(cur))
     if group == "amount_change_count":

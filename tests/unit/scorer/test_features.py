@@ -79,9 +79,15 @@ def test_history_and_derived_activity_recency() -> None:
     assert value(from_history, "has_activity") == 1.0
 
 
-def test_stage_time_falls_back_to_deal_age() -> None:
+def test_history_dealpulse_does_not_have_is_unknown_not_zero() -> None:
     x = build_features(make_deal(history=DealHistory()), AS_OF, PRIORS)
-    assert value(x, "days_in_stage") == pytest.approx(value(x, "deal_age_days")) == pytest.approx(60.0)
+    for name in ("days_in_stage", "close_date_push_count", "amount_change_count", "activity_count_30d"):
+        assert value(x, name) == UNKNOWN, name
+    assert value(x, "deal_age_days") == pytest.approx(60.0)
+    known = build_features(make_deal(history=DealHistory(close_date_push_count=0, amount_change_count=2,
+                                                         activity_count_30d=0)), AS_OF, PRIORS)
+    assert [value(known, n) for n in ("close_date_push_count", "amount_change_count", "activity_count_30d")] == [
+        0, 2, 0]
 
 
 def test_close_date_timing() -> None:
