@@ -44,8 +44,10 @@ def what_happened(won: CanonicalDeal) -> list[str]:
     if won.created_at and won.closed_at:
         story.append(f"won in {(won.closed_at - won.created_at).days} days")
     pushes = won.history.close_date_push_count
-    if pushes is not None:
-        story.append("close date never moved" if pushes == 0 else f"close date pushed {pushes} time{'s' * (pushes > 1)}")
+    if pushes == 0:
+        story.append("close date never moved")
+    elif pushes is not None:
+        story.append(f"close date pushed {pushes} time{'s' * (pushes > 1)}")
     for category, label in ((QualificationCategory.CHAMPION, "champion confirmed"),
                             (QualificationCategory.ECONOMIC_BUYER, "economic buyer engaged"),
                             (QualificationCategory.PAPER, "paper process agreed")):
