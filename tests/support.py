@@ -73,6 +73,26 @@ class RunningSystem:
         async with httpx.AsyncClient(timeout=10.0) as client:
             return await client.post(f"{self.url('ingest')}{WEBHOOK_PATH}", content=body, headers=all_headers)
 
+    async def upload_import(self, tenant: Tenant, body: bytes, content_type: str = "text/csv",
+                            mapping: dict[str, str] | None = None) -> httpx.Response:
+        """Upload a CRM export to ingest's bulk import as the tenant's admin (``mapping``: header -> field)."""
+        params = {"mapping": orjson.dumps(mapping).decode()} if mapping else {}
+        async with httpx.AsyncClient(base_url=self.url("ingest"), timeout=60) as client:
+            return await client.post("/v1/imports", content=body, params=params,
+                                     headers={"Content-Type": content_type, **self.auth(tenant)})
+
+    async def import_finished(self, tenant: Tenant, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The import job once it is done or failed."""
+        async with httpx.AsyncClient(base_url=self.url("ingest"), timeout=10) as client:
+            async def probe() -> dict[str, Any] | None:
+                job: dict[str, Any] = (await client.get(f"/v1/imports/{job_id}", headers=self.auth(tenant))).json()
+                return job if job["status"] in ("done", "failed") else None
+
+            return await poll_until(probe, timeout=timeout, interval=0.2)
+
+    def auth(self, tenant: Tenant, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(tenant, role)}"}
+
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""
         producer = make_producer(ServiceSettings(kafka_bootstrap=self.stack.kafka_bootstrap))

@@ -45,29 +45,6 @@ def _crm_csv(rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def _auth(system: RunningSystem, tenant: Tenant, role: str = "admin") -> dict[str, str]:
-    return {"Authorization": f"Bearer {system.token(tenant, role)}"}
-
-
-async def _upload(system: RunningSystem, tenant: Tenant, body: bytes, content_type: str = "text/csv",
-                  mapping: dict[str, str] | None = CRM_MAPPING) -> httpx.Response:
-    params = {"mapping": json.dumps(mapping)} if mapping else {}
-    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=60) as client:
-        return await client.post("/v1/imports", content=body, params=params,
-                                 headers={"Content-Type": content_type, **_auth(system, tenant)})
-
-
-async def _finished(system: RunningSystem, tenant: Tenant, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
-        async def probe() -> dict[str, Any] | None:
-            job: dict[str, Any] = (await client.get(f"/v1/imports/{job_id}", headers=_auth(system, tenant))).json()
-            return job if job["status"] in ("done", "failed") else None
-
-        return await poll_until(probe, timeout=timeout, interval=0.2)
-
-
-
-
 async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplicates(system: RunningSystem) -> None:
     tenant = await system.new_tenant("imp")
     rows = _crm_rows(50)
@@ -75,10 +52,10 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
         rows[row_number - 2][column] = value  # row numbers are the file's: the header is row 1
     body = _crm_csv(rows)
 
-    started = await _upload(system, tenant, body)
+    started = await system.upload_import(tenant, body, mapping=CRM_MAPPING)
     assert started.status_code == 202, started.text
     assert started.json()["total_rows"] == 50
-    job = await _finished(system, tenant, started.json()["id"])
+    job = await system.import_finished(tenant, started.json()["id"])
     assert job["status"] == "done", job
     assert (job["processed"], job["accepted"], job["rejected"], job["duplicates"]) == (50, 47, 3, 0)
     assert {(e["row"], e["field"]) for e in job["errors"]} == {(n, f) for n, (_, _, f) in BAD_ROWS.items()}
@@ -105,8 +82,8 @@ async def test_csv_import_reports_bad_rows_scores_the_rest_and_reruns_as_duplica
     alerts = await system.admin_fetch("SELECT deal_id FROM alerts WHERE tenant_id = $1", tenant.tenant_id)
     assert {a["deal_id"] for a in alerts} == {"LIVE-1"}
 
-    again = await _upload(system, tenant, body)
-    rerun = await _finished(system, tenant, again.json()["id"])
+    again = await system.upload_import(tenant, body, mapping=CRM_MAPPING)
+    rerun = await system.import_finished(tenant, again.json()["id"])
     assert (rerun["status"], rerun["accepted"], rerun["duplicates"], rerun["rejected"]) == ("done", 0, 47, 3)
     await asyncio.sleep(2.0)  # a duplicate publishes nothing, so nothing more can be scored
     assert await system.count_rows("risk_scores", tenant) == 47 + 1  # the file's deals and the live one
@@ -124,10 +101,10 @@ async def test_xlsx_import(system: RunningSystem) -> None:
         sheet.append([f"X-{i}", "2026-11-02T08:00:00Z", 1000 + i, "Proposal", "2027-01-15"])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    started = await _upload(system, tenant, buffer.getvalue(),
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", mapping=None)
+    started = await system.upload_import(tenant, buffer.getvalue(),
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert started.status_code == 202, started.text
-    job = await _finished(system, tenant, started.json()["id"])
+    job = await system.import_finished(tenant, started.json()["id"])
     assert (job["status"], job["accepted"], job["rejected"]) == ("done", 10, 0), job
     await poll_until(lambda: system.has_rows("risk_scores", tenant, 10), timeout=60)
 
@@ -140,25 +117,26 @@ async def test_refusals_are_problem_details(system: RunningSystem) -> None:
         forged = await client.post("/v1/imports", content=body,
                                    headers={"Content-Type": "text/csv", "Authorization": "Bearer not.a.jwt"})
         rep = await client.post("/v1/imports", content=body,
-                                headers={"Content-Type": "text/csv", **_auth(system, tenant, "rep")})
-        unknown = await client.get("/v1/imports/00000000-0000-0000-0000-000000000000", headers=_auth(system, tenant))
+                                headers={"Content-Type": "text/csv", **system.auth(tenant, "rep")})
+        unknown = await client.get("/v1/imports/00000000-0000-0000-0000-000000000000", headers=system.auth(tenant))
     assert missing.status_code == 401 and forged.status_code == 401
     assert missing.headers["content-type"].startswith("application/problem+json")
     assert rep.status_code == 403
     assert unknown.status_code == 404
-    assert (await _upload(system, tenant, body, content_type="application/pdf")).status_code == 415
-    unmapped = await _upload(system, tenant, body, mapping=None)  # CRM headers without a mapping: no deal_id
+    pdf = await system.upload_import(tenant, body, content_type="application/pdf", mapping=CRM_MAPPING)
+    assert pdf.status_code == 415
+    unmapped = await system.upload_import(tenant, body, mapping=None)  # CRM headers without a mapping: no deal_id
     assert unmapped.status_code == 422
     assert {e["field"] for e in unmapped.json()["errors"]} == {"deal_id", "modified_at"}
-    assert (await _upload(system, tenant, body, mapping={"Amount": "price"})).status_code == 422
-    assert (await _upload(system, tenant, b"", mapping=None)).status_code == 400
+    assert (await system.upload_import(tenant, body, mapping={"Amount": "price"})).status_code == 422
+    assert (await system.upload_import(tenant, b"", mapping=None)).status_code == 400
 
 
 async def test_another_tenant_cannot_read_a_job(system: RunningSystem) -> None:
     owner, other = await system.new_tenant("imp"), await system.new_tenant("imp")
-    started = await _upload(system, owner, _crm_csv(_crm_rows(3, "ISO")))
+    started = await system.upload_import(owner, _crm_csv(_crm_rows(3, "ISO")), mapping=CRM_MAPPING)
     async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
-        response = await client.get(f"/v1/imports/{started.json()['id']}", headers=_auth(system, other))
+        response = await client.get(f"/v1/imports/{started.json()['id']}", headers=system.auth(other))
     assert response.status_code == 404
 
 
@@ -193,7 +171,7 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
     tenant = await system.new_tenant("imp")
     rows = 3_000
     body = _crm_csv(_crm_rows(rows, "KIL"))
-    started = await _upload(system, tenant, body)
+    started = await system.upload_import(tenant, body, mapping=CRM_MAPPING)
     assert started.status_code == 202, started.text
     job_id = started.json()["id"]
 
@@ -214,8 +192,8 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
     assert 0 < stored_before < rows
 
     # ... and running the same file again finishes it: what was stored comes back as duplicates, nothing twice.
-    again = await _upload(system, tenant, body)
-    rerun = await _finished(system, tenant, again.json()["id"], timeout=120)
+    again = await system.upload_import(tenant, body, mapping=CRM_MAPPING)
+    rerun = await system.import_finished(tenant, again.json()["id"], timeout=120)
     assert rerun["status"] == "done", rerun
     assert rerun["accepted"] + rerun["duplicates"] == rows and rerun["rejected"] == 0
     assert rerun["duplicates"] == stored_before  # a chunk is stored whole or not at all
@@ -229,7 +207,7 @@ async def test_a_job_interrupted_with_its_process_is_reported_and_a_rerun_comple
 
 async def _job(system: RunningSystem, tenant: Tenant, job_id: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=system.url("ingest"), timeout=10) as client:
-        response = await client.get(f"/v1/imports/{job_id}", headers=_auth(system, tenant))
+        response = await client.get(f"/v1/imports/{job_id}", headers=system.auth(tenant))
         job: dict[str, Any] = response.json()
         return job
 
@@ -239,9 +217,10 @@ async def test_two_imports_of_the_same_deals_at_once_both_finish(system: Running
     tenant = await system.new_tenant("imp")
     rows = _crm_rows(1_500, "TWO")
     forward, backward = _crm_csv(rows), _crm_csv(rows[::-1])
-    started = await asyncio.gather(_upload(system, tenant, forward), _upload(system, tenant, backward))
+    started = await asyncio.gather(system.upload_import(tenant, forward, mapping=CRM_MAPPING),
+                                   system.upload_import(tenant, backward, mapping=CRM_MAPPING))
     assert all(s.status_code == 202 for s in started), [s.text for s in started]
-    jobs = await asyncio.gather(*(_finished(system, tenant, s.json()["id"], timeout=120) for s in started))
+    jobs = await asyncio.gather(*(system.import_finished(tenant, s.json()["id"], timeout=120) for s in started))
     assert [j["status"] for j in jobs] == ["done", "done"], [j.get("failure") for j in jobs]
     assert sum(j["accepted"] for j in jobs) == len(rows) and sum(j["duplicates"] for j in jobs) == len(rows)
     assert await system.count_rows("deals", tenant) == len(rows)
