@@ -15,7 +15,8 @@ from dealpulse_scorer.drift import DriftMonitor
 from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.serving import ServingModels
 
-MAJOR_SHIFT = 0.25  # PSI above this is a major shift (docs/MODEL.md)
+MAJOR_SHIFT = 0.25  # PSI above this is a major shift: the feature counts as skewed (docs/MODEL.md)
+SKEWED_SHARE_PP = 5.0  # a live risk-category share this far from training's open-deal share is skewed
 HISTORY_ENTRIES = 10
 
 
@@ -36,6 +37,36 @@ class PredictionDistribution(BaseModel):
     mean_win_probability: float | None
 
 
+class SkewReport(BaseModel):
+    """Live traffic against what the model was trained on: the risk categories of the tenant's open deals next to
+    those of the training set's open deals (scored by the same version), and the features that drifted."""
+
+    live_shares: dict[str, float] = Field(description="Share of the tenant's open deals per risk category (latest "
+                                                      "score of each, within the window)")
+    training_shares: dict[str, float] | None = Field(
+        description="Share of the training set's open deals per risk category under this version (none for a "
+                    "version trained before this was recorded)")
+    difference_pp: dict[str, float] = Field(description="live − training, in percentage points")
+    share_threshold_pp: float = Field(description="A category further apart than this counts as skewed")
+    psi_threshold: float = Field(description="A feature with PSI above this counts as skewed")
+    skewed_categories: list[str]
+    skewed_features: list[str]
+    skewed: bool
+
+
+def skew_report(by_category: dict[str, int], training: dict[str, Any] | None, psi: dict[str, float]) -> SkewReport:
+    total = sum(by_category.values())
+    live = {category: round(count / total, 4) if total else 0.0 for category, count in by_category.items()}
+    shares = training.get("shares") if training else None
+    difference = ({c: round(100 * (live.get(c, 0.0) - float(shares.get(c, 0.0))), 1) for c in live}
+                  if shares and total else {})
+    categories = sorted(c for c, pp in difference.items() if abs(pp) > SKEWED_SHARE_PP)
+    features = sorted(name for name, value in psi.items() if value > MAJOR_SHIFT)
+    return SkewReport(live_shares=live, training_shares=shares, difference_pp=difference,
+                      share_threshold_pp=SKEWED_SHARE_PP, psi_threshold=MAJOR_SHIFT, skewed_categories=categories,
+                      skewed_features=features, skewed=bool(categories or features))
+
+
 class ModelPerformance(BaseModel):
     tenant_id: str
     scope: str = Field(description="global, or tenant:<id> when the tenant has its own model")
@@ -47,6 +78,7 @@ class ModelPerformance(BaseModel):
     metrics: dict[str, Any] = Field(description="metrics.json of the active version (test split)")
     drift: DriftReport
     predictions: PredictionDistribution
+    skew: SkewReport
     history: list[dict[str, Any]] = Field(description="Latest promotions and rollbacks of the scope")
 
 
@@ -79,5 +111,6 @@ async def performance(
         predictions=PredictionDistribution(since=since, open_deals=total, by_category=by_category,
                                            by_model_version=by_version,
                                            mean_win_probability=round(mean, 4) if mean is not None else None),
+        skew=skew_report(by_category, model.metrics.get("open_deals"), psi),
         history=registry.history(model.tenant_id)[-HISTORY_ENTRIES:],
     )
