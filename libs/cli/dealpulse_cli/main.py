@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import"),
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew"),
                        default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
@@ -237,6 +237,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.bulk_import import run_import_bench, summary
 
         print(summary(run_import_bench(args.rows, args.report)))
+    if args.which in ("all", "skew"):
+        from dealpulse_cli.bench.skew import run_skew_bench
+        from dealpulse_cli.bench.skew import summary_lines as skew_lines
+
+        print("\n".join(skew_lines(run_skew_bench(args.report))))
     print(f"written to {args.report}")
     return 0
 
