@@ -25,6 +25,10 @@ from dealpulse_common.deal import (
     QualificationCategory,
 )
 
+# Bumped whenever a feature's meaning changes, so a model trained on the old meaning is refused, not misread.
+# 2: history DealPulse does not have is UNKNOWN (it was 0, and time in stage fell back to the deal's age).
+FEATURE_VERSION = 2
+
 FeatureKind = Literal["numeric", "count", "ordinal", "flag", "score", "prior"]
 
 # Sentinels, documented in docs/MODEL.md. Trees split them off cleanly; explanations treat them like any value.

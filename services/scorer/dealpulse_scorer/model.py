@@ -34,6 +34,7 @@ import onnxruntime as ort
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.tenancy import is_tenant_id
 from dealpulse_scorer.features import (
+    FEATURE_VERSION,
     FEATURES,
     N_FEATURES,
     SegmentPriors,
@@ -96,6 +97,10 @@ def check_feature_spec(features_json: dict[str, Any]) -> None:
     expected = [(spec.name, spec.kind) for spec in FEATURES]
     if found != expected:
         raise IncompatibleModel(f"artifact features {found} do not match this scorer's {expected}")
+    version = features_json.get("feature_version", 1)
+    if version != FEATURE_VERSION:
+        raise IncompatibleModel(f"artifact was trained on feature version {version}, this scorer computes "
+                                f"version {FEATURE_VERSION}: retrain it")
 
 
 class LoadedModel:
@@ -385,6 +390,7 @@ def _history_entry(action: str, version: str | None, previous: str | None, reaso
 def features_json_payload(reference: np.ndarray, drift_baseline: dict[str, Any]) -> dict[str, Any]:
     """What ``features.json`` holds; kept here so the writer (training) and reader (serving) agree."""
     return {
+        "feature_version": FEATURE_VERSION,
         "features": feature_spec_dicts(),
         "reference": [float(v) for v in reference],
         "drift_baseline": drift_baseline,

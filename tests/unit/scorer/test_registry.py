@@ -88,6 +88,17 @@ def test_refuses_an_artifact_with_another_feature_list(trained: TrainedModel, fr
     assert fresh_registry.active_version() is None
 
 
+def test_refuses_an_artifact_trained_on_an_older_meaning_of_the_features(trained: TrainedModel,
+                                                                        fresh_registry: ModelRegistry) -> None:
+    version = clone_version(trained, fresh_registry, "v1", minute=1)
+    features_path = fresh_registry.version_dir(version) / "features.json"
+    payload = json.loads(features_path.read_text())
+    del payload["feature_version"]  # what a model trained before unknown history had its own value looks like
+    features_path.write_text(json.dumps(payload))
+    with pytest.raises(IncompatibleModel, match="retrain"):
+        fresh_registry.promote(version)
+
+
 def test_rejects_unsafe_names(fresh_registry: ModelRegistry) -> None:
     with pytest.raises(ValueError):
         fresh_registry.scope_dir("../etc")
