@@ -63,6 +63,11 @@ async def test_unknown_tenant_is_401(system: RunningSystem) -> None:
         ({**VALID, "expected_close_date": "9999-12-31"}, "expected_close_date"),
         ({**VALID, "modified_at": "0001-01-01T00:00:00-00:30"}, "modified_at"),
         ({**VALID, "qualification": {"champion": {"score": 2, "note": "\u0000"}}}, "qualification.champion.note"),
+        # History the CRM sends must be history: a count is a non-negative number, and nothing else is taken.
+        ({**VALID, "history": {"close_date_push_count": -1}}, "history.close_date_push_count"),
+        ({**VALID, "history": {"activity_count_30d": "lots"}}, "history.activity_count_30d"),
+        ({**VALID, "history": {"stage_entered_at": "2026-11-20T10:00:00"}}, "history.stage_entered_at"),
+        ({**VALID, "history": {"days_in_stage": 4}}, "history.days_in_stage"),
     ],
 )
 async def test_invalid_change_is_422_naming_the_field(system: RunningSystem, change: dict, field: str) -> None:
