@@ -157,3 +157,4 @@ class SmtpSink:
 
     def to(self, address: str) -> list[ReceivedMail]:
         return [mail for mail in self.inbox if address in mail.rcpt_tos]
+

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from dealpulse_alerts import routes
 from dealpulse_alerts.card_cache import DealCardCache
 from dealpulse_alerts.consumer import AlertsConfig, AlertsConsumer
 from dealpulse_alerts.delivery import DeliveryConfig, DeliveryWorker
 from dealpulse_alerts.pacing import ChannelPace
 from dealpulse_alerts.redis_guard import RedisGuard
+from dealpulse_alerts.scheduler import Scheduler, SchedulerConfig
 from dealpulse_alerts.senders import Senders
 from dealpulse_alerts.settings import AlertsSettings
 from dealpulse_alerts.throttle import AlertThrottle
@@ -31,8 +33,10 @@ async def running_deliveries(runtime: ServiceRuntime, settings: AlertsSettings) 
     worker = DeliveryWorker(runtime.pool, Senders(settings.slack_api_url, settings.delivery_timeout_s),
                             ChannelPace(settings.slack_pace_s),
                             DeliveryConfig(settings.retry_policy(), poll_interval_s=settings.delivery_poll_interval_s))
+    scheduler = Scheduler(runtime.pool, SchedulerConfig(settings.dashboard_url, settings.schedule_interval_s))
     work = BackgroundWork()
     work.start("alerts-delivery", worker.run(stop))
+    work.start("alerts-schedules", scheduler.run(stop))
     try:
         yield
     finally:
@@ -66,7 +70,9 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             await redis.aclose()
 
     app = FastAPI(title="DealPulse alerts", version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings  # the token check reads the secret from here
     install_problem_handlers(app)
+    app.include_router(routes.router)
 
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())

@@ -140,3 +140,11 @@ async def users(conn: asyncpg.Connection, tenant_id: str, user_ids: Sequence[str
 
 async def snoozed(conn: asyncpg.Connection, tenant_id: str, deal_id: str, alert_type: str, at: datetime) -> bool:
     return bool(await conn.fetchval(SNOOZED, tenant_id, deal_id, alert_type, at))
+
+
+async def delivery_statuses(conn: asyncpg.Connection, tenant_id: str,
+                            delivery_ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT delivery_id, channel, status, attempts, last_error FROM alert_deliveries "
+        "WHERE tenant_id = $1 AND delivery_id = ANY($2::text[]) ORDER BY channel", tenant_id, list(delivery_ids))
+    return [dict(row) for row in rows]

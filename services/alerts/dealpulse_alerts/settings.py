@@ -33,6 +33,7 @@ class AlertsSettings(ServiceSettings):
     delivery_backoff_max_s: float = Field(300.0, gt=0)
     delivery_poll_interval_s: float = Field(0.5, gt=0, description="How often idle workers look for due deliveries")
     slack_pace_s: float = Field(1.0, ge=0, description="At least this long between two messages to one channel")
+    test_alert_wait_s: float = Field(20.0, gt=0, description="How long a test alert waits for its outcome")
     schedule_interval_s: float = Field(30.0, gt=0, description="How often digests and summaries are looked for")
 
     @model_validator(mode="after")
