@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import socket
 from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -158,3 +160,21 @@ class SmtpSink:
     def to(self, address: str) -> list[ReceivedMail]:
         return [mail for mail in self.inbox if address in mail.rcpt_tos]
 
+
+
+@pytest.fixture(scope="module")
+async def slack() -> AsyncIterator[SlackFake]:
+    from tests.conftest import TEST_PORT_OFFSET  # here: conftest itself imports this module
+
+    fake = SlackFake(SLACK_API_PORT + TEST_PORT_OFFSET)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

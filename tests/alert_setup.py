@@ -26,6 +26,23 @@ class Person:
     timezone: str = "UTC"
 
 
+OWNER = Person("rep-ann", "ann@example.test", manager_id="mgr-bo")
+MANAGER = Person("mgr-bo", "bo@example.test", role="manager")
+
+
+async def tenant_with_team(system: RunningSystem, prefix: str) -> Tenant:
+    """A tenant of its own with a rep (the deals' owner) and her manager, each with a mailbox of the tenant."""
+    tenant = await system.new_tenant(prefix)
+    await add_users(system, tenant,
+                    Person(OWNER.user_id, email_of("ann", tenant), manager_id=MANAGER.user_id),
+                    Person(MANAGER.user_id, email_of("bo", tenant), role="manager"))
+    return tenant
+
+
+def email_of(name: str, tenant: Tenant) -> str:
+    return f"{name}+{tenant.tenant_id}@example.test"
+
+
 async def add_users(system: RunningSystem, tenant: Tenant, *people: Person) -> None:
     for person in people:
         await system.admin_fetch(

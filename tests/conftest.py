@@ -14,8 +14,10 @@ import pytest
 
 from dealpulse_cli.stack import STACK_ROOT
 from dealpulse_cli.system import running_system
-from tests.alert_fakes import SLACK_API_PORT
 from tests.support import RunningSystem
+
+# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests.
+pytest_plugins = ["tests.alert_fakes"]
 
 # Test ports sit 1000 above the defaults so a developer's `make run` can keep running beside the suite.
 TEST_PORT_OFFSET = int(os.environ.get("DEALPULSE_TEST_PORT_OFFSET", "1000"))
@@ -24,6 +26,8 @@ TEST_MODEL_DEALS = 6_000
 
 @pytest.fixture(scope="session")
 def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
+    from tests.alert_fakes import SLACK_API_PORT  # a plugin of this conftest: imported once it is registered
+
     name = f"test-{os.getpid()}"
     failed = True
 

@@ -9,59 +9,28 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-
-import pytest
 
 from dealpulse_alerts.delivery import DeliveryConfig, DeliveryWorker
 from dealpulse_alerts.pacing import ChannelPace, RetryPolicy
 from dealpulse_alerts.senders import Senders
 from dealpulse_common.db import create_pool
-from tests.alert_fakes import SLACK_API_PORT, SlackFake, SmtpSink, slack_user_id
+from tests.alert_fakes import SlackFake, SmtpSink, slack_user_id
 from tests.alert_setup import (
-    Person,
-    add_users,
+    OWNER,
     channels,
     configure_channels,
     critical_score,
     deliveries,
     publish_scores,
     settled,
+    tenant_with_team,
 )
-from tests.conftest import TEST_PORT_OFFSET
-from tests.support import RunningSystem, Tenant, poll_until
-
-OWNER = Person("rep-ann", "ann@example.test", manager_id="mgr-bo")
-MANAGER = Person("mgr-bo", "bo@example.test", role="manager")
-
-
-@pytest.fixture(scope="module")
-async def slack() -> AsyncIterator[SlackFake]:
-    fake = SlackFake(SLACK_API_PORT + TEST_PORT_OFFSET)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-async def _tenant_with_team(system: RunningSystem, prefix: str) -> Tenant:
-    tenant = await system.new_tenant(prefix)
-    owner = Person(OWNER.user_id, f"ann+{tenant.tenant_id}@example.test", manager_id=MANAGER.user_id)
-    manager = Person(MANAGER.user_id, f"bo+{tenant.tenant_id}@example.test", role="manager")
-    await add_users(system, tenant, owner, manager)
-    return tenant
+from tests.support import RunningSystem, poll_until
 
 
 async def test_a_critical_crossing_reaches_slack_and_email_exactly_once_each(
         system: RunningSystem, slack: SlackFake, smtp: SmtpSink) -> None:
-    tenant = await _tenant_with_team(system, "deliver")
+    tenant = await tenant_with_team(system, "deliver")
     answer = await configure_channels(system, tenant, channels(slack, smtp, webhook=tenant.tenant_id))
     assert answer.status_code == 200, answer.text
     assert "xoxb" not in answer.text and "test-signing-secret" not in answer.text  # secrets never echoed
@@ -89,7 +58,7 @@ async def test_a_critical_crossing_reaches_slack_and_email_exactly_once_each(
 
 async def test_429_with_retry_after_then_500_then_200_is_delivered_once_on_the_third_try(
         system: RunningSystem, slack: SlackFake) -> None:
-    tenant = await _tenant_with_team(system, "retry")
+    tenant = await tenant_with_team(system, "retry")
     path = f"/webhook/{tenant.tenant_id}"
     slack.fail_next(path, (429, {"Retry-After": "1"}), (500, {}))
     await configure_channels(system, tenant, channels(slack, None, webhook=tenant.tenant_id, dm=False))
@@ -103,7 +72,7 @@ async def test_429_with_retry_after_then_500_then_200_is_delivered_once_on_the_t
 
 async def test_a_delivery_past_its_retry_budget_is_failed_with_the_reason(
         system: RunningSystem, slack: SlackFake) -> None:
-    tenant = await _tenant_with_team(system, "budget")
+    tenant = await tenant_with_team(system, "budget")
     path = f"/webhook/{tenant.tenant_id}"
     slack.fail_next(path, *[(500, {})] * 4)  # the suite's budget: ALERTS_DELIVERY_MAX_ATTEMPTS=4
     await configure_channels(system, tenant, channels(slack, None, webhook=tenant.tenant_id, dm=False))
@@ -119,7 +88,7 @@ async def test_a_delivery_past_its_retry_budget_is_failed_with_the_reason(
 async def test_three_workers_at_once_send_each_delivery_once(system: RunningSystem, slack: SlackFake,
                                                              smtp: SmtpSink) -> None:
     """The service's own worker and two more in this process, on the same rows."""
-    tenant = await _tenant_with_team(system, "workers")
+    tenant = await tenant_with_team(system, "workers")
     await configure_channels(system, tenant, channels(None, smtp))
     pool = await create_pool(system.stack.database_url)
     stop = asyncio.Event()
@@ -140,7 +109,7 @@ async def test_three_workers_at_once_send_each_delivery_once(system: RunningSyst
 
 
 async def test_no_channel_configured_means_no_delivery_and_the_alert_is_still_stored(system: RunningSystem) -> None:
-    tenant = await _tenant_with_team(system, "nochannel")
+    tenant = await tenant_with_team(system, "nochannel")
     await publish_scores(system, [critical_score(tenant, "D-1", OWNER.user_id)])
     await poll_until(lambda: system.has_rows("alerts", tenant, 1), timeout=30)
     assert await deliveries(system, tenant) == []
