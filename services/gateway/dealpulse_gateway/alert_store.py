@@ -13,15 +13,7 @@ from typing import Any
 import asyncpg
 
 from dealpulse_common.alert_settings import SETTINGS_KEY
-
-_WRITE_CHANNELS = f"""
-INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object('{SETTINGS_KEY}', $2::jsonb))
-ON CONFLICT (tenant_id) DO UPDATE SET
-    settings = s.settings || jsonb_build_object('{SETTINGS_KEY}', $2::jsonb),
-    version = s.version + 1,
-    updated_at = now()
-RETURNING version
-"""
+from dealpulse_gateway import store
 
 _WRITE_PREFERENCES = """
 INSERT INTO alert_preferences (tenant_id, user_id, preferences) VALUES ($1, $2, $3::jsonb)
@@ -63,7 +55,7 @@ async def channel_settings(conn: asyncpg.Connection, tenant_id: str) -> tuple[di
 
 
 async def write_channel_settings(conn: asyncpg.Connection, tenant_id: str, channels: dict[str, Any]) -> int:
-    version: int = await conn.fetchval(_WRITE_CHANNELS, tenant_id, channels)
+    version, _ = await store.write_tenant_setting(conn, tenant_id, SETTINGS_KEY, channels)
     return version
 
 
