@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import httpx
+
 from dealpulse_alerts.delivery import DeliveryConfig, DeliveryWorker
 from dealpulse_alerts.pacing import ChannelPace, RetryPolicy
 from dealpulse_alerts.senders import Senders
@@ -17,10 +19,13 @@ from dealpulse_common.db import create_pool
 from tests.alert_fakes import SlackFake, SmtpSink, slack_user_id
 from tests.alert_setup import (
     OWNER,
+    Person,
+    add_users,
     channels,
     configure_channels,
     critical_score,
     deliveries,
+    email_of,
     publish_scores,
     settled,
     tenant_with_team,
@@ -113,3 +118,20 @@ async def test_no_channel_configured_means_no_delivery_and_the_alert_is_still_st
     await publish_scores(system, [critical_score(tenant, "D-1", OWNER.user_id)])
     await poll_until(lambda: system.has_rows("alerts", tenant, 1), timeout=30)
     assert await deliveries(system, tenant) == []
+
+
+async def test_a_test_alert_reports_what_happened_on_each_channel(system: RunningSystem, slack: SlackFake,
+                                                                 smtp: SmtpSink) -> None:
+    tenant = await tenant_with_team(system, "testalert")
+    admin = Person("test-admin", email_of("admin", tenant), role="admin")  # the user of system.token(tenant)
+    await add_users(system, tenant, admin)
+    slack.fail_next(f"/webhook/{tenant.tenant_id}", *[(404, {})])  # a webhook Slack no longer knows
+    await configure_channels(system, tenant, channels(slack, smtp, webhook=tenant.tenant_id, dm=False))
+    async with httpx.AsyncClient(timeout=40) as client:
+        answer = await client.post(f"{system.url('gateway')}/v1/admin/alert-channels/test",
+                                   headers={"authorization": f"Bearer {system.token(tenant)}"})
+    assert answer.status_code == 200, answer.text
+    report = {d["channel"]: d for d in answer.json()["deliveries"]}
+    assert (report["email"]["status"], report["slack_webhook"]["status"]) == ("sent", "failed")
+    assert "404" in report["slack_webhook"]["last_error"]
+    assert [mail.message["Subject"] for mail in smtp.to(admin.email)] == ["[DealPulse] Test alert"]

@@ -4,7 +4,7 @@ executive summary on Monday 09:00 local, each claimed once per user and period.
 Every replica runs one. A claim is a row of ``alert_schedule_runs`` inserted in the same tenant transaction as the
 deliveries it plans, so across replicas exactly one run per period gets through, and the latest period is due until
 it ran (a run missed while the service was down happens once when it is back, not once per missed day). A digest
-with no high-risk deal is claimed and not sent.
+with no high-risk deal, or a summary of a tenant without open deals, is claimed and not sent.
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ class Scheduler:
             return 0
         pipeline = [PipelineTotal(r["currency"], float(r["pipeline"]), float(r["risk_adjusted"]), float(r["at_risk"]))
                     for r in await schedule_store.pipeline_by_currency(conn, tenant_id)]
+        if not pipeline:
+            return 0  # no open deal: nothing to summarise
         summary = Summary(
             period.key, pipeline,
             await schedule_store.win_rate(conn, tenant_id, now - WIN_RATE_WINDOW, now),
