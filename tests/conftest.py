@@ -16,6 +16,9 @@ from dealpulse_cli.stack import STACK_ROOT
 from dealpulse_cli.system import running_system
 from tests.support import RunningSystem
 
+# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests.
+pytest_plugins = ["tests.alert_fakes"]
+
 # Test ports sit 1000 above the defaults so a developer's `make run` can keep running beside the suite.
 TEST_PORT_OFFSET = int(os.environ.get("DEALPULSE_TEST_PORT_OFFSET", "1000"))
 TEST_MODEL_DEALS = 6_000
@@ -23,6 +26,8 @@ TEST_MODEL_DEALS = 6_000
 
 @pytest.fixture(scope="session")
 def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
+    from tests.alert_fakes import SLACK_API_PORT  # a plugin of this conftest: imported once it is registered
+
     name = f"test-{os.getpid()}"
     failed = True
 
@@ -37,7 +42,11 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
            "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
            # An import whose ingest process died is reported failed after this long without a heartbeat
            # (progress is flushed every second) rather than the production minute.
-           "INGEST_IMPORT_STALE_AFTER_S": "10"}
+           "INGEST_IMPORT_STALE_AFTER_S": "10",
+           # Alert delivery against the local Slack fake (tests/alert_fakes.py), with short retries and schedules.
+           "ALERTS_SLACK_API_URL": f"http://127.0.0.1:{SLACK_API_PORT + TEST_PORT_OFFSET}/api/",
+           "ALERTS_DELIVERY_BACKOFF_BASE_S": "0.3", "ALERTS_DELIVERY_MAX_ATTEMPTS": "4",
+           "ALERTS_SCHEDULE_INTERVAL_S": "1"}
     with running_system(stack_name=name, port_offset=TEST_PORT_OFFSET, fresh=True, env=env,
                         model_deals=TEST_MODEL_DEALS, ready_timeout_s=90, remove_data=True,
                         on_stopped=print_logs_if_failed) as running:

@@ -34,6 +34,7 @@ class Supervisor:
         for service in DEFAULT_PORTS:
             env[f"{service.upper()}_PORT"] = str(self.port(service))
         env["GATEWAY_SCORER_URL"] = self.url("scorer")
+        env["GATEWAY_ALERTS_URL"] = self.url("alerts")
         return env
 
     def start(self, service: str) -> None:

@@ -220,6 +220,15 @@ class AlertType(StrEnum):
     COMMIT_NOT_ADMITTED = "commit_not_admitted"
 
 
+class AlertRecipient(BaseModel):
+    """Someone an alert is meant for, and when it may reach them (the end of their quiet hours, if inside them)."""
+
+    user_id: str
+    role: Literal["owner", "manager"]
+    deliver_after: datetime
+    channels: list[str] = Field(default_factory=list, description="slack_dm / email deliveries planned for them")
+
+
 class DealAlertData(BaseModel):
     alert_id: str
     alert_type: AlertType
@@ -229,11 +238,18 @@ class DealAlertData(BaseModel):
     risk_score: int
     deal_name: str | None = None
     amount: float | None = None
+    currency: str | None = None
     owner_id: str | None = None
     deep_link: str
     slack_blocks: list[dict[str, Any]]
     source_event_id: str
     raised_at: datetime
+    dedupe_key: str = Field("", description="tenant:deal:alert_type — at most one alert per key per throttle window")
+    manager_id: str | None = None
+    recipients: list[AlertRecipient] = Field(default_factory=list)
+    deliver_after: datetime | None = Field(None, description="The earliest moment any recipient is reached")
+    factors: list[RiskFactor] = Field(default_factory=list, description="Top risk factors, as data")
+    recommendations: list[Recommendation] = Field(default_factory=list)
 
 
 class DealAlert(CloudEvent):

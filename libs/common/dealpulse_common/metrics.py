@@ -35,6 +35,26 @@ ALERTS = Counter("dealpulse_alerts_total", "Alerts raised, by type", ["alert_typ
 ALERTS_THROTTLED = Counter(
     "dealpulse_alerts_throttled_total", "Alerts suppressed by the per-deal throttle", ["alert_type"]
 )
+ALERT_DELIVERIES = Counter(
+    "dealpulse_alert_deliveries_total",
+    "Alert, digest and summary deliveries by channel and outcome (sent, retried, failed after the retry budget)",
+    ["channel", "outcome"],
+)
+ALERT_DELIVERIES_DEFERRED = Counter(
+    "dealpulse_alert_deliveries_deferred_total", "Deliveries planned to wait for the end of a recipient's quiet hours",
+    ["channel"],
+)
+ALERTS_SNOOZED = Counter(
+    "dealpulse_alerts_snoozed_total", "Alerts not raised because a user snoozed the deal for that type", ["alert_type"]
+)
+ALERT_FEEDBACK = Counter(
+    "dealpulse_alert_feedback_total", "Feedback on alerts (acknowledge, snooze, false_alarm) by alert type",
+    ["alert_type", "action"],
+)
+ALERT_PRECISION = Gauge(
+    "dealpulse_alert_precision",
+    "Share of a tenant's alerts of a type not marked false alarm, as last computed by the gateway", ["alert_type"],
+)
 STREAM_CONNECTIONS = Gauge("dealpulse_stream_connections", "Open WebSocket stream connections")
 STREAM_MESSAGES = Counter(
     "dealpulse_stream_messages_total", "Messages delivered to WebSocket clients", ["kind"]
@@ -58,6 +78,7 @@ RESCORES = Counter(
 
 ALL_METRICS = (
     EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, BATCH_DURATION, WEBHOOKS, SCORES, INFERENCE_DURATION,
-    VERDICTS, ALERTS, ALERTS_THROTTLED, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
+    VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES, ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERT_FEEDBACK,
+    ALERT_PRECISION, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
     FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES,
 )

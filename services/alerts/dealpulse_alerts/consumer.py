@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 import asyncpg
 
-from dealpulse_alerts import store
+from dealpulse_alerts import delivery_store, store
 from dealpulse_alerts.card_cache import DealCardCache, DealKey
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.handlers import (
@@ -26,10 +26,11 @@ from dealpulse_alerts.handlers import (
     scored_candidates,
     verdict_candidates,
 )
+from dealpulse_alerts.planning import plan_deliveries
 from dealpulse_alerts.throttle import AlertThrottle, Decision
 from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
-from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict
+from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict, utcnow
 from dealpulse_common.kafka import EventPublisher, Outgoing
 from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
@@ -50,6 +51,7 @@ class _BatchResult:
     to_publish: list[DealAlert] = field(default_factory=list)
     raised: list[AlertType] = field(default_factory=list)
     throttled: list[AlertType] = field(default_factory=list)
+    snoozed: list[AlertType] = field(default_factory=list)
     dead_letters: list[Outgoing] = field(default_factory=list)
 
 
@@ -69,6 +71,8 @@ class AlertsConsumer:
             metrics.ALERTS.labels(alert_type.value).inc()
         for alert_type in result.throttled:
             metrics.ALERTS_THROTTLED.labels(alert_type.value).inc()
+        for alert_type in result.snoozed:
+            metrics.ALERTS_SNOOZED.labels(alert_type.value).inc()
         count_dead_letters(self._config.service, result.dead_letters)
         return []
 
@@ -105,6 +109,10 @@ class AlertsConsumer:
                          cards: dict[DealKey, DealCard], result: _BatchResult, event: SourceEvent) -> None:
         """Raise the first candidate the throttle admits; one source event raises at most one alert."""
         for candidate in candidates[event.id]:
+            if await delivery_store.snoozed(conn, candidate.tenant_id, candidate.deal_id, candidate.alert_type.value,
+                                            candidate.occurred_at):
+                result.snoozed.append(candidate.alert_type)
+                continue
             admission = await self._throttle.admit(conn, candidate)
             if admission.decision is Decision.THROTTLED:
                 result.throttled.append(candidate.alert_type)
@@ -116,7 +124,10 @@ class AlertsConsumer:
                 return
             alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
                                   cards.get((event.tenantid, event.dealid)))
+            alert, deliveries = await plan_deliveries(conn, alert, first_score(event), utcnow())
             if await store.insert_alert(conn, alert):
+                # In the alert's own transaction: an alert stored is an alert whose deliveries are stored.
+                await delivery_store.insert_deliveries(conn, event.tenantid, deliveries)
                 result.to_publish.append(alert)
                 result.raised.append(candidate.alert_type)
             return
@@ -135,6 +146,11 @@ class AlertsConsumer:
         for tenant_id, alert_ids in published.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 await store.mark_published(conn, tenant_id, alert_ids)
+
+
+def first_score(event: SourceEvent) -> bool:
+    """The deal's very first score (a CRM just connected, or the deal is new): nothing to compare it with."""
+    return isinstance(event, DealScored) and event.data.since_previous is None
 
 
 def _source_topic(event: SourceEvent) -> Topic[CloudEvent]:

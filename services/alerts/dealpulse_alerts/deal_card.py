@@ -17,6 +17,7 @@ class DealCard(BaseModel):
     currency: str = "USD"
     owner_id: str | None = None
     owner_name: str | None = None
+    manager_id: str | None = None
     risk_score: int | None = None
     risk_category: RiskCategory | None = None
     factors: list[RiskFactor] = []
@@ -27,8 +28,8 @@ class DealCard(BaseModel):
         deal = data.deal
         return cls(deal_id=deal.deal_id, name=deal.name, account_name=deal.account_name, amount=deal.amount,
                    currency=deal.currency, owner_id=deal.owner_id, owner_name=deal.owner_name,
-                   risk_score=data.risk_score, risk_category=data.risk_category, factors=data.factors[:3],
-                   recommendations=data.recommendations[:3])
+                   manager_id=deal.manager_id, risk_score=data.risk_score, risk_category=data.risk_category,
+                   factors=data.factors[:3], recommendations=data.recommendations[:3])
 
     @property
     def display_name(self) -> str:

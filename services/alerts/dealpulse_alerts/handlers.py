@@ -56,6 +56,11 @@ class Candidate:
     def alert_id(self) -> str:
         return alert_id_for(self.tenant_id, self.deal_id, self.alert_type, self.source_event_id)
 
+    @property
+    def dedupe_key(self) -> str:
+        """What the throttle counts: one alert per key per window."""
+        return f"{self.tenant_id}:{self.deal_id}:{self.alert_type.value}"
+
 
 def alert_id_for(tenant_id: str, deal_id: str, alert_type: AlertType, source_event_id: str) -> str:
     """Derived from what caused the alert, so a replayed event finds the alert it raised the first time."""
@@ -137,8 +142,10 @@ def compose_alert(candidate: Candidate, source: DealScored | DealVerdict, dashbo
     data = DealAlertData(
         alert_id=candidate.alert_id, alert_type=candidate.alert_type, severity=wording.severity, title=wording.title,
         summary=wording.summary, risk_score=source.data.risk_score, deal_name=card.name or card.account_name,
-        amount=card.amount, owner_id=card.owner_id, deep_link=deep_link, slack_blocks=blocks,
-        source_event_id=candidate.source_event_id, raised_at=candidate.occurred_at,
+        amount=card.amount, currency=card.currency, owner_id=card.owner_id, manager_id=card.manager_id,
+        deep_link=deep_link, slack_blocks=blocks, source_event_id=candidate.source_event_id,
+        raised_at=candidate.occurred_at, dedupe_key=candidate.dedupe_key, factors=card.factors,
+        recommendations=card.recommendations,
     )
     return alert_event(candidate.tenant_id, candidate.deal_id, data, source.traceparent)
 

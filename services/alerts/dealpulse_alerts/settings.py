@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_alerts.handlers import AlertRules
+from dealpulse_alerts.pacing import RetryPolicy
 from dealpulse_common.settings import ServiceSettings
 
 
@@ -25,6 +26,16 @@ class AlertsSettings(ServiceSettings):
     redis_cooldown_s: float = Field(5.0, ge=0, description="How long Redis is skipped after it failed")
     transient_retry_s: float = Field(20.0, gt=0, description="How long to retry a batch while the database is away")
 
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a local fake in tests)")
+    delivery_timeout_s: float = Field(10.0, gt=0, description="One Slack or SMTP send, at most")
+    delivery_max_attempts: int = Field(6, ge=1, description="Tries before a delivery is marked failed")
+    delivery_backoff_base_s: float = Field(2.0, gt=0, description="Wait after a first failed try; doubles each time")
+    delivery_backoff_max_s: float = Field(300.0, gt=0)
+    delivery_poll_interval_s: float = Field(0.5, gt=0, description="How often idle workers look for due deliveries")
+    slack_pace_s: float = Field(1.0, ge=0, description="At least this long between two messages to one channel")
+    test_alert_wait_s: float = Field(20.0, gt=0, description="How long a test alert waits for its outcome")
+    schedule_interval_s: float = Field(30.0, gt=0, description="How often digests and summaries are looked for")
+
     @model_validator(mode="after")
     def _link_to_the_local_gateway_by_default(self) -> AlertsSettings:
         # A development run moves every port by an offset (GATEWAY_PORT is set for each service): follow it.
@@ -39,6 +50,10 @@ class AlertsSettings(ServiceSettings):
     @property
     def deal_card_ttl(self) -> timedelta:
         return timedelta(days=self.deal_card_ttl_days)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.delivery_max_attempts, backoff_base_s=self.delivery_backoff_base_s,
+                           backoff_max_s=self.delivery_backoff_max_s)
 
     def alert_rules(self) -> AlertRules:
         return AlertRules(risk_jump_points=self.risk_jump_points,

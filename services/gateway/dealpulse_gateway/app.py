@@ -18,7 +18,16 @@ from redis.asyncio import Redis
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
-from dealpulse_gateway import admin_routes, model_performance, routes, scorer_proxy, scoring, stream
+from dealpulse_gateway import (
+    admin_routes,
+    alert_feedback_routes,
+    alert_setup_routes,
+    model_performance,
+    routes,
+    scorer_proxy,
+    scoring,
+    stream,
+)
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings
 
@@ -60,6 +69,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(model_performance.router)
     app.include_router(stream.router)
     app.include_router(admin_routes.router)
+    app.include_router(alert_setup_routes.router)
+    app.include_router(alert_feedback_routes.router)
 
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())

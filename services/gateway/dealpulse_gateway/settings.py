@@ -18,6 +18,9 @@ class GatewaySettings(ServiceSettings):
     scorer_url: str = "http://127.0.0.1:8002"
     scorer_timeout_s: float = Field(2.0, gt=0)
     retry_after_s: int = Field(2, ge=1)
+    # The alerts service sends the test alerts the admin set-up asks for.
+    alerts_url: str = "http://127.0.0.1:8004"
+    test_alert_timeout_s: float = Field(30.0, gt=0)
 
     # Per-tenant Redis Stream length (approximate trim): how far back a reconnecting dashboard can resume.
     stream_maxlen: int = Field(10_000, ge=100)

@@ -130,15 +130,23 @@ _READ_STAGE_MAPPING = f"""
 SELECT settings->'{SETTINGS_KEY}' AS mapping, version, updated_at FROM tenant_settings WHERE tenant_id = $1
 """
 
-# Replaces only the "stages" key; other settings (verdict thresholds...) stay. The version counts every edit.
-_WRITE_STAGE_MAPPING = f"""
-INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object('{SETTINGS_KEY}', $2::jsonb))
+# Replaces only one key ($2: the stage mapping, the alert channels...); other settings stay. The version counts
+# every edit.
+_WRITE_SETTING = """
+INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object($2::text, $3::jsonb))
 ON CONFLICT (tenant_id) DO UPDATE SET
-    settings = s.settings || jsonb_build_object('{SETTINGS_KEY}', $2::jsonb),
+    settings = s.settings || jsonb_build_object($2::text, $3::jsonb),
     version = s.version + 1,
     updated_at = now()
 RETURNING version, updated_at
 """
+
+
+async def write_tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str,
+                               value: dict[str, Any]) -> tuple[int, datetime]:
+    """Replace one key of the tenant's settings; returns the new settings version and when."""
+    row = await conn.fetchrow(_WRITE_SETTING, tenant_id, key, value)
+    return row["version"], row["updated_at"]
 
 
 @dataclass(frozen=True)
@@ -158,8 +166,8 @@ async def stage_mapping(conn: asyncpg.Connection, tenant_id: str) -> StoredStage
 async def write_stage_mapping(conn: asyncpg.Connection, tenant_id: str,
                               mapping: dict[str, Any]) -> StoredStageMapping:
     """Replace the tenant's stage mapping (its other settings stay) and bump the settings version."""
-    row = await conn.fetchrow(_WRITE_STAGE_MAPPING, tenant_id, mapping)
-    return StoredStageMapping(mapping, row["version"], row["updated_at"])
+    version, updated_at = await write_tenant_setting(conn, tenant_id, SETTINGS_KEY, mapping)
+    return StoredStageMapping(mapping, version, updated_at)
 
 
 async def unmapped_stages(conn: asyncpg.Connection, tenant_id: str, limit: int) -> list[tuple[str, int]]:

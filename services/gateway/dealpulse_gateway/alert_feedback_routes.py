@@ -1,0 +1,128 @@
+"""Feedback closes the loop: acknowledge, snooze for a while, or mark a false alarm, from the API or from the
+buttons on an alert's Slack message.
+
+``POST /v1/alerts/{alert_id}/feedback`` records the caller's feedback; ``POST /v1/slack/interactions/{tenant_id}``
+is the tenant's Slack app's interactivity URL: the request must carry Slack's signature (``v0:`` HMAC-SHA256 of
+the body with the tenant's signing secret, within 5 minutes) before anything in it is read. A snooze stops alerts of
+that type for the deal until it ends (the alerts service checks it before raising one); precision per alert type is
+the share of alerts nobody marked a false alarm.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+from slack_sdk.signature import SignatureVerifier
+
+from dealpulse_common import metrics
+from dealpulse_common.alert_settings import ChannelSettings
+from dealpulse_common.http_auth import CurrentPrincipal
+from dealpulse_common.tenancy import is_tenant_id
+from dealpulse_gateway import alert_store, store
+from dealpulse_gateway.auth import visible_to
+from dealpulse_gateway.settings import GatewaySettings
+
+router = APIRouter(tags=["alerts"])
+
+# The action ids of the alert's buttons (dealpulse_alerts.slack) and what each means here.
+SLACK_ACTIONS = {"snooze_24h": "snooze", "false_alarm": "false_alarm", "open_deal": "acknowledge"}
+SLACK_SNOOZE = timedelta(hours=24)
+MAX_SNOOZE_HOURS = 24 * 30
+
+
+class Feedback(BaseModel):
+    action: Literal["acknowledge", "snooze", "false_alarm"]
+    snooze_hours: float | None = Field(None, gt=0, le=MAX_SNOOZE_HOURS, description="Only for snooze; default 24")
+    reason: str | None = Field(None, max_length=2000, description="Why it is a false alarm (or any note)")
+
+
+class FeedbackView(BaseModel):
+    alert_id: str
+    action: str
+    recorded: bool = Field(description="False when this very feedback had been recorded before")
+    snoozed_until: datetime | None = None
+
+
+class Precision(BaseModel):
+    alert_type: str
+    alerts: int
+    false_alarms: int
+    precision: float | None
+
+
+@router.post("/v1/alerts/{alert_id}/feedback", response_model=FeedbackView)
+async def alert_feedback(request: Request, principal: CurrentPrincipal, body: Feedback,
+                         alert_id: Annotated[str, Path(min_length=1, max_length=64)]) -> FeedbackView:
+    """Acknowledge, snooze (for ``snooze_hours``) or mark a false alarm (with a ``reason``)."""
+    return await _record(request, principal.tenant_id, principal.user_id, alert_id, body,
+                         dedupe_key=None, owner_check=lambda owner: visible_to(principal, owner))
+
+
+@router.post("/v1/slack/interactions/{tenant_id}", include_in_schema=False)
+async def slack_interaction(request: Request, tenant_id: str) -> dict[str, Any]:
+    """A click on an alert's button, as the tenant's Slack app forwards it (signed with its signing secret)."""
+    raw = await request.body()
+    if not is_tenant_id(tenant_id):
+        raise HTTPException(401, "invalid Slack signature")
+    async with _connection(request, tenant_id) as conn:
+        stored, _ = await alert_store.channel_settings(conn, tenant_id)
+    channels = ChannelSettings.model_validate(stored) if stored else ChannelSettings()
+    secret = channels.slack.signing_secret if channels.slack else None
+    if secret is None or not SignatureVerifier(secret).is_valid_request(raw, dict(request.headers)):
+        raise HTTPException(401, "invalid Slack signature")
+    payload = json.loads(parse_qs(raw.decode())["payload"][0])
+    user = payload.get("user", {}).get("id", "slack")
+    answers = []
+    for action in payload.get("actions", []):
+        kind = SLACK_ACTIONS.get(action.get("action_id"))
+        value = json.loads(action.get("value") or "{}")
+        if kind is None or value.get("tenant_id") != tenant_id:
+            continue
+        feedback = Feedback(action=kind, snooze_hours=SLACK_SNOOZE.total_seconds() / 3600 if kind == "snooze"
+                            else None, reason="marked from Slack" if kind == "false_alarm" else None)
+        dedupe = f"slack:{payload.get('trigger_id') or action.get('action_ts')}:{action['action_id']}"
+        answers.append(await _record(request, tenant_id, f"slack:{user}", str(value.get("alert_id")), feedback,
+                                     dedupe_key=dedupe, owner_check=lambda _owner: True))
+    text = "; ".join(f"{a.action} recorded" for a in answers) or "nothing to record"
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+@router.get("/v1/alerts/precision", response_model=list[Precision])
+async def alert_precision(request: Request, principal: CurrentPrincipal) -> list[Precision]:
+    """Per alert type: alerts raised, how many were marked a false alarm, and the share that were not."""
+    async with _connection(request, principal.tenant_id) as conn:
+        rows = await alert_store.precision(conn, principal.tenant_id)
+    answer = [Precision(alert_type=t, alerts=n, false_alarms=f, precision=round(1 - f / n, 4) if n else None)
+              for t, n, f in rows]
+    for item in answer:
+        if item.precision is not None:
+            metrics.ALERT_PRECISION.labels(item.alert_type).set(item.precision)
+    return answer
+
+
+async def _record(request: Request, tenant_id: str, user_id: str, alert_id: str, body: Feedback,
+                  dedupe_key: str | None, owner_check: Any) -> FeedbackView:
+    now = datetime.now(UTC)
+    until = now + timedelta(hours=body.snooze_hours or 24) if body.action == "snooze" else None
+    async with _connection(request, tenant_id) as conn:
+        stored = await alert_store.alert(conn, tenant_id, alert_id)
+        if stored is None:
+            raise HTTPException(404, f"alert {alert_id!r} not found")
+        if not owner_check(stored.owner_id):
+            raise HTTPException(403, "a rep may only give feedback on alerts about their own deals")
+        key = dedupe_key or f"api:{user_id}:{alert_id}:{body.action}:{now.isoformat()}"
+        recorded = await alert_store.insert_feedback(conn, tenant_id, stored, user_id, body.action, body.reason,
+                                                     until, key)
+    if recorded:
+        metrics.ALERT_FEEDBACK.labels(stored.alert_type, body.action).inc()
+    return FeedbackView(alert_id=alert_id, action=body.action, recorded=recorded, snoozed_until=until)
+
+
+def _connection(request: Request, tenant_id: str) -> Any:
+    settings: GatewaySettings = request.app.state.settings
+    return store.tenant_connection(request.app.state.pool, tenant_id, settings.retry_after_s)
