@@ -27,7 +27,7 @@ async def test_webhook_to_websocket_to_rest_once_and_in_order(system: RunningSys
                              amount=48_000, stage="Proposal", forecast_category="Best Case",
                              industry="Software", region="EMEA", owner_id="rep-1",
                              expected_close_date="2026-12-20", last_activity_at="2026-11-19T09:00:00Z",
-                             event_id="crm-evt-1")
+                             created_at="2026-11-19T12:00:00Z", event_id="crm-evt-1")
         response = await system.send_change(tenant, change)
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "accepted"

@@ -8,17 +8,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from dealpulse_common.deal import CanonicalDeal, DealHistory
+from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealChanged, DealChangedData
+from dealpulse_common.history import HistoryState, apply_change, history_as_of
 
 SOURCE = "dealpulse/ingest"
 DELETED_FIELDS = ["deleted"]
 RESTORED_FIELDS = ["restored"]
-# A ``deals`` row as the store returns it (snapshot, source_modified_at and the history columns).
+# A ``deals`` row as the store returns it (snapshot, source_modified_at, history_state).
 DealRow = Mapping[str, Any]
 
 
@@ -67,21 +68,28 @@ def changed_fields(change: IncomingChange) -> list[str]:
     return sorted(change.changes)
 
 
+def is_stale(stored: DealRow | None, change: IncomingChange) -> bool:
+    """A change older than the stored snapshot (a late or replayed delivery), or to a deleted deal, is not applied.
+    Equal times apply: CRMs stamp several changes of one deal with the same millisecond (HubSpot property events,
+    one request each); each is a distinct delivery (deal events dedupe true repeats by id), so none may be dropped."""
+    if stored is None:
+        return False
+    return stored["deleted_at"] is not None or stored["source_modified_at"] > change.modified_at
+
+
+def folded(stored: DealRow | None, change: IncomingChange) -> dict[str, Any]:
+    """The deal row after the change: snapshot and history state folded by ``dealpulse_common.history``."""
+    before = stored["snapshot"] if stored is not None else None
+    state = HistoryState.from_json(stored["history_state"] if stored is not None else None)
+    snapshot, state = apply_change(before, state, change.changes, change.modified_at)
+    return {"snapshot": snapshot, "source_modified_at": change.modified_at, "history_state": state.to_json()}
+
+
 def snapshot_to_deal(tenant_id: str, deal_id: str, row: DealRow) -> CanonicalDeal:
-    """The canonical deal of a stored row, with the history-derived fields computed as of its last change."""
+    """The canonical deal of a stored row, with its history as known at its last change."""
     modified_at: datetime = row["source_modified_at"]
-    activity: list[datetime] = row["activity_at"]
     snapshot = CanonicalDeal.model_validate(
         {**row["snapshot"], "tenant_id": tenant_id, "deal_id": deal_id, "source_modified_at": modified_at}
     )
-    last_activity = snapshot.last_activity_at
-    snapshot.history = DealHistory(
-        stage_entered_at=row["stage_entered_at"],
-        close_date_push_count=row["close_date_push_count"],
-        amount_change_count=row["amount_change_count"],
-        activity_count_30d=sum(1 for a in activity if a > modified_at - timedelta(days=30)),
-        days_since_last_activity=(
-            round((modified_at - last_activity).total_seconds() / 86400, 3) if last_activity else None
-        ),
-    )
+    snapshot.history = history_as_of(HistoryState.from_json(row["history_state"]), row["snapshot"], modified_at)
     return snapshot

@@ -18,7 +18,15 @@ from dealpulse_common.kafka import EventPublisher, Outgoing
 from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
-from dealpulse_ingest.handlers import IncomingChange, Outcome, changed_fields, deal_changed
+from dealpulse_ingest.handlers import (
+    DealRow,
+    IncomingChange,
+    Outcome,
+    changed_fields,
+    deal_changed,
+    folded,
+    is_stale,
+)
 from dealpulse_ingest.normalize import StageMapping, canonical_changes
 from dealpulse_ingest.payloads import GenericDealChange
 
@@ -93,7 +101,7 @@ async def _apply(conn: asyncpg.Connection, change: IncomingChange) -> tuple[Outc
     is_new = await store.record_event(
         conn, tenant_id=change.tenant_id, event_id=change.event_id, deal_id=change.deal_id,
         provider=change.provider, changed_fields=changed_fields(change), modified_at=change.modified_at,
-        received_at=change.received_at,
+        received_at=change.received_at, changes=change.changes,
     )
     if not is_new:
         return Outcome.DUPLICATE, None
@@ -104,12 +112,27 @@ async def _apply(conn: asyncpg.Connection, change: IncomingChange) -> tuple[Outc
         row = await store.restore_deal(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
                                        modified_at=change.modified_at, event_id=change.event_id)
     else:
-        row = await store.merge_change(conn, tenant_id=change.tenant_id, deal_id=change.deal_id,
-                                       changes=change.changes, modified_at=change.modified_at,
-                                       event_id=change.event_id)
+        row = await _merge(conn, change)
     if row is None:
         await store.mark_stale(conn, change.tenant_id, change.event_id)
         return Outcome.STALE, None
     return Outcome.ACCEPTED, deal_changed(change, row)
 
 
+
+
+async def _merge(conn: asyncpg.Connection, change: IncomingChange) -> DealRow | None:
+    """The deal row after folding the change in, or None when it is stale."""
+    for _ in range(2):  # a second pass only when another transaction stored the same new deal first
+        stored = await store.lock_deal(conn, change.tenant_id, change.deal_id)
+        if is_stale(stored, change):
+            return None
+        row = folded(stored, change)
+        values = dict(tenant_id=change.tenant_id, deal_id=change.deal_id, snapshot=row["snapshot"],
+                      modified_at=change.modified_at, history_state=row["history_state"], event_id=change.event_id)
+        if stored is not None:
+            await store.update_deal(conn, **values)
+            return row
+        if await store.insert_deal(conn, **values):
+            return row
+    raise RuntimeError(f"deal {change.deal_id} was neither stored nor found")

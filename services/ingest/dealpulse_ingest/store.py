@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,95 +14,83 @@ from dealpulse_common.stage_mapping import SETTINGS_KEY
 
 RECORD_EVENT = """
 INSERT INTO deal_events (tenant_id, event_id, deal_id, provider, outcome, changed_fields, source_modified_at,
-                         received_at)
-VALUES ($1, $2, $3, $4, 'applied', $5, $6, $7)
+                         received_at, changes)
+VALUES ($1, $2, $3, $4, 'applied', $5, $6, $7, $8::jsonb)
 ON CONFLICT (tenant_id, event_id) DO NOTHING
 RETURNING event_id
 """
 
 MARK_STALE = "UPDATE deal_events SET outcome = 'stale' WHERE tenant_id = $1 AND event_id = $2"
 
-# One statement merges the change into the stored snapshot, keeps the history-derived fields, and does nothing
-# when the stored snapshot is already newer (a late or replayed delivery).
-MERGE_CHANGE = """
-INSERT INTO deals AS d (tenant_id, deal_id, snapshot, source_modified_at, stage_entered_at, activity_at,
-                        last_event_id)
-VALUES ($1, $2, $3::jsonb, $4::timestamptz,
-        CASE WHEN $3::jsonb ? 'stage' THEN $4::timestamptz END,
-        CASE WHEN $3::jsonb->>'last_activity_at' IS NOT NULL
-             THEN ARRAY[($3::jsonb->>'last_activity_at')::timestamptz] ELSE '{}' END,
-        $5)
-ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
-    snapshot = d.snapshot || EXCLUDED.snapshot || jsonb_build_object('qualification',
-        COALESCE(d.snapshot->'qualification', '{}'::jsonb)
-        || COALESCE(EXCLUDED.snapshot->'qualification', '{}'::jsonb)),
-    stage_entered_at = CASE
-        WHEN EXCLUDED.snapshot ? 'stage' AND EXCLUDED.snapshot->>'stage' IS DISTINCT FROM d.snapshot->>'stage'
-        THEN EXCLUDED.source_modified_at ELSE d.stage_entered_at END,
-    close_date_push_count = d.close_date_push_count + ((
-        (EXCLUDED.snapshot->>'expected_close_date')::date > (d.snapshot->>'expected_close_date')::date
-    ) IS TRUE)::int,
-    amount_change_count = d.amount_change_count + ((
-        EXCLUDED.snapshot ? 'amount'
-        AND (EXCLUDED.snapshot->>'amount')::numeric IS DISTINCT FROM (d.snapshot->>'amount')::numeric
-    ) IS TRUE)::int,
-    activity_at = CASE
-        WHEN (EXCLUDED.snapshot->>'last_activity_at')::timestamptz
-             > COALESCE((d.snapshot->>'last_activity_at')::timestamptz, '-infinity')
-        THEN ARRAY(SELECT a FROM unnest(d.activity_at || (EXCLUDED.snapshot->>'last_activity_at')::timestamptz) a
-                   WHERE a > EXCLUDED.source_modified_at - interval '30 days')
-        ELSE d.activity_at END,
-    source_modified_at = EXCLUDED.source_modified_at,
-    last_event_id = EXCLUDED.last_event_id,
-    updated_at = now()
--- <=, not <: CRMs stamp several changes of one deal with the same millisecond (HubSpot property events, one
--- request each); each is a distinct delivery (deal_events dedupes true repeats by id), so none may be dropped.
-WHERE d.source_modified_at <= EXCLUDED.source_modified_at AND d.deleted_at IS NULL
-RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
-          d.activity_at
+DEAL_COLUMNS = "snapshot, source_modified_at, history_state, deleted_at"
+
+# The stored deal, locked until the transaction ends: its next change is folded in Python (dealpulse_common.history)
+# and written back, so two changes of one deal are applied one after the other.
+LOCK_DEAL = f"SELECT {DEAL_COLUMNS} FROM deals WHERE tenant_id = $1 AND deal_id = $2 FOR UPDATE"
+
+INSERT_DEAL = """
+INSERT INTO deals (tenant_id, deal_id, snapshot, source_modified_at, history_state, last_event_id)
+VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6)
+ON CONFLICT (tenant_id, deal_id) DO NOTHING
+RETURNING deal_id
 """
 
+UPDATE_DEAL = """
+UPDATE deals SET snapshot = $3::jsonb, source_modified_at = $4, history_state = $5::jsonb, last_event_id = $6,
+                 updated_at = now()
+WHERE tenant_id = $1 AND deal_id = $2
+"""
 
 # A deletion is ordered like any change: it applies only when newer than the stored snapshot, and a deal already
 # deleted stays as it is (so a repeated deletion is stale too). The row and its snapshot stay for audit. A deletion
 # of a deal never seen leaves a tombstone row, so a late create older than the deletion is refused as stale.
-DELETE_DEAL = """
+DELETE_DEAL = f"""
 INSERT INTO deals AS d (tenant_id, deal_id, snapshot, source_modified_at, last_event_id, deleted_at)
-VALUES ($1, $2, '{}'::jsonb, $3::timestamptz, $4, $3::timestamptz)
+VALUES ($1, $2, '{{}}'::jsonb, $3::timestamptz, $4, $3::timestamptz)
 ON CONFLICT (tenant_id, deal_id) DO UPDATE SET
     deleted_at = EXCLUDED.deleted_at,
     source_modified_at = EXCLUDED.source_modified_at,
     last_event_id = EXCLUDED.last_event_id,
     updated_at = now()
 WHERE d.source_modified_at < EXCLUDED.source_modified_at AND d.deleted_at IS NULL
-RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
-          d.activity_at
+RETURNING {DEAL_COLUMNS}
 """
 
 # A restore undoes a deletion newer than it, bringing the deal back with the snapshot kept at its deletion. There
 # is nothing to restore for a deal that is not deleted, or whose deletion was all DealPulse ever saw of it.
-RESTORE_DEAL = """
+RESTORE_DEAL = f"""
 UPDATE deals AS d SET deleted_at = NULL, source_modified_at = $3, last_event_id = $4, updated_at = now()
 WHERE d.tenant_id = $1 AND d.deal_id = $2 AND d.deleted_at IS NOT NULL AND d.source_modified_at < $3
-  AND d.snapshot <> '{}'::jsonb
-RETURNING d.snapshot, d.source_modified_at, d.stage_entered_at, d.close_date_push_count, d.amount_change_count,
-          d.activity_at
+  AND d.snapshot <> '{{}}'::jsonb
+RETURNING {DEAL_COLUMNS}
 """
 
 
-
 async def record_event(conn: asyncpg.Connection, *, tenant_id: str, event_id: str, deal_id: str, provider: str,
-                       changed_fields: list[str], modified_at: datetime, received_at: datetime) -> bool:
-    """True when this delivery is new; False when the event id was seen before."""
+                       changed_fields: list[str], modified_at: datetime, received_at: datetime,
+                       changes: dict[str, Any]) -> bool:
+    """True when this delivery is new; False when the event id was seen before. The canonical ``changes`` are kept
+    so the deal can be replayed (``deal_change_log``)."""
     return await conn.fetchval(RECORD_EVENT, tenant_id, event_id, deal_id, provider, changed_fields, modified_at,
-                               received_at) is not None
+                               received_at, changes) is not None
 
 
-async def merge_change(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, changes: dict[str, Any],
-                       modified_at: datetime, event_id: str) -> asyncpg.Record | None:
-    """The merged row, or None when the change is older than the stored snapshot."""
-    row: asyncpg.Record | None = await conn.fetchrow(MERGE_CHANGE, tenant_id, deal_id, changes, modified_at, event_id)
+async def lock_deal(conn: asyncpg.Connection, tenant_id: str, deal_id: str) -> asyncpg.Record | None:
+    """The stored deal (locked for this transaction), or None when DealPulse has never seen it."""
+    row: asyncpg.Record | None = await conn.fetchrow(LOCK_DEAL, tenant_id, deal_id)
     return row
+
+
+async def insert_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, snapshot: dict[str, Any],
+                      modified_at: datetime, history_state: dict[str, Any], event_id: str) -> bool:
+    """False when another transaction stored the deal first (lock it and fold again)."""
+    return await conn.fetchval(INSERT_DEAL, tenant_id, deal_id, snapshot, modified_at, history_state,
+                               event_id) is not None
+
+
+async def update_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, snapshot: dict[str, Any],
+                      modified_at: datetime, history_state: dict[str, Any], event_id: str) -> None:
+    await conn.execute(UPDATE_DEAL, tenant_id, deal_id, snapshot, modified_at, history_state, event_id)
 
 
 async def delete_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str, modified_at: datetime,
@@ -121,6 +109,21 @@ async def restore_deal(conn: asyncpg.Connection, *, tenant_id: str, deal_id: str
 
 async def mark_stale(conn: asyncpg.Connection, tenant_id: str, event_id: str) -> None:
     await conn.execute(MARK_STALE, tenant_id, event_id)
+
+
+# Every applied change of the tenant's deals, deal by deal in the order it was applied: what a replay folds.
+CHANGE_LOG = """
+SELECT deal_id, changes, changed_fields, source_modified_at FROM deal_events
+WHERE tenant_id = $1 AND outcome = 'applied'
+ORDER BY deal_id, applied_seq
+"""
+
+
+async def deal_change_log(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator[asyncpg.Record]:
+    """The tenant's applied changes, streamed (a cursor: a large tenant is never held in memory at once). Needs
+    an open transaction."""
+    async for record in conn.cursor(CHANGE_LOG, tenant_id, prefetch=1000):
+        yield record
 
 
 # --- what ingest reads of the gateway's tables ------------------------------------------------------------
