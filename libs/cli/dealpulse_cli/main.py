@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dealpulse_cli.bootstrap import DEMO_TENANT
@@ -44,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenants", type=int, default=1)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", type=Path, default=Path("demo-deals.csv"))
+
+    export = commands.add_parser("export-training", help="write point-in-time training rows from the live store")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--since", type=date.fromisoformat, default=None,
+                        help="only deals closed on or after this date (YYYY-MM-DD); open deals always")
+    export.add_argument("--as-of", type=datetime.fromisoformat, default=None,
+                        help="observe open deals at this moment (ISO 8601; default now)")
+    export.add_argument("--out", type=Path, required=True, help="CSV, or Parquet for .parquet")
+    export.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="the application role's connection URL (env DATABASE_URL)")
 
     train = commands.add_parser("train", help="train a model on closed deals and write a new version")
     train.add_argument("--data", type=Path, required=True)
@@ -136,6 +147,18 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_training(args: argparse.Namespace) -> int:
+    from dealpulse_cli.export_training import export_training, summary_text
+
+    if not args.database_url:
+        print("set DATABASE_URL or pass --database-url", file=sys.stderr)
+        return 2
+    as_of = (args.as_of or datetime.now(UTC)).astimezone(UTC)
+    summary = asyncio.run(export_training(args.database_url, args.tenant, args.out, as_of=as_of, since=args.since))
+    print(summary_text(summary, args.out, as_of, args.since))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from dealpulse_scorer.training.train import train
 
@@ -218,7 +241,8 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data, "train": _train,
+_COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data,
+             "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
              "import": _import}
 

@@ -120,8 +120,7 @@ ORDER BY deal_id, applied_seq
 
 
 async def deal_change_log(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator[asyncpg.Record]:
-    """The tenant's applied changes, streamed (a cursor: a large tenant is never held in memory at once). Needs
-    an open transaction."""
+    """The tenant's applied changes, read through a cursor 1,000 at a time. Needs an open transaction."""
     async for record in conn.cursor(CHANGE_LOG, tenant_id, prefetch=1000):
         yield record
 

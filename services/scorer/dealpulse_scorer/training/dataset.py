@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dealpulse_common.deal import CanonicalDeal, DealHistory
+from dealpulse_common.history import DealReplay
 from dealpulse_scorer.features import as_utc
 
 HISTORY_COLUMNS: tuple[str, ...] = tuple(DealHistory.model_fields)
@@ -32,6 +33,20 @@ JSON_COLUMNS = frozenset({"qualification", "custom"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
 LabelledDeal = tuple[CanonicalDeal, datetime, bool | None]
+LABEL_COLUMNS = ("is_closed", "is_won", "closed_at")
+
+
+def replay_row(tenant_id: str, deal_id: str, replay: DealReplay, as_of: datetime,
+               outcome: tuple[bool, datetime] | None) -> dict[str, Any]:
+    """A training row: the deal as its replay knew it at ``as_of`` (fields and history) and its outcome (won,
+    closed_at), or None for a deal still open. The one row builder of every training source."""
+    fields = {column: replay.snapshot.get(column) for column in DEAL_COLUMNS if column not in LABEL_COLUMNS}
+    fields.update(tenant_id=tenant_id, deal_id=deal_id,
+                  source_modified_at=replay.modified_at.isoformat() if replay.modified_at else None,
+                  is_closed=outcome is not None, is_won=outcome[0] if outcome else None,
+                  closed_at=outcome[1].isoformat() if outcome else None)
+    history = replay.history(as_of).model_dump(mode="json")
+    return {**fields, **history, "as_of": as_of.isoformat()}
 
 
 def _cell(value: Any) -> str:
