@@ -21,12 +21,13 @@ from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
-from dealpulse_common.events import CloudEvent, DeadLetter
+from dealpulse_common.events import CloudEvent, DeadLetter, DealChanged
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_common.topics import DEAD_LETTERS, Topic
+from dealpulse_common.topics import DEAD_LETTERS, DEAL_CHANGED, Topic
 
 T = TypeVar("T")
+E = TypeVar("E", bound=CloudEvent)
 
 
 @dataclass
@@ -104,15 +105,25 @@ class RunningSystem:
 
     async def dead_letters(self, tenant_id: str, service: str, expected: int) -> list[DeadLetter]:
         """The tenant's dead letters from ``service``, once at least ``expected`` of them are on the topic."""
-        consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=self.stack.kafka_bootstrap,
+        return await self.read_topic(DEAD_LETTERS, expected,
+                                     lambda letter: letter.tenantid == tenant_id and letter.data.service == service)
+
+    async def deal_changes(self, tenant_id: str, deal_id: str, expected: int) -> list[DealChanged]:
+        """The deal's ``crm.deal.changed.v1`` events in the order ingest published them (one key, one partition),
+        once at least ``expected`` of them are on the topic."""
+        return await self.read_topic(DEAL_CHANGED, expected,
+                                     lambda event: event.tenantid == tenant_id and event.dealid == deal_id)
+
+    async def read_topic(self, topic: Topic[E], expected: int, keep: Callable[[E], bool]) -> list[E]:
+        """The topic's events that ``keep`` selects, read from its start, once at least ``expected`` are found."""
+        consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=self.stack.kafka_bootstrap,
                                     auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=10)
         await consumer.start()
-        found: list[DeadLetter] = []
+        found: list[E] = []
         try:
-            async def read() -> list[DeadLetter] | None:
+            async def read() -> list[E] | None:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
-                    found.extend(letter for letter in (DEAD_LETTERS.decode(r.value) for r in records)
-                                 if letter.tenantid == tenant_id and letter.data.service == service)
+                    found.extend(event for event in (topic.decode(r.value) for r in records) if keep(event))
                 return found if len(found) >= expected else None
 
             return await poll_until(read, timeout=30)

@@ -1,5 +1,6 @@
 """CRM webhooks against the running system: Salesforce, HubSpot and Pipedrive deliveries are stored, scored,
-deduplicated, ordered, and every refusal is answered in the CRM's terms and dead-lettered with its reason."""
+deduplicated, ordered, and every refusal is answered in the CRM's terms and dead-lettered with its reason; the history
+each CRM knows reaches the published deal as a training replay of the same changes builds it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
+from dealpulse_common.deal import DealHistory
+from dealpulse_common.history import DealReplay
 from dealpulse_ingest.connectors.hubspot import expected_signature
 from tests.support import RunningSystem, Tenant, poll_until
 
@@ -51,6 +55,31 @@ async def _events(system: RunningSystem, tenant: Tenant) -> int:
     return int(rows[0]["n"])
 
 
+async def _published_history(system: RunningSystem, tenant: Tenant, deal_id: str, changes: int) -> DealHistory:
+    """The history the deal's last published change carries, once every published change was checked field by
+    field against ``DealReplay`` folding the canonical changes ingest stored for the deal up to it (what
+    ``export-training`` replays)."""
+    published = await system.deal_changes(tenant.tenant_id, deal_id, expected=changes)
+    stored = await system.admin_fetch(
+        "SELECT changes, source_modified_at FROM deal_events WHERE tenant_id = $1 AND deal_id = $2 "
+        "AND outcome = 'applied' ORDER BY applied_seq", tenant.tenant_id, deal_id)
+    assert len(published) == len(stored) == changes
+    replay = DealReplay()
+    for event, row in zip(published, stored, strict=True):
+        replay.apply(json.loads(row["changes"]), row["source_modified_at"])
+        replayed, live = replay.history(row["source_modified_at"]), event.data.deal.history
+        for name in DealHistory.model_fields:
+            assert getattr(live, name) == getattr(replayed, name), (name, live, replayed)
+    return published[-1].data.deal.history
+
+
+async def _stored_crm_history(system: RunningSystem, tenant: Tenant, deal_id: str) -> list[Any]:
+    """The ``history`` object of each change ingest stored for the deal, in the order it applied them."""
+    rows = await system.admin_fetch("SELECT changes FROM deal_events WHERE tenant_id = $1 AND deal_id = $2 "
+                                    "AND outcome = 'applied' ORDER BY applied_seq", tenant.tenant_id, deal_id)
+    return [json.loads(row["changes"]).get("history") for row in rows]
+
+
 # --- Salesforce ---------------------------------------------------------------------------------------------
 
 
@@ -83,6 +112,26 @@ async def test_salesforce_outbound_message_is_acknowledged_stored_and_scored(sys
     again = await _post(system, path, body, "text/xml")
     assert again.status_code == 200 and b"<Ack>true</Ack>" in again.content
     assert await _events(system, tenant) == events
+
+
+async def test_salesforce_history_reaches_the_deal_as_a_replay_builds_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("sf")
+    await _configure(system, tenant, {"salesforce": {"organization_id": ORG}})
+    path = f"/v1/webhooks/salesforce?tenant={tenant.tenant_id}&token={tenant.webhook_secret}"
+    assert (await _post(system, path, _salesforce_body("006HIST", "006HISTWON"), "text/xml")).status_code == 200
+    # First seen mid-life: what Salesforce knows is taken, what nobody knows stays unknown.
+    first = await _published_history(system, tenant, "006HIST", changes=1)
+    assert first.close_date_push_count == 3 and first.stage_entered_at == datetime(2026, 11, 4, 16, 20, tzinfo=UTC)
+    assert first.amount_change_count is None and first.activity_count_30d is None
+    assert await _stored_crm_history(system, tenant, "006HISTWON") == [None], "nothing sent: nothing known"
+    # The next push comes with Salesforce's own count, which already includes it.
+    pushed = (_salesforce_body("006HIST", "006HISTWON").replace(b"2026-11-20T14:03:27", b"2026-11-22T08:00:00")
+              .replace(b"<sf:CloseDate>2026-12-15", b"<sf:CloseDate>2027-01-29")
+              .replace(b"<sf:PushCount>3", b"<sf:PushCount>4"))
+    assert (await _post(system, path, pushed, "text/xml")).status_code == 200
+    assert (await _published_history(system, tenant, "006HIST", changes=2)).close_date_push_count == 4
+    assert await _stored_crm_history(system, tenant, "006HIST") == [
+        {"stage_entered_at": "2026-11-04T16:20:00Z", "close_date_push_count": n} for n in (3, 4)]
 
 
 async def test_salesforce_refusals_are_soap_faults(system: RunningSystem) -> None:
@@ -164,6 +213,33 @@ async def test_a_hubspot_merge_takes_the_merged_deals_out_of_the_pipeline(system
     assert (await _deal(system, tenant, "18329450500"))["_deleted"] is False, "the surviving primary stays"
 
 
+async def test_hubspot_history_reaches_the_deal_as_a_replay_builds_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("hs")
+    await _configure(system, tenant, {"hubspot": {"stage_map": {"1034567": "Commit - Verbal"}}})
+    path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
+    url = system.url("ingest") + path
+    body = (FIXTURES / "hubspot_deal_history_batch.json").read_bytes()
+    response = await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+    assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 10 + ["ignored"], response.text
+    assert await _stored_crm_history(system, tenant, "18329450600") == [
+        {"stage_entered_at": "2025-11-16T13:33:20Z", "activity_count_30d": 2},
+        {"stage_entered_at": "2025-11-21T13:33:20Z"}]
+    history = await _published_history(system, tenant, "18329450600", changes=2)
+    assert history.stage_entered_at == datetime(2025, 11, 21, 13, 33, 20, tzinfo=UTC)
+    assert history.close_date_push_count == 0, "watched from its creation: no push is a known 0"
+    # A deal first seen mid-life: the date it entered its stage is HubSpot's, not the moment DealPulse saw it.
+    midlife = orjson.dumps([{"subscriptionType": "deal.propertyChange", "objectId": 18329450700, "eventId": i,
+                             "occurredAt": 1763732000000, "propertyName": name, "propertyValue": value}
+                            for i, (name, value) in enumerate([("dealstage", "1034567"),
+                                                               ("hs_v2_date_entered_current_stage", "1763400000000")])])
+    response = await _post(system, path, midlife, "application/json",
+                           _hubspot_headers(tenant.webhook_secret, url, midlife))
+    assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 2, response.text
+    history = await _published_history(system, tenant, "18329450700", changes=1)
+    assert history.stage_entered_at == datetime(2025, 11, 17, 17, 20, tzinfo=UTC)
+    assert history.close_date_push_count is None and history.activity_count_30d is None
+
+
 async def test_hubspot_signature_is_required(system: RunningSystem) -> None:
     tenant = await system.new_tenant("hs")
     body = (FIXTURES / "hubspot_deal_batch.json").read_bytes()
@@ -223,6 +299,25 @@ async def test_pipedrive_changes_are_stored_in_order_and_scored(system: RunningS
     assert restored.status_code == 202 and restored.json()["status"] == "accepted", restored.text
     deal = await _deal(system, tenant, "4711")
     assert deal["_deleted"] is False and deal["is_won"] is True
+
+
+async def test_pipedrive_history_reaches_the_deal_as_a_replay_builds_it(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("pd")
+    path = f"/v1/webhooks/pipedrive?tenant={tenant.tenant_id}"
+    auth = _basic(tenant.tenant_id, tenant.webhook_secret)
+    old = await _post(system, path, _pipedrive("pipedrive_deal_change_v2.json", "4721"), "application/json", auth)
+    assert old.status_code == 202, old.text
+    history = await _published_history(system, tenant, "4721", changes=1)
+    assert history.stage_entered_at == datetime(2026, 11, 20, 10, 31, 16, tzinfo=UTC)
+    # 49 days old: its 7 done activities since creation are no 30-day count, and nobody else knows one.
+    assert history.activity_count_30d is None and history.close_date_push_count is None
+    young = orjson.loads(_pipedrive("pipedrive_deal_change_v2.json", "4722"))
+    young["data"]["add_time"] = "2026-10-25T09:00:00Z"
+    response = await _post(system, path, orjson.dumps(young), "application/json", auth)
+    assert response.status_code == 202, response.text
+    assert (await _published_history(system, tenant, "4722", changes=1)).activity_count_30d == 7
+    assert await _stored_crm_history(system, tenant, "4722") == [
+        {"stage_entered_at": "2026-11-20T10:31:16Z", "activity_count_30d": 7}]
 
 
 async def test_pipedrive_bad_input_gets_a_clear_answer_and_a_dead_letter(system: RunningSystem) -> None:

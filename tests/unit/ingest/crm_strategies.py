@@ -1,4 +1,5 @@
-"""Hypothesis strategies shared by the CRM connector tests: arbitrary JSON, and JSON shaped like each CRM's."""
+"""What the CRM connector tests share: Hypothesis strategies (arbitrary JSON, and JSON shaped like each CRM's), the
+recorded payloads, and the history a parsed change hands to ingest."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+
+from dealpulse_common.history import HISTORY_KEY
+from dealpulse_ingest.connectors.common import ParsedChange, to_generic
+from dealpulse_ingest.normalize import canonical_changes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "crm"
 
@@ -22,3 +27,9 @@ def shaped(keys: list[str], extra: st.SearchStrategy[Any] = scalars) -> st.Searc
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def crm_history(change: ParsedChange) -> dict[str, Any] | None:
+    """The ``history`` object of the canonical change ingest stores for ``change`` (None when the CRM sent none)."""
+    history: dict[str, Any] | None = canonical_changes(to_generic(change)).get(HISTORY_KEY)
+    return history

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dealpulse_ingest.connectors import hubspot
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError, to_generic
-from tests.unit.ingest.crm_strategies import fixture, json_values, scalars, shaped
+from tests.unit.ingest.crm_strategies import crm_history, fixture, json_values, scalars, shaped
 
 SECRET = "app-secret"
 URI = "https://ingest.example.com/v1/webhooks/hubspot?tenant=acme"
@@ -83,6 +83,53 @@ def test_each_event_of_the_recorded_batch_is_decided_on_its_own() -> None:
     for change in batch.changes:
         payload = to_generic(change)
         assert payload.deleted is change.deleted
+        assert crm_history(change) is None, "no history property sent: nothing is known, nothing is 0"
+
+
+def test_the_history_hubspot_knows_is_taken_beside_the_stage_and_creation_it_refers_to() -> None:
+    batch = hubspot.parse_batch(fixture("hubspot_deal_history_batch.json"), CONFIG)
+    created, committed = batch.changes
+    assert created.indices == [0, 1, 2, 3, 4, 5] and committed.indices == [6, 7, 8, 9]
+    # Entered its (current) stage when created; its lifetime count is its 30-day count on the day it was created.
+    assert crm_history(created) == {"stage_entered_at": "2025-11-16T13:33:20Z", "activity_count_30d": 2}
+    # Five days later HubSpot's lifetime count cannot be told from a 30-day count without the deal's creation time
+    # in the delivery: not sent. The date it entered the current stage is.
+    assert crm_history(committed) == {"stage_entered_at": "2025-11-21T13:33:20Z"}
+    assert committed.fields["stage"] == "Commit - Verbal"
+    # A date entered a stage, alone, may be a past stage's (HubSpot back-fills them): not taken.
+    [alone] = batch.results
+    assert (alone.index, alone.status, alone.deal_id) == (10, "ignored", "18329450600")
+
+
+def test_the_date_entered_another_stage_is_not_the_current_stages() -> None:
+    events = [{"subscriptionType": "deal.propertyChange", "objectId": 7, "occurredAt": 1763647407000, "eventId": i,
+               "propertyName": name, "propertyValue": value}
+              for i, (name, value) in enumerate([("dealstage", "1034567"),
+                                                 ("hs_v2_date_entered_appointmentscheduled", "1763000000000"),
+                                                 ("hs_date_entered_1034567", ""), ("num_notes", "4"),
+                                                 ("createdate", "1760000000000")])]
+    [change] = hubspot.parse_batch(orjson.dumps(events), CONFIG).changes
+    assert change.indices == [0, 1, 2, 3, 4]
+    assert crm_history(change) is None, "the deal is older than 30 days: its lifetime count says nothing of them"
+
+
+def test_a_stage_entered_on_another_instant_is_taken_when_it_names_the_current_stage() -> None:
+    events = [{"subscriptionType": "deal.propertyChange", "objectId": 7, "occurredAt": 1763647407000, "eventId": i,
+               "propertyName": name, "propertyValue": value}
+              for i, (name, value) in enumerate([("dealstage", "1034567"), ("hs_v2_date_entered_1034567",
+                                                                           "2025-11-20T14:03:27.000Z")])]
+    [change] = hubspot.parse_batch(orjson.dumps(events), CONFIG).changes
+    assert crm_history(change) == {"stage_entered_at": "2025-11-20T14:03:27Z"}
+
+
+@pytest.mark.parametrize(("name", "value"), [("num_notes", "lots"), ("num_notes", "-2"),
+                                             ("hs_v2_date_entered_current_stage", "last week"),
+                                             ("hs_date_entered_1034567", "not a time")])
+def test_a_history_property_that_cannot_be_read_is_rejected(name: str, value: str) -> None:
+    event = {"subscriptionType": "deal.propertyChange", "objectId": 7, "occurredAt": 1763647407000,
+             "propertyName": name, "propertyValue": value, "eventId": 1}
+    batch = hubspot.parse_batch(orjson.dumps([event]), CONFIG)
+    assert batch.changes == [] and [r.status for r in batch.results] == ["rejected"]
 
 
 def test_a_bad_value_does_not_take_the_other_events_of_its_deal_down() -> None:
@@ -194,6 +241,8 @@ _VALUES = scalars | st.sampled_from(["deal.creation", "deal.propertyChange", "de
                                      "deal.restore",
                                      "dealstage", "amount",
                                      "closedate", "createdate", "hs_is_closed", "notes_last_updated", "dealname",
+                                     "num_notes", "hs_v2_date_entered_current_stage", "hs_date_entered_closedwon",
+                                     "hs_v2_date_entered_1034567",
                                      "1763647407000", "2026-11-20T14:03:27Z", "99999999999999999999", "true"])
 
 

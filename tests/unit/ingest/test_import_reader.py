@@ -88,6 +88,38 @@ def test_xlsx_is_read_streaming_with_typed_cells(tmp_path: Path) -> None:
     assert all(validate_row(doc)[1] == [] for _, doc in rows)
 
 
+def test_history_columns_fill_the_changes_history_and_a_blank_cell_leaves_it_unknown(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["deal_id", "modified_at", "stage_entered_at", "close_date_push_count", "amount_change_count",
+                  "activity_count_30d"])
+    sheet.append(["D-1", "2026-01-05T12:30:00Z", datetime(2025, 12, 1, 9), 3, 0, 7.0])
+    sheet.append(["D-2", "2026-01-06T00:00:00Z", None, None, None, None])
+    path = tmp_path / "history.xlsx"
+    workbook.save(path)
+    (_, full), (_, blank) = _rows(path, FileFormat.XLSX)
+    assert full["history"] == {"stage_entered_at": "2025-12-01T09:00:00+00:00", "close_date_push_count": 3,
+                               "amount_change_count": 0, "activity_count_30d": 7.0}
+    assert "history" not in blank
+    change, errors = validate_row(full)
+    assert errors == [] and change is not None
+    assert change.named_fields()["history"] == {"stage_entered_at": "2025-12-01T09:00:00Z",
+                                                "close_date_push_count": 3, "amount_change_count": 0,
+                                                "activity_count_30d": 7}
+    blank_change, _ = validate_row(blank)
+    assert blank_change is not None and "history" not in blank_change.named_fields()
+
+
+def test_a_bad_history_cell_names_its_field() -> None:
+    plan = ColumnPlan(["deal_id", "modified_at", "close_date_push_count"], parse_mapping(
+        '{"deal_id": "deal_id", "modified_at": "modified_at", "close_date_push_count": "close_date_push_count"}'))
+    document, _ = plan.to_document(["D-1", "2026-01-05T12:30:00Z", "-1"])
+    change, errors = validate_row(document)
+    assert change is None and [e["field"] for e in errors] == ["history.close_date_push_count"]
+    with pytest.raises(MappingError, match="history"):
+        parse_mapping('{"History": "history"}')
+
+
 def test_invalid_rows_name_the_field() -> None:
     plan = ColumnPlan(["deal_id", "modified_at", "amount", "currency", "qualification"], {})
     document, errors = plan.to_document(["D-1", "yesterday", "-5", "euro", "{not json"])

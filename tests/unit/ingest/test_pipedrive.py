@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dealpulse_ingest.connectors import pipedrive
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError, to_generic
-from tests.unit.ingest.crm_strategies import fixture, json_values, scalars, shaped
+from tests.unit.ingest.crm_strategies import crm_history, fixture, json_values, scalars, shaped
 
 CONFIG: dict[str, Any] = {
     "stage_map": {"3": "Proposal Made", "4": "Negotiations Started"},
@@ -50,8 +50,43 @@ def test_the_recorded_change_maps_the_whole_deal() -> None:
         "created_at": datetime(2026, 10, 2, 8, 15, tzinfo=UTC),
         "last_activity_at": datetime(2026, 11, 19, tzinfo=UTC),
         "product_type": "Enterprise", "custom": {"services_value": 15000},
+        "history": {"stage_entered_at": datetime(2026, 11, 20, 10, 31, 16, tzinfo=UTC)},
     }
     assert to_generic(change).stage == "Proposal Made"
+
+
+def _deal_change(**data: Any) -> bytes:
+    event = orjson.loads(fixture("pipedrive_deal_change_v2.json"))
+    event["data"].update(data)
+    return orjson.dumps(event)
+
+
+def test_the_history_pipedrive_knows_is_handed_on_as_sent() -> None:
+    # Created 49 days before the change: its 7 done activities since then are no count of the last 30 days.
+    assert crm_history(pipedrive.parse_event(fixture("pipedrive_deal_change_v2.json"), CONFIG)) == {
+        "stage_entered_at": "2026-11-20T10:31:16Z"}
+    young = pipedrive.parse_event(_deal_change(add_time="2026-10-21T10:31:16Z"), CONFIG)
+    assert crm_history(young) == {"stage_entered_at": "2026-11-20T10:31:16Z", "activity_count_30d": 7}
+    no_stage_change = pipedrive.parse_event(_deal_change(stage_change_time=None, done_activities_count=None), CONFIG)
+    assert crm_history(no_stage_change) is None, "nothing sent: nothing is known, nothing is 0"
+
+
+def test_a_closed_deals_stage_change_time_is_not_when_it_entered_won() -> None:
+    change = pipedrive.parse_event(fixture("pipedrive_deal_won_v2.json"), CONFIG)
+    assert "stage_entered_at" not in (crm_history(change) or {})
+
+
+@pytest.mark.parametrize(("add_time", "counted"), [("2026-10-21T10:31:16Z", True), ("2026-10-21T10:31:15Z", False),
+                                                   ("2026-11-21T00:00:00Z", False), (None, False)])
+def test_a_lifetime_count_is_a_30_day_count_only_within_30_days_of_creation(add_time: str | None,
+                                                                           counted: bool) -> None:
+    change = pipedrive.parse_event(_deal_change(add_time=add_time, stage_change_time=None), CONFIG)
+    assert crm_history(change) == ({"activity_count_30d": 7} if counted else None)
+
+
+def test_an_activity_count_that_is_not_a_count_is_a_clean_error() -> None:
+    with pytest.raises(ConnectorError, match="done_activities_count"):
+        pipedrive.parse_event(_deal_change(done_activities_count="seven"), CONFIG)
 
 
 def test_an_unmapped_stage_id_passes_through_raw() -> None:
@@ -140,7 +175,8 @@ def test_arbitrary_json_never_crashes_the_parser(body: bytes) -> None:
 
 _DEAL_KEYS = ["id", "title", "value", "currency", "owner_id", "user_id", "stage_id", "status", "add_time",
               "update_time", "close_time", "won_time", "lost_time", "expected_close_date", "last_activity_date",
-              "custom_fields", "org_name", "is_deleted", "8f4b27d3c1b14a9e2c1d4e5f6a7b8c9d0e1f2a3b"]
+              "custom_fields", "org_name", "is_deleted", "8f4b27d3c1b14a9e2c1d4e5f6a7b8c9d0e1f2a3b",
+              "stage_change_time", "done_activities_count"]
 _VALUES = scalars | st.sampled_from(["won", "lost", "open", "deleted", "2026-11-20T10:31:16Z", "2026-13-45",
                                      "2026-11-20 10:31:16", "1e400"])
 

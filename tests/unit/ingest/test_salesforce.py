@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dealpulse_ingest.connectors import salesforce
 from dealpulse_ingest.connectors.common import AuthError, ConnectorError, MalformedError, to_generic
-from tests.unit.ingest.crm_strategies import fixture
+from tests.unit.ingest.crm_strategies import crm_history, fixture
 
 CONFIG: dict[str, Any] = {"organization_id": "00D5g000004XyZ1EAK",
                           "field_map": {"Region__c": "region", "Industry_Vertical__c": "industry",
@@ -45,12 +45,40 @@ def test_the_recorded_message_maps_every_opportunity_field() -> None:
         "last_activity_at": datetime(2026, 11, 18, tzinfo=UTC), "is_closed": False, "is_won": False,
         "custom": {"type": "Existing Customer - Upgrade", "champion": "Jane Roe (VP Ops)"},
         "region": "EMEA", "industry": "Manufacturing",
+        "history": {"stage_entered_at": datetime(2026, 11, 4, 16, 20, tzinfo=UTC), "close_date_push_count": 3},
     }
     assert won.fields["is_won"] is True and won.fields["stage"] == "Closed Won"
     assert won.fields["lead_source"] is None  # xsi:nil clears the field
     assert "last_activity_at" not in won.fields
     for change in message.changes:
         assert to_generic(change).deal_id == change.deal_id
+
+
+def test_the_history_salesforce_knows_is_handed_on_as_sent() -> None:
+    won, open_deal = salesforce.parse_outbound_message(BODY, CONFIG).changes
+    assert crm_history(open_deal) == {"stage_entered_at": "2026-11-04T16:20:00Z", "close_date_push_count": 3}
+    assert crm_history(won) is None, "no LastStageChangeDate nor PushCount sent: nothing is known, nothing is 0"
+
+
+@pytest.mark.parametrize(("fields", "history"), [
+    ("<sf:PushCount>0</sf:PushCount>", {"close_date_push_count": 0}),
+    ('<sf:PushCount xsi:nil="true"/><sf:LastStageChangeDate xsi:nil="true"/>', None),
+    ("<sf:LastStageChangeDate>2026-10-01T08:00:00Z</sf:LastStageChangeDate>",
+     {"stage_entered_at": "2026-10-01T08:00:00Z"}),
+])
+def test_a_history_field_sent_empty_stays_unknown_and_a_zero_stays_zero(fields: str,
+                                                                        history: dict[str, Any] | None) -> None:
+    stamp = "<sf:Id>006A</sf:Id><sf:SystemModstamp>2026-11-20T14:03:27.000Z</sf:SystemModstamp>"
+    [change] = salesforce.parse_outbound_message(_envelope(_notification(stamp + fields)), CONFIG).changes
+    assert crm_history(change) == history
+
+
+def test_a_push_count_that_is_not_a_count_rejects_its_notification() -> None:
+    stamp = "<sf:Id>006A</sf:Id><sf:SystemModstamp>2026-11-20T14:03:27.000Z</sf:SystemModstamp>"
+    for bad in ("many", "-1", "2.5"):
+        message = salesforce.parse_outbound_message(
+            _envelope(_notification(stamp + f"<sf:PushCount>{bad}</sf:PushCount>")), CONFIG)
+        assert message.changes == [] and "PushCount" in message.rejected[0][1]
 
 
 def test_raw_stage_and_forecast_category_reach_the_normaliser_unchanged() -> None:
@@ -147,7 +175,8 @@ def test_arbitrary_bytes_never_crash_the_parser(body: bytes) -> None:
 
 
 _FIELDS = ["Id", "Name", "Amount", "StageName", "ForecastCategoryName", "CloseDate", "IsClosed", "IsWon", "OwnerId",
-           "LeadSource", "Type", "LastActivityDate", "SystemModstamp", "CreatedDate", "CurrencyIsoCode", "Region__c"]
+           "LeadSource", "Type", "LastActivityDate", "SystemModstamp", "CreatedDate", "CurrencyIsoCode", "Region__c",
+           "PushCount", "LastStageChangeDate"]
 _XML_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
 
 

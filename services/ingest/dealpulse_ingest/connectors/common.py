@@ -1,16 +1,18 @@
-"""What every connector shares: its errors, the parsed-change shape, field maps and value parsing."""
+"""What every connector shares: its errors, the parsed-change shape, field maps, value parsing and the rules for
+the history a CRM knows of a deal (the ``history`` object of a change, ``dealpulse_common.history``)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from dealpulse_common.history import ACTIVITY_WINDOW, HISTORY_KEY
 from dealpulse_ingest.payloads import GenericDealChange
 
 
@@ -26,8 +28,9 @@ class MalformedError(ConnectorError):
     """The body is not the provider's format at all (bad JSON/XML, wrong shape)."""
 
 
-# Fields a per-tenant field map may target; ``custom.<key>`` targets the free-form custom dict.
-_ENVELOPE = {"deal_id", "modified_at", "event_id", "qualification", "custom", "deleted"}
+# Fields a per-tenant field map may target; ``custom.<key>`` targets the free-form custom dict. The objects
+# (qualification, custom, history) take no single value.
+_ENVELOPE = {"deal_id", "modified_at", "event_id", "qualification", "custom", "deleted", HISTORY_KEY}
 MAPPABLE_FIELDS = frozenset(GenericDealChange.model_fields) - _ENVELOPE
 
 
@@ -124,6 +127,39 @@ def parse_date(value: Any) -> date:
         except ValueError:
             raise ConnectorError(f"not a date: {value!r}") from None
     return parse_datetime(value).date()
+
+
+def parse_count(value: Any, name: str) -> int | None:
+    """A count as a CRM sends it (3, 3.0, "3"); None when the CRM sent none: unknown is not 0."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConnectorError(f"{name} is a boolean, not a count")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConnectorError(f"{name} is not a count: {str(value)[:50]!r}") from None
+    if not number.is_integer() or number < 0:
+        raise ConnectorError(f"{name} is not a count: {str(value)[:50]!r}")
+    return int(number)
+
+
+def recent_activity_count(lifetime: int | None, created_at: Any, as_of: datetime) -> int | None:
+    """The 30-day activity count a CRM's lifetime count stands for, or None when it stands for none.
+
+    HubSpot and Pipedrive count a deal's activities since its creation, not over the last 30 days. The two agree
+    only while the deal is younger than the window (every activity it has is recent); for an older deal a lifetime
+    count says nothing about the last 30 days, so it is not sent at all rather than passed off as a 30-day count.
+    """
+    if lifetime is None or not isinstance(created_at, datetime):
+        return None
+    return lifetime if timedelta(0) <= as_of - created_at <= ACTIVITY_WINDOW else None
+
+
+def put_history(fields: dict[str, Any], name: str, value: Any) -> None:
+    """Hand a history value the CRM sent to the change; a value it did not send stays out (unknown)."""
+    if value is not None:
+        fields.setdefault(HISTORY_KEY, {})[name] = value
 
 
 def parse_bool(value: Any) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from dealpulse_common.history import HISTORY_KEY
 from dealpulse_ingest.connectors.common import (
     AuthError,
     ConnectorError,
@@ -30,8 +31,11 @@ from dealpulse_ingest.connectors.common import (
     load_json,
     parse_amount,
     parse_bool,
+    parse_count,
     parse_date,
     parse_datetime,
+    put_history,
+    recent_activity_count,
     to_generic,
 )
 
@@ -49,6 +53,24 @@ PROPERTY_MAP: dict[str, str] = {
 # The CRM's own probability is a *guess* derived from the stage: feeding it to the model would leak the CRM's
 # opinion into ours, so it is deliberately ignored (as is the pipeline, implied by the stage id).
 IGNORED_PROPERTIES = frozenset({"hs_deal_stage_probability", "pipeline", "hs_lastmodifieddate"})
+# HubSpot's stage calculated properties: when the deal entered its current stage, and when it entered a given stage
+# (``hs_date_entered_<stage id>``, and ``hs_v2_`` of the same in newer accounts).
+CURRENT_STAGE_ENTERED = "hs_v2_date_entered_current_stage"
+STAGE_ENTERED_PREFIXES = ("hs_v2_date_entered_", "hs_date_entered_")
+LIFETIME_ACTIVITIES = "num_notes"  # "Number of sales activities", counted since the deal's creation
+_HELD_ONLY = ("date entered a stage or activity count without the deal's stage or creation at the same instant in "
+              "this delivery: not known to be the deal's current stage or a 30-day count")
+
+
+@dataclass
+class HubSpotChange(ParsedChange):
+    """A change plus what only the whole change (all events of one deal and instant) can settle: HubSpot sends the
+    date a deal entered a stage and its lifetime activity count as events of their own, and they count only beside
+    the deal's stage and creation time."""
+
+    stage_id: str | None = None
+    stage_entered: dict[str, datetime] = field(default_factory=dict)
+    lifetime_activities: int | None = None
 
 
 @dataclass
@@ -107,7 +129,7 @@ def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
     if len(events) > MAX_EVENTS:
         raise MalformedError(f"more than {MAX_EVENTS} events in one delivery")
     batch = Batch()
-    singles: list[tuple[int, ParsedChange]] = []
+    singles: list[tuple[int, HubSpotChange]] = []
     for index, event in enumerate(events):
         try:
             parsed = parse_event(event, config)
@@ -125,27 +147,34 @@ def parse_batch(body: bytes, config: Mapping[str, Any]) -> Batch:
         for change in parsed:
             change.indices = [index]
             singles.append((index, change))
-    batch.changes = _group(singles)
+    for change in _group(singles):
+        if _settle(change):
+            batch.changes.append(change)
+        else:
+            batch.results.extend(EventResult(i, "ignored", _HELD_ONLY, change.deal_id) for i in change.indices)
     return batch
 
 
-def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
+def _group(singles: list[tuple[int, HubSpotChange]]) -> list[HubSpotChange]:
     """Merge one deal's events of the same instant into one change, oldest instant first.
 
     HubSpot sends one event per changed property, often several with the same ``occurredAt``. Ingest ignores a
     change no newer than the stored one, so sent separately all but the first would be dropped as stale.
     """
-    groups: dict[tuple[str, str, bool, bool], ParsedChange] = {}
+    groups: dict[tuple[str, str, bool, bool], HubSpotChange] = {}
     for _, change in singles:
         key = (change.deal_id, str(change.fields["modified_at"]), change.deleted, change.restored)
         if key not in groups:
             groups[key] = change
             continue
         merged = groups[key]
-        custom = {**merged.fields.get("custom", {}), **change.fields.get("custom", {})}
+        nested = {name: {**merged.fields.get(name, {}), **change.fields.get(name, {})} for name in _NESTED}
         merged.fields.update(change.fields)
-        if custom:
-            merged.fields["custom"] = custom
+        merged.fields.update({name: values for name, values in nested.items() if values})
+        merged.stage_id = change.stage_id or merged.stage_id
+        merged.stage_entered.update(change.stage_entered)
+        if change.lifetime_activities is not None:
+            merged.lifetime_activities = change.lifetime_activities
         merged.indices.extend(change.indices)
         merged.raw = merged.raw + b"\n" + change.raw
         merged.event_id = digest_id("hubspot", merged.event_id, change.event_id)
@@ -153,7 +182,20 @@ def _group(singles: list[tuple[int, ParsedChange]]) -> list[ParsedChange]:
     return sorted(groups.values(), key=lambda c: (c.fields["modified_at"], not c.restored, c.deleted))
 
 
-def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | str:
+_NESTED = ("custom", HISTORY_KEY)  # objects one event fills in part, merged rather than replaced
+
+
+def _settle(change: HubSpotChange) -> bool:
+    """Take the held values that the whole change vouches for; False when the change sets nothing else."""
+    if change.stage_id is not None and change.stage_id in change.stage_entered:
+        change.fields.setdefault(HISTORY_KEY, {}).setdefault("stage_entered_at",
+                                                             change.stage_entered[change.stage_id])
+    put_history(change.fields, "activity_count_30d", recent_activity_count(
+        change.lifetime_activities, change.fields.get("created_at"), change.fields["modified_at"]))
+    return change.deleted or change.restored or bool(set(change.fields) - {"deal_id", "modified_at"})
+
+
+def parse_event(event: Any, config: Mapping[str, Any]) -> list[HubSpotChange] | str:
     """The changes an event makes (one, or a merge's tombstones), or the reason (a string) it is ignored."""
     if not isinstance(event, dict):
         raise ConnectorError("event is not a JSON object")
@@ -171,8 +213,8 @@ def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | s
     identity = {k: v for k, v in event.items() if k != "attemptNumber"}
     if kind == "deal.merge":
         return _merged_away(event, identity, occurred_at)
-    change = ParsedChange(event_id=digest_id("hubspot", identity),
-                          fields={"deal_id": object_id, "modified_at": occurred_at}, raw=orjson.dumps(event))
+    change = HubSpotChange(event_id=digest_id("hubspot", identity),
+                           fields={"deal_id": object_id, "modified_at": occurred_at}, raw=orjson.dumps(event))
     if kind == "deal.deletion":
         change.deleted = True
     elif kind == "deal.restore":
@@ -183,16 +225,34 @@ def parse_event(event: Any, config: Mapping[str, Any]) -> list[ParsedChange] | s
         name = event.get("propertyName")
         if not isinstance(name, str) or not name:
             raise ConnectorError("propertyChange event has no propertyName")
-        mapped = map_property(name, event.get("propertyValue"), config)
+        value = event.get("propertyValue")
+        if _hold(change, name, value):
+            return [change]
+        mapped = map_property(name, value, config)
         if mapped is None:
             return f"property {name[:60]!r} is not used by DealPulse"
         change.fields.update(mapped)
+        if name == "dealstage":
+            change.stage_id = str(value)
     else:
         raise ConnectorError(f"unsupported subscription type {kind[:60]!r}")
     return [change]
 
 
-def _merged_away(event: dict[str, Any], identity: dict[str, Any], occurred_at: datetime) -> list[ParsedChange]:
+def _hold(change: HubSpotChange, name: str, value: Any) -> bool:
+    """Keep a value that counts only beside others of the same change (``_settle``); False for any other property."""
+    if name == LIFETIME_ACTIVITIES:
+        change.lifetime_activities = parse_count(value, name)
+        return True
+    prefix = next((p for p in STAGE_ENTERED_PREFIXES if name.startswith(p) and name != CURRENT_STAGE_ENTERED), None)
+    if prefix is None:
+        return False
+    if value is not None and value != "":
+        change.stage_entered[name.removeprefix(prefix)] = parse_datetime(value)
+    return True
+
+
+def _merged_away(event: dict[str, Any], identity: dict[str, Any], occurred_at: datetime) -> list[HubSpotChange]:
     """A merge as tombstones for every deal that no longer exists after it.
 
     HubSpot merges deals into a new one (``newObjectId``), so the primary goes too unless it is the one that stays.
@@ -205,8 +265,8 @@ def _merged_away(event: dict[str, Any], identity: dict[str, Any], occurred_at: d
     survivor = _object_id(event.get("newObjectId", primary), "newObjectId")
     gone = dict.fromkeys([primary, *(_object_id(m, "mergedObjectIds") for m in merged)])
     gone.pop(survivor, None)
-    return [ParsedChange(event_id=digest_id("hubspot", identity, deal_id), deleted=True, raw=orjson.dumps(event),
-                         fields={"deal_id": deal_id, "modified_at": occurred_at}) for deal_id in gone]
+    return [HubSpotChange(event_id=digest_id("hubspot", identity, deal_id), deleted=True, raw=orjson.dumps(event),
+                          fields={"deal_id": deal_id, "modified_at": occurred_at}) for deal_id in gone]
 
 
 def _object_id(value: Any, name: str) -> str:
@@ -237,6 +297,8 @@ def map_property(name: str, value: Any, config: Mapping[str, Any]) -> dict[str, 
             fields["created_at"] = parse_datetime(value)
     elif name == "notes_last_updated":
         fields["last_activity_at"] = None if empty else parse_datetime(value)
+    elif name == CURRENT_STAGE_ENTERED:
+        put_history(fields, "stage_entered_at", None if empty else parse_datetime(value))
     elif name in ("hs_is_closed", "hs_is_closed_won"):
         fields["is_closed" if name == "hs_is_closed" else "is_won"] = None if empty else parse_bool(value)
     elif name in PROPERTY_MAP:

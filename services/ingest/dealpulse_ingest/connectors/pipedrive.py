@@ -24,8 +24,11 @@ from dealpulse_ingest.connectors.common import (
     digest_id,
     load_json,
     parse_amount,
+    parse_count,
     parse_date,
     parse_datetime,
+    put_history,
+    recent_activity_count,
 )
 
 # meta.action in v2 ("create"/"change"/"delete"), and v1's past tense, which some accounts still send.
@@ -80,6 +83,7 @@ def parse_event(body: bytes, config: Mapping[str, Any]) -> ParsedChange:
     fields: dict[str, Any] = {"deal_id": str(deal_id), "modified_at": parse_datetime(stamp)}
     if not (deleted or restored):  # a restore brings back the snapshot kept at the deletion
         fields.update(map_deal(deal, config))
+        _map_history(deal, fields)
     # Each delivery has its own id in v2 (meta.id, stable across retries); v1 bodies fall back to a digest.
     event_id = f"pipedrive:{meta['id']}" if v2 and meta.get("id") else digest_id(
         "pipedrive", action, str(deal_id), stamp, data)
@@ -128,3 +132,17 @@ def map_deal(deal: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, An
     values = {k: v.get("value") if isinstance(v, dict) else v for k, v in custom.items()}
     apply_field_map(values, config_map(config, "field_map"), fields)
     return fields
+
+
+def _map_history(deal: Mapping[str, Any], fields: dict[str, Any]) -> None:
+    """What Pipedrive knows of the deal's past (docs/CRM_WEBHOOKS.md, "History").
+
+    ``stage_change_time`` is when the deal entered its pipeline stage; a won or lost deal's stage is its status, which
+    it entered when it closed, so the time is taken for an open deal only. ``done_activities_count`` counts the
+    deal's completed activities since its creation, a 30-day count only for a deal younger than 30 days.
+    """
+    if deal.get("status") not in ("won", "lost") and deal.get("stage_change_time"):
+        put_history(fields, "stage_entered_at", parse_datetime(deal["stage_change_time"]))
+    done = parse_count(deal.get("done_activities_count"), "done_activities_count")
+    put_history(fields, "activity_count_30d",
+                recent_activity_count(done, fields.get("created_at"), fields["modified_at"]))

@@ -26,8 +26,10 @@ from dealpulse_ingest.connectors.common import (
     config_map,
     parse_amount,
     parse_bool,
+    parse_count,
     parse_date,
     parse_datetime,
+    put_history,
 )
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
@@ -153,11 +155,20 @@ def map_opportunity(values: Mapping[str, str | None], field_map: Mapping[str, An
     for flag, target in (("IsClosed", "is_closed"), ("IsWon", "is_won")):
         if values.get(flag):
             fields[target] = parse_bool(values[flag])
+    _map_history(values, fields)
     custom = {key: values[source] for source, key in CUSTOM_FIELDS.items() if source in values}
     if custom:
         fields["custom"] = custom
     apply_field_map(values, field_map, fields)
     return fields
+
+
+def _map_history(values: Mapping[str, str | None], fields: dict[str, Any]) -> None:
+    """What Salesforce knows of the deal's past (docs/CRM_WEBHOOKS.md, "History"): when it entered its stage and
+    how often its close date was pushed. Salesforce keeps no amount-change or 30-day activity count."""
+    if stage_changed := values.get("LastStageChangeDate"):
+        put_history(fields, "stage_entered_at", parse_datetime(stage_changed))
+    put_history(fields, "close_date_push_count", parse_count(values.get("PushCount"), "PushCount"))
 
 
 def ack_response() -> bytes:

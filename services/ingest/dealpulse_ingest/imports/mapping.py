@@ -10,15 +10,19 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from dealpulse_common.history import HISTORY_INPUTS, HISTORY_KEY
 from dealpulse_ingest.payloads import GenericDealChange
 
 # Targets a mapping may name: the change model's fields, minus event_id (an import's ids are derived from the row,
 # so a re-run of the same file is recognised whatever the export put in such a column), plus ``custom.<key>``.
-CANONICAL_FIELDS: frozenset[str] = frozenset(GenericDealChange.model_fields) - {"event_id"}
+# The CRM's history values are columns of their own (``close_date_push_count``, ...), gathered into the change's
+# history object; a blank cell leaves the value unknown, a 0 says it is 0.
+CANONICAL_FIELDS: frozenset[str] = (frozenset(GenericDealChange.model_fields) - {"event_id", HISTORY_KEY}
+                                    | frozenset(HISTORY_INPUTS))
 REQUIRED_FIELDS = ("deal_id", "modified_at")
 CUSTOM_PREFIX = "custom."
 _JSON_FIELDS = {"qualification", "custom"}
-_DATETIME_FIELDS = {"modified_at", "created_at", "closed_at", "last_activity_at"}
+_DATETIME_FIELDS = {"modified_at", "created_at", "closed_at", "last_activity_at", "stage_entered_at"}
 _NUMBER_FIELDS = {"amount"}
 
 
@@ -91,6 +95,8 @@ class ColumnPlan:
                 continue
             if target.startswith(CUSTOM_PREFIX):
                 document.setdefault("custom", {})[target.removeprefix(CUSTOM_PREFIX)] = value
+            elif target in HISTORY_INPUTS:
+                document.setdefault(HISTORY_KEY, {})[target] = value
             else:
                 document[target] = value
         return document, errors
