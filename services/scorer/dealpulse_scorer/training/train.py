@@ -18,7 +18,8 @@ import hashlib
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,10 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import KFold
 
+from dealpulse_common.deal import CanonicalDeal
+from dealpulse_common.events import RiskCategory
 from dealpulse_scorer.drift import drift_baseline
+from dealpulse_scorer.explain import risk_category, risk_score
 from dealpulse_scorer.features import FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic
 from dealpulse_scorer.training.dataset import write_csv
@@ -210,7 +214,8 @@ def train_model(
     progress = progress if progress is not None else Progress("train")
     data_path, registry = Path(data_path), ModelRegistry(registry_root)
     data_hash = file_sha256(data_path)
-    data, dropped = load_closed_deals(data_path, tenant_id, progress)
+    open_deals: list[tuple[CanonicalDeal, datetime]] = []
+    data, dropped = load_closed_deals(data_path, tenant_id, progress, open_deals)
     minimum = MIN_CLOSED_DEALS if tenant_id is None else MIN_CLOSED_DEALS_TENANT
     if len(data) < minimum:
         raise NotEnoughData(f"{len(data)} closed deals with outcomes; at least {minimum} needed")
@@ -245,6 +250,7 @@ def train_model(
     version = _version_name(created_at, data_hash, seed, tenant_id)
     metrics = _metrics_payload(model, model_metrics, baseline_metrics, p_test, reference, train_split, test_split)
     metrics["split"]["dropped_rows"] = dropped
+    metrics["open_deals"] = open_deal_risk(model, open_deals, priors)
     if tenant_id is not None:
         metrics["global_on_holdout"] = _compare_with_global(registry, test_split, model_metrics)
     train_seconds = time.perf_counter() - started
@@ -319,6 +325,26 @@ def _metrics_payload(
             name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, booster.feature_importances_, strict=True)
         },
     }
+
+
+def _risk_shares(probabilities: np.ndarray) -> dict[str, Any]:
+    counts = Counter(risk_category(risk_score(float(p))).value for p in probabilities)
+    total = max(1, len(probabilities))
+    return {"count": len(probabilities),
+            "shares": {category.value: round(counts[category.value] / total, 4) for category in RiskCategory}}
+
+
+def open_deal_risk(model: CalibratedClassifierCV, open_deals: Sequence[tuple[CanonicalDeal, datetime]],
+                   priors: SegmentPriors) -> dict[str, Any]:
+    """The data set's open deals scored by the trained model, by risk category with the scorer's own rule: what
+    live traffic drawn like the training set should show (``by_tenant``: each tenant's own)."""
+    if not open_deals:
+        return {"count": 0, "shares": {}, "by_tenant": {}}
+    x_open = build_matrix([deal for deal, _ in open_deals], [as_of for _, as_of in open_deals], priors)
+    p_open = model.predict_proba(x_open)[:, 1]
+    tenants = np.array([deal.tenant_id for deal, _ in open_deals])
+    return {**_risk_shares(p_open),
+            "by_tenant": {tenant: _risk_shares(p_open[tenants == tenant]) for tenant in sorted(set(tenants))}}
 
 
 def _default_command(data_path: Path, registry_root: str | Path, tenant_id: str | None, seed: int) -> str:
