@@ -70,13 +70,16 @@ class DemoCrm:
         self._profile = profile
         self.rejected = 0
         self.sent = 0
+        self.cycles_completed = 0  # replays that reached the anchor: the open pipeline is then the training set's
 
-    async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event) -> None:
-        """Replay cycles of ``initial_deals`` open deals each, ``rate_per_s`` webhooks a second, until ``stop``."""
+    async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event,
+                  max_cycles: int | None = None) -> None:
+        """Replay cycles of ``initial_deals`` open deals each, ``rate_per_s`` webhooks a second, until ``stop`` (or
+        after ``max_cycles``, leaving the last cycle's deals open)."""
         left_open: dict[str, bool] = {}
         cycle = 0
         async with httpx.AsyncClient(timeout=5.0) as client:
-            while not stop.is_set():
+            while not stop.is_set() and (max_cycles is None or cycle < max_cycles):
                 feed = await asyncio.to_thread(self._cycle, cycle, initial_deals)
                 shift = shift_to_today()
                 for deal_id, won in left_open.items():
@@ -90,6 +93,7 @@ class DemoCrm:
                         return
                 left_open = feed.open_outcomes
                 cycle += 1
+                self.cycles_completed = cycle
 
     def _cycle(self, cycle: int, open_deals: int) -> TenantFeed:
         return tenant_feed(self._profile, open_deals, seed=self._seed * 1000 + cycle, id_prefix=f"C{cycle}")

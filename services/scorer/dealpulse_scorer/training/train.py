@@ -18,7 +18,6 @@ import hashlib
 import shutil
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +36,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import KFold
 
 from dealpulse_common.deal import CanonicalDeal
-from dealpulse_common.events import RiskCategory
 from dealpulse_scorer.drift import drift_baseline
-from dealpulse_scorer.explain import risk_category, risk_score
 from dealpulse_scorer.features import FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic
 from dealpulse_scorer.training.dataset import write_csv
@@ -48,6 +45,7 @@ from dealpulse_scorer.training.metrics import (
     baseline_probabilities,
     classification_metrics,
     reliability_table,
+    risk_distribution,
 )
 from dealpulse_scorer.training.progress import Progress
 from dealpulse_scorer.training.split import (
@@ -246,6 +244,9 @@ def train_model(
         raise ParityError(f"ONNX and scikit-learn disagree by {max_error:.2e} (limit {PARITY_TOLERANCE:.0e})")
 
     reference = typical_deal(x_train, model.predict_proba(x_train)[:, 1], float(y_train.mean()))
+    # Drift compares live features with the training split's as the scorer computes them: with the shipped priors,
+    # not the out-of-fold ones the fit needed (those differ per fold, and every prior would read as drifted).
+    x_served = build_matrix(train_split.deals, train_split.as_ofs, priors)
     created_at = datetime.now(UTC)
     version = _version_name(created_at, data_hash, seed, tenant_id)
     metrics = _metrics_payload(model, model_metrics, baseline_metrics, p_test, reference, train_split, test_split)
@@ -283,7 +284,7 @@ def train_model(
     try:
         (staged / "model.onnx").write_bytes(onnx_bytes)
         (staged / "priors.json").write_text(priors.to_json())
-        write_json_atomic(staged / "features.json", features_json_payload(reference, drift_baseline(x_train)))
+        write_json_atomic(staged / "features.json", features_json_payload(reference, drift_baseline(x_served)))
         write_json_atomic(staged / "metrics.json", metrics)
         write_json_atomic(staged / "manifest.json", manifest)
         path = registry.add_version(staged, version, tenant_id)
@@ -327,24 +328,12 @@ def _metrics_payload(
     }
 
 
-def _risk_shares(probabilities: np.ndarray) -> dict[str, Any]:
-    counts = Counter(risk_category(risk_score(float(p))).value for p in probabilities)
-    total = max(1, len(probabilities))
-    return {"count": len(probabilities),
-            "shares": {category.value: round(counts[category.value] / total, 4) for category in RiskCategory}}
-
-
 def open_deal_risk(model: CalibratedClassifierCV, open_deals: Sequence[tuple[CanonicalDeal, datetime]],
                    priors: SegmentPriors) -> dict[str, Any]:
-    """The data set's open deals scored by the trained model, by risk category with the scorer's own rule: what
-    live traffic drawn like the training set should show (``by_tenant``: each tenant's own)."""
-    if not open_deals:
-        return {"count": 0, "shares": {}, "by_tenant": {}}
+    """The data set's open deals scored by the trained model (``metrics.risk_distribution``)."""
     x_open = build_matrix([deal for deal, _ in open_deals], [as_of for _, as_of in open_deals], priors)
-    p_open = model.predict_proba(x_open)[:, 1]
-    tenants = np.array([deal.tenant_id for deal, _ in open_deals])
-    return {**_risk_shares(p_open),
-            "by_tenant": {tenant: _risk_shares(p_open[tenants == tenant]) for tenant in sorted(set(tenants))}}
+    p_open = model.predict_proba(x_open)[:, 1] if len(x_open) else np.empty(0)
+    return risk_distribution(p_open, x_open, [deal.tenant_id for deal, _ in open_deals])
 
 
 def _default_command(data_path: Path, registry_root: str | Path, tenant_id: str | None, seed: int) -> str:
