@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -143,3 +144,15 @@ def test_tenant_model_is_compared_with_the_global_one(trained: TrainedModel, fre
     assert comparison["version"] == global_version
     assert isinstance(comparison["tenant_model_beats_global"], bool)
     assert fresh_registry.active_version("tenant-2") is None, "training never promotes"
+
+
+def test_metrics_hold_the_open_deals_risk_shares(trained: TrainedModel) -> None:
+    """The training set's open deals, scored by the model with the scorer's rule: what live traffic should show."""
+    rows = [r for r in csv.DictReader(trained.data_path.open()) if r["is_closed"] == "false"]
+    open_deals = trained.model.metrics["open_deals"]
+    assert open_deals["count"] == len(rows) > 100
+    assert set(open_deals["shares"]) == {"low", "medium", "high", "critical"}
+    assert abs(sum(open_deals["shares"].values()) - 1) < 1e-3
+    tenants = Counter(r["tenant_id"] for r in rows)
+    assert {t: s["count"] for t, s in open_deals["by_tenant"].items()} == dict(tenants)
+    assert set(open_deals["drift_baseline"]) == set(trained.model.drift_baseline)
