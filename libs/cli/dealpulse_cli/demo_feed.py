@@ -1,12 +1,17 @@
-"""A demo CRM: creates open deals for a tenant, then keeps changing them, signed like a real CRM webhook."""
+"""A demo CRM: one tenant's synthetic world (``dealpulse_scorer.training.feed``) replayed as signed generic
+webhooks, so live traffic is drawn from the same process as the demo model's training set.
+
+Each cycle replays the deliveries of a fresh sample (new deal ids) from the tenant's connection to the world's
+anchor, time-shifted by whole days so the anchor is today's midnight, at the feed rate; the next cycle first closes
+the deals the previous one left open, with their drawn outcomes, so a long run keeps a bounded open pipeline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,95 +19,101 @@ import httpx
 import orjson
 
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
-from dealpulse_common.deal import COMMIT_GATES, OPEN_STAGES, QualificationCategory, Stage
+from dealpulse_common.deal import ForecastCategory
+from dealpulse_scorer.training.feed import TenantFeed, tenant_feed
+from dealpulse_scorer.training.life import close_change
+from dealpulse_scorer.training.synthetic import ANCHOR
+from dealpulse_scorer.training.world import CRM_FORECAST_NAMES
 
 log = logging.getLogger(__name__)
 
-# A CRM's names for the canonical open stages, in order (OPEN_STAGES).
-_STAGE_PATH = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation/Review", "Commit - Verbal"]
-# The fields of the generic webhook this CRM fills in (the synthetic snapshots carry derived ones too).
-_CRM_FIELDS = frozenset({
-    "deal_id", "modified_at", "name", "account_name", "amount", "currency", "stage", "forecast_category",
-    "industry", "region", "product_type", "lead_source", "owner_id", "owner_name", "manager_id", "created_at",
-    "expected_close_date", "closed_at", "is_closed", "is_won", "last_activity_at", "qualification", "custom",
-})
-# The qualification it changes: the commit gates, and who champions and signs the deal.
-_GATES = (*(gate.value for gate in COMMIT_GATES), QualificationCategory.CHAMPION.value,
-          QualificationCategory.ECONOMIC_BUYER.value)
+DEMO_PROFILE = "demo"  # the world's tenant whose CRM the demo feed plays
+_INSTANTS = frozenset({"created_at", "closed_at", "last_activity_at"})
+_INGEST_DERIVED = frozenset({"crm_stage", "stage_unmapped"})  # ingest sets these from the CRM's stage name
+
+
+def webhook_body(deal_id: str, modified_at: datetime, change: Mapping[str, Any], shift: timedelta) -> dict[str, Any]:
+    """A canonical change as the CRM sends it to the generic webhook: its own stage and forecast names, every
+    moment moved by ``shift`` (whole days, so dates and instants stay in step)."""
+    body: dict[str, Any] = {"deal_id": deal_id, "modified_at": (modified_at + shift).isoformat()}
+    for key, value in change.items():
+        if key in _INGEST_DERIVED:
+            continue
+        if key == "stage":
+            value = change["crm_stage"]
+        elif key == "forecast_category":
+            value = CRM_FORECAST_NAMES[ForecastCategory(value)]
+        elif key in _INSTANTS and value is not None:
+            value = (datetime.fromisoformat(value) + shift).isoformat()
+        elif key == "expected_close_date":
+            value = (date.fromisoformat(value) + shift).isoformat()
+        elif key == "history" and "stage_entered_at" in value:
+            value = {**value, "stage_entered_at": (datetime.fromisoformat(value["stage_entered_at"]) + shift)
+                     .isoformat()}
+        body[key] = value
+    return body
+
+
+def shift_to_today(anchor: datetime = ANCHOR, now: datetime | None = None) -> timedelta:
+    """Whole days from ``anchor`` to today's date: the world's anchor becomes today's midnight, never the future."""
+    today = (now or datetime.now(UTC)).date()
+    return timedelta(days=(today - anchor.date()).days)
 
 
 class DemoCrm:
-    def __init__(self, ingest_url: str, tenant_id: str, secret: str, seed: int = 11) -> None:
+    def __init__(self, ingest_url: str, tenant_id: str, secret: str, seed: int = 11,
+                 profile: str = DEMO_PROFILE) -> None:
         self._url = f"{ingest_url}{WEBHOOK_PATH}"
         self._tenant_id = tenant_id
         self._secret = secret
-        self._random = random.Random(seed)
-        self._deals: dict[str, dict[str, Any]] = {}
-        self._stage_index: dict[str, int] = {}  # each deal's position on _STAGE_PATH, as this CRM knows it
         self._seed = seed
+        self._profile = profile
         self.rejected = 0
+        self.sent = 0
+        self.cycles_completed = 0  # replays that reached the anchor: the open pipeline is then the training set's
 
-    async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event) -> None:
+    async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event,
+                  max_cycles: int | None = None) -> None:
+        """Replay cycles of ``initial_deals`` open deals each, ``rate_per_s`` webhooks a second, until ``stop`` (or
+        after ``max_cycles``, leaving the last cycle's deals open)."""
+        left_open: dict[str, bool] = {}
+        cycle = 0
         async with httpx.AsyncClient(timeout=5.0) as client:
-            for change in self._initial(initial_deals):
-                await self._send(client, change)
-            while not stop.is_set():
-                await self._send(client, self._next_change())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0 / rate_per_s)
+            while not stop.is_set() and (max_cycles is None or cycle < max_cycles):
+                feed = await asyncio.to_thread(self._cycle, cycle, initial_deals)
+                shift = shift_to_today()
+                for deal_id, won in left_open.items():
+                    now = datetime.now(UTC)
+                    if not await self._paced(client, webhook_body(deal_id, now - shift, close_change(won, now - shift),
+                                                                  shift), rate_per_s, stop):
+                        return
+                for delivery in feed.deliveries:
+                    body = webhook_body(delivery.deal_id, delivery.modified_at, delivery.change, shift)
+                    if not await self._paced(client, body, rate_per_s, stop):
+                        return
+                left_open = feed.open_outcomes
+                cycle += 1
+                self.cycles_completed = cycle
 
-    def _initial(self, count: int) -> Iterator[dict[str, Any]]:
-        from dealpulse_scorer.training.synthetic import open_deal_changes
+    def _cycle(self, cycle: int, open_deals: int) -> TenantFeed:
+        return tenant_feed(self._profile, open_deals, seed=self._seed * 1000 + cycle, id_prefix=f"C{cycle}")
 
-        for generated in open_deal_changes(count, self._tenant_id, self._seed):
-            # A CRM sends its own stage name; the canonical one is ingest's to decide.
-            change = {k: v for k, v in generated.items() if k in _CRM_FIELDS and v is not None}
-            change["stage"] = generated.get("crm_stage") or generated.get("stage")
-            change["modified_at"] = _now()
-            self._deals[change["deal_id"]] = change
-            self._stage_index[change["deal_id"]] = _open_stage_index(generated.get("stage"))
-            yield change
-
-    def _next_change(self) -> dict[str, Any]:
-        deal_id = self._random.choice(list(self._deals))
-        deal = self._deals[deal_id]
-        change: dict[str, Any] = {"deal_id": deal_id, "modified_at": _now()}
-        kind = self._random.choice(("activity", "activity", "stage", "push", "amount", "qualification"))
-        if kind == "activity":
-            change["last_activity_at"] = _now()
-        elif kind == "stage":
-            index = min(self._stage_index[deal_id] + 1, len(_STAGE_PATH) - 1)
-            self._stage_index[deal_id] = index
-            change["stage"] = _STAGE_PATH[index]
-        elif kind == "push":
-            current_close = date.fromisoformat(deal.get("expected_close_date") or date.today().isoformat())
-            change["expected_close_date"] = (current_close + timedelta(days=self._random.randint(7, 45))).isoformat()
-        elif kind == "amount":
-            change["amount"] = round(float(deal.get("amount") or 20_000) * self._random.uniform(0.7, 1.3), 2)
-        else:
-            gate = self._random.choice(_GATES)
-            change["qualification"] = {gate: {"score": self._random.randint(0, 3),
-                                              "evidence_strength": self._random.choice(("weak", "moderate", "strong")),
-                                              "confidence": self._random.choice(("low", "medium", "high"))}}
-        deal.update({k: v for k, v in change.items() if k != "qualification"})
-        return change
+    async def _paced(self, client: httpx.AsyncClient, body: dict[str, Any], rate_per_s: float,
+                     stop: asyncio.Event) -> bool:
+        """Send one webhook, then wait for the next slot; False once ``stop`` is set."""
+        await self._send(client, body)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0 / rate_per_s)
+        return not stop.is_set()
 
     async def _send(self, client: httpx.AsyncClient, change: dict[str, Any]) -> None:
         body = orjson.dumps(change)
         try:
             response = await client.post(self._url, content=body,
                                          headers=webhook_headers(self._tenant_id, self._secret, body))
+            self.sent += 1
             if response.status_code >= 400:
                 self.rejected += 1
                 log.warning("demo change rejected: %s %s", response.status_code, response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("demo change not delivered: %r", exc)
-
-
-def _open_stage_index(stage: str | None) -> int:
-    """Where a canonical stage sits on the open path; a deal outside it starts at the beginning."""
-    return OPEN_STAGES.index(Stage(stage)) if stage in OPEN_STAGES else 0
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()

@@ -10,7 +10,9 @@ SERVING_MODULES = (
     "dealpulse_scorer.model",
     "dealpulse_scorer.explain",
     "dealpulse_scorer.drift",
-    "dealpulse_scorer.training.synthetic",  # the demo feed imports open_deal_changes from here
+    "dealpulse_scorer.training.synthetic",
+    "dealpulse_scorer.training.life",
+    "dealpulse_scorer.training.feed",  # the demo CRM replays its deliveries
 )
 
 

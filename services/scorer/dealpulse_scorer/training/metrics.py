@@ -3,11 +3,16 @@ segment-prior baseline every model is compared with on the same rows."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from dealpulse_common.events import RiskCategory
+from dealpulse_scorer.drift import drift_baseline
+from dealpulse_scorer.explain import risk_category, risk_score
 from dealpulse_scorer.features import FEATURE_INDEX, N_FEATURES, SEGMENT_DIMENSIONS
 
 CALIBRATION_BINS = 10
@@ -71,3 +76,21 @@ def classification_metrics(outcomes: np.ndarray, probabilities: np.ndarray) -> d
         "win_rate": round(float(y.mean()), 4),
         "mean_predicted": round(float(p.mean()), 4),
     }
+
+
+def _risk_shares(probabilities: np.ndarray, features: np.ndarray) -> dict[str, Any]:
+    counts = Counter(risk_category(risk_score(float(p))).value for p in probabilities)
+    total = max(1, len(probabilities))
+    return {"count": len(probabilities),
+            "shares": {category.value: round(counts[category.value] / total, 4) for category in RiskCategory},
+            "drift_baseline": drift_baseline(features) if len(features) else {}}
+
+
+def risk_distribution(probabilities: np.ndarray, features: np.ndarray, tenants: Sequence[str]) -> dict[str, Any]:
+    """Deals' shares by risk category (the scorer's own rule) and their feature distribution
+    (``drift.drift_baseline``), overall and per tenant: for the open deals of a training set, what a tenant's live
+    open deals, drawn like them, should show."""
+    by_tenant = np.array(tenants)
+    return {**_risk_shares(probabilities, features),
+            "by_tenant": {tenant: _risk_shares(probabilities[by_tenant == tenant], features[by_tenant == tenant])
+                          for tenant in sorted(set(tenants))}}

@@ -66,9 +66,11 @@ def state_after_as_of(deal: CanonicalDeal, as_of: datetime) -> bool:
 
 
 def load_closed_deals(
-    data_path: Path, tenant_id: str | None, progress: Progress | None = None
+    data_path: Path, tenant_id: str | None, progress: Progress | None = None,
+    open_deals: list[tuple[CanonicalDeal, datetime]] | None = None,
 ) -> tuple[ClosedDeals, dict[str, int]]:
-    """Closed deals with a known outcome, sorted by close time; rows that could leak are dropped and counted."""
+    """Closed deals with a known outcome, sorted by close time; rows that could leak are dropped and counted.
+    The (tenant's) open deals, with their ``as_of``, are appended to ``open_deals`` when it is given."""
     progress = progress or Progress.silent()
     with progress.step(f"reading {data_path.name}", unit="rows", key="read") as tick:
         rows = read_deals(data_path, tick)
@@ -79,6 +81,8 @@ def load_closed_deals(
             dropped["other_tenant"] += 1
         elif outcome is None:
             dropped["open_or_unknown_outcome"] += 1
+            if open_deals is not None and not deal.is_closed:
+                open_deals.append((deal, as_of))
         elif deal.closed_at is None:
             dropped["no_closed_at"] += 1
         elif as_of >= as_utc(deal.closed_at):

@@ -18,7 +18,7 @@ import hashlib
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import KFold
 
+from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.drift import drift_baseline
 from dealpulse_scorer.features import FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
 from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic
@@ -44,6 +45,7 @@ from dealpulse_scorer.training.metrics import (
     baseline_probabilities,
     classification_metrics,
     reliability_table,
+    risk_distribution,
 )
 from dealpulse_scorer.training.progress import Progress
 from dealpulse_scorer.training.split import (
@@ -210,7 +212,8 @@ def train_model(
     progress = progress if progress is not None else Progress("train")
     data_path, registry = Path(data_path), ModelRegistry(registry_root)
     data_hash = file_sha256(data_path)
-    data, dropped = load_closed_deals(data_path, tenant_id, progress)
+    open_deals: list[tuple[CanonicalDeal, datetime]] = []
+    data, dropped = load_closed_deals(data_path, tenant_id, progress, open_deals)
     minimum = MIN_CLOSED_DEALS if tenant_id is None else MIN_CLOSED_DEALS_TENANT
     if len(data) < minimum:
         raise NotEnoughData(f"{len(data)} closed deals with outcomes; at least {minimum} needed")
@@ -241,10 +244,14 @@ def train_model(
         raise ParityError(f"ONNX and scikit-learn disagree by {max_error:.2e} (limit {PARITY_TOLERANCE:.0e})")
 
     reference = typical_deal(x_train, model.predict_proba(x_train)[:, 1], float(y_train.mean()))
+    # Drift compares live features with the training split's as the scorer computes them: with the shipped priors,
+    # not the out-of-fold ones the fit needed (those differ per fold, and every prior would read as drifted).
+    x_served = build_matrix(train_split.deals, train_split.as_ofs, priors)
     created_at = datetime.now(UTC)
     version = _version_name(created_at, data_hash, seed, tenant_id)
     metrics = _metrics_payload(model, model_metrics, baseline_metrics, p_test, reference, train_split, test_split)
     metrics["split"]["dropped_rows"] = dropped
+    metrics["open_deals"] = open_deal_risk(model, open_deals, priors)
     if tenant_id is not None:
         metrics["global_on_holdout"] = _compare_with_global(registry, test_split, model_metrics)
     train_seconds = time.perf_counter() - started
@@ -277,7 +284,7 @@ def train_model(
     try:
         (staged / "model.onnx").write_bytes(onnx_bytes)
         (staged / "priors.json").write_text(priors.to_json())
-        write_json_atomic(staged / "features.json", features_json_payload(reference, drift_baseline(x_train)))
+        write_json_atomic(staged / "features.json", features_json_payload(reference, drift_baseline(x_served)))
         write_json_atomic(staged / "metrics.json", metrics)
         write_json_atomic(staged / "manifest.json", manifest)
         path = registry.add_version(staged, version, tenant_id)
@@ -319,6 +326,14 @@ def _metrics_payload(
             name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, booster.feature_importances_, strict=True)
         },
     }
+
+
+def open_deal_risk(model: CalibratedClassifierCV, open_deals: Sequence[tuple[CanonicalDeal, datetime]],
+                   priors: SegmentPriors) -> dict[str, Any]:
+    """The data set's open deals scored by the trained model (``metrics.risk_distribution``)."""
+    x_open = build_matrix([deal for deal, _ in open_deals], [as_of for _, as_of in open_deals], priors)
+    p_open = model.predict_proba(x_open)[:, 1] if len(x_open) else np.empty(0)
+    return risk_distribution(p_open, x_open, [deal.tenant_id for deal, _ in open_deals])
 
 
 def _default_command(data_path: Path, registry_root: str | Path, tenant_id: str | None, seed: int) -> str:

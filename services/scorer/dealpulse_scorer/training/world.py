@@ -1,5 +1,6 @@
 """The synthetic world's fixed tables: segments with their shares and win-logit effects, products with their
-typical size and cycle, tenants and their reps. Shared by the history generator and the live demo feed.
+typical size and cycle, tenants with their reps, their CRM (which history it sends) and when DealPulse was
+connected to it. Shared by the training-data generator and the live demo feed.
 
 Serving-safe (numpy only).
 """
@@ -12,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from dealpulse_common.deal import QualificationCategory
+from dealpulse_common.deal import OPEN_STAGES, ForecastCategory, QualificationCategory, Stage
+from dealpulse_common.history import HISTORY_INPUTS
 
 # name -> (share of deals, effect on the win logit)
 INDUSTRIES: dict[str, tuple[float, float]] = {
@@ -166,6 +168,31 @@ class Rep:
     optimism: float  # how readily the rep calls a deal Commit, independent of the deal
 
 
+# How the synthetic CRMs spell stages and forecast calls (ingest's normaliser maps them to the canonical names).
+CRM_STAGE_NAMES: dict[Stage, str] = dict(zip(
+    (*OPEN_STAGES, Stage.CLOSED_WON, Stage.CLOSED_LOST),
+    ("Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation/Review", "Commit - Verbal",
+     "Closed Won", "Closed Lost"), strict=True))
+CRM_FORECAST_NAMES: dict[ForecastCategory, str] = {
+    ForecastCategory.PIPELINE: "Pipeline", ForecastCategory.BEST_CASE: "Best Case",
+    ForecastCategory.COMMIT: "Commit", ForecastCategory.OMITTED: "Omitted", ForecastCategory.CLOSED: "Closed",
+}
+
+
+@dataclass(frozen=True)
+class CrmKind:
+    """A kind of CRM: which of ``HISTORY_INPUTS`` it sends with every change (docs/MODEL.md, "Tenants")."""
+
+    name: str
+    sends: frozenset[str]
+
+
+FULL_HISTORY = CrmKind("full history", frozenset(HISTORY_INPUTS))
+# Salesforce's Opportunity has LastStageChangeDate and PushCount but no activity or amount-change count.
+STAGE_AND_PUSHES = CrmKind("stage entry and pushes", frozenset({"stage_entered_at", "close_date_push_count"}))
+NO_HISTORY = CrmKind("no history", frozenset())
+
+
 @dataclass(frozen=True)
 class TenantProfile:
     tenant_id: str
@@ -174,6 +201,8 @@ class TenantProfile:
     qualification_adoption: float  # share of deals with qualification recorded
     activity_intensity: float  # multiplies logged activity
     owners: tuple[Rep, ...]
+    crm: CrmKind = NO_HISTORY  # what history its CRM sends
+    connected_days_ago: float = 0.0  # DealPulse was connected this many days before the data set's "now"
 
 
 def tenant_id_for(index: int) -> str:
@@ -196,25 +225,51 @@ def make_reps(rng: np.random.Generator, tenant_id: str, n_reps: int) -> tuple[Re
     )
 
 
+# (CRM, connected days before "now") of demo, tenant-2, tenant-3; further tenants repeat the kinds in turn and
+# draw their connection. The history spans HISTORY_DAYS = 730 days, so tenant-2 has been watched from its first deal.
+DEFAULT_CRMS: tuple[tuple[CrmKind, float], ...] = ((STAGE_AND_PUSHES, 45.0), (FULL_HISTORY, 760.0), (NO_HISTORY, 400.0))
+
+
+def _crm_of(rng: np.random.Generator, index: int) -> tuple[CrmKind, float]:
+    if index < len(DEFAULT_CRMS):
+        return DEFAULT_CRMS[index]
+    return DEFAULT_CRMS[index % len(DEFAULT_CRMS)][0], float(rng.uniform(60, 700))
+
+
 def make_tenants(rng: np.random.Generator, n_tenants: int) -> list[TenantProfile]:
-    """The demo tenant holds 40% of deals and uses qualification on most of them; others vary."""
+    """The demo tenant holds 40% of deals and uses qualification on most of them; others vary. Each has its CRM
+    and connection from ``DEFAULT_CRMS``."""
     if n_tenants < 1:
         raise ValueError("need at least one tenant")
     tenants = []
     for index in range(n_tenants):
         tenant_id = tenant_id_for(index)
         reps = make_reps(rng, tenant_id, int(rng.integers(8, 16)))
+        effect = 0.0 if index == 0 else float(rng.normal(0, 0.25))
+        adoption = 0.85 if index == 0 else float(rng.uniform(0.2, 0.9))
+        intensity = 1.0 if index == 0 else float(rng.uniform(0.6, 1.4))
+        crm, connected_days_ago = _crm_of(rng, index)
         tenants.append(
             TenantProfile(
                 tenant_id=tenant_id,
                 share=0.4 if index == 0 else 0.6 / max(1, n_tenants - 1),
-                effect=0.0 if index == 0 else float(rng.normal(0, 0.25)),
-                qualification_adoption=0.85 if index == 0 else float(rng.uniform(0.2, 0.9)),
-                activity_intensity=1.0 if index == 0 else float(rng.uniform(0.6, 1.4)),
+                effect=effect,
+                qualification_adoption=adoption,
+                activity_intensity=intensity,
                 owners=reps,
+                crm=crm,
+                connected_days_ago=connected_days_ago,
             )
         )
     return tenants
+
+
+def tenant_profile(tenant_id: str, n_tenants: int = 3, seed: int = 0) -> TenantProfile:
+    """The profile ``generate(..., n_tenants, seed)`` gives ``tenant_id`` (its reps, CRM and connection)."""
+    for profile in make_tenants(np.random.default_rng(seed), n_tenants):
+        if profile.tenant_id == tenant_id:
+            return profile
+    raise KeyError(f"no tenant {tenant_id!r} among {n_tenants}")
 
 
 def pick(rng: np.random.Generator, table: Mapping[str, tuple[float, ...]]) -> str:
