@@ -158,6 +158,12 @@ async def test_model_performance_is_for_admins_and_reports_drift(system: Running
     assert report["predictions"]["by_model_version"] == {active: len(deals)}
     assert report["drift"]["rows"] == len(deals)
     assert len(report["drift"]["psi"]) == 22, "PSI per feature of the tenant's own traffic"
+    skew = report["skew"]
+    assert skew["reference"] == "all training open deals" and skew["reference_deals"] > 0
+    assert skew["open_deals"] == len(deals) and abs(sum(skew["live_shares"].values()) - 1) < 1e-3
+    assert set(skew["training_shares"]) == set(skew["difference_pp"]) == {"low", "medium", "high", "critical"}
+    assert len(skew["psi"]) == 22, "PSI per feature of the live open deals against training's"
+    assert skew["skewed"] == bool(skew["skewed_categories"] or skew["skewed_features"])
 
     async def psi_exported() -> bool:
         async with httpx.AsyncClient(base_url=system.url("scorer"), timeout=5) as client:

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import numpy as np
 from pydantic import BaseModel, Field
 
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import RiskCategory, utcnow
 from dealpulse_scorer import store
-from dealpulse_scorer.drift import DriftMonitor
+from dealpulse_scorer.drift import DriftMonitor, population_stability
 from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.serving import ServingModels
 
@@ -38,15 +39,20 @@ class PredictionDistribution(BaseModel):
 
 
 class SkewReport(BaseModel):
-    """Live traffic against what the model was trained on: the risk categories of the tenant's open deals next to
-    those of the training set's open deals (scored by the same version), and the features that drifted."""
+    """The tenant's open deals as scored live against the training set's open deals scored by the same version:
+    risk-category shares and the PSI of every feature (the latest feature vector of each open deal)."""
 
-    live_shares: dict[str, float] = Field(description="Share of the tenant's open deals per risk category (latest "
-                                                      "score of each, within the window)")
+    reference: str = Field(description="Which training open deals: the tenant's own when the training set held "
+                                       "them, else all of them")
+    reference_deals: int = Field(description="Training open deals the reference rests on")
+    open_deals: int = Field(description="Live open deals compared (latest score of each, within the window)")
+    live_shares: dict[str, float] = Field(description="Share of the live open deals per risk category")
     training_shares: dict[str, float] | None = Field(
-        description="Share of the training set's open deals per risk category under this version (none for a "
-                    "version trained before this was recorded)")
+        description="Share of the reference's deals per risk category (none for a version trained before this "
+                    "was recorded)")
     difference_pp: dict[str, float] = Field(description="live − training, in percentage points")
+    psi: dict[str, float] = Field(description="PSI per feature, live open deals against the reference (empty below "
+                                              "min_rows live open deals)")
     share_threshold_pp: float = Field(description="A category further apart than this counts as skewed")
     psi_threshold: float = Field(description="A feature with PSI above this counts as skewed")
     skewed_categories: list[str]
@@ -54,17 +60,38 @@ class SkewReport(BaseModel):
     skewed: bool
 
 
-def skew_report(by_category: dict[str, int], training: dict[str, Any] | None, psi: dict[str, float]) -> SkewReport:
+def training_reference(metrics: dict[str, Any], tenant_id: str) -> tuple[str, dict[str, Any] | None]:
+    """The training open deals to compare a tenant's live ones with: its own if the training set had them."""
+    open_deals = metrics.get("open_deals")
+    if not open_deals:
+        return "none recorded", None
+    own = open_deals.get("by_tenant", {}).get(tenant_id)
+    if own and own.get("count"):
+        return f"training open deals of tenant {tenant_id}", dict(own)
+    return "all training open deals", dict(open_deals)
+
+
+def skew_report(by_category: dict[str, int], reference: tuple[str, dict[str, Any] | None],
+                psi: dict[str, float]) -> SkewReport:
+    name, training = reference
     total = sum(by_category.values())
     live = {category: round(count / total, 4) if total else 0.0 for category, count in by_category.items()}
     shares = training.get("shares") if training else None
     difference = ({c: round(100 * (live.get(c, 0.0) - float(shares.get(c, 0.0))), 1) for c in live}
                   if shares and total else {})
     categories = sorted(c for c, pp in difference.items() if abs(pp) > SKEWED_SHARE_PP)
-    features = sorted(name for name, value in psi.items() if value > MAJOR_SHIFT)
-    return SkewReport(live_shares=live, training_shares=shares, difference_pp=difference,
+    features = sorted(feature for feature, value in psi.items() if value > MAJOR_SHIFT)
+    return SkewReport(reference=name, reference_deals=int(training.get("count", 0)) if training else 0,
+                      open_deals=total, live_shares=live, training_shares=shares, difference_pp=difference, psi=psi,
                       share_threshold_pp=SKEWED_SHARE_PP, psi_threshold=MAJOR_SHIFT, skewed_categories=categories,
                       skewed_features=features, skewed=bool(categories or features))
+
+
+def _open_deal_psi(reference: dict[str, Any] | None, rows: np.ndarray, min_rows: int) -> dict[str, float]:
+    baseline = reference.get("drift_baseline") if reference else None
+    if not baseline or len(rows) < min_rows:
+        return {}
+    return {name: round(value, 4) for name, value in population_stability(baseline, rows).items()}
 
 
 class ModelPerformance(BaseModel):
@@ -93,6 +120,8 @@ async def performance(
     since = utcnow() - timedelta(days=window_days)
     async with tenant_transaction(pool, tenant_id) as conn:
         counts = await store.prediction_distribution(conn, tenant_id, since)
+        open_features = await store.open_deal_features(conn, tenant_id, since)
+    reference = training_reference(model.metrics, tenant_id)
     total = sum(int(r["deals"]) for r in counts)
     by_category = {category.value: 0 for category in RiskCategory}
     by_version: dict[str, int] = {}
@@ -111,6 +140,6 @@ async def performance(
         predictions=PredictionDistribution(since=since, open_deals=total, by_category=by_category,
                                            by_model_version=by_version,
                                            mean_win_probability=round(mean, 4) if mean is not None else None),
-        skew=skew_report(by_category, model.metrics.get("open_deals"), psi),
+        skew=skew_report(by_category, reference, _open_deal_psi(reference[1], open_features, min_rows)),
         history=registry.history(model.tenant_id)[-HISTORY_ENTRIES:],
     )

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import numpy as np
+
+from dealpulse_scorer.features import N_FEATURES
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ async def prediction_distribution(
         tenant_id, since,
     )
     return rows
+
+
+async def open_deal_features(conn: asyncpg.Connection, tenant_id: str, since: datetime) -> np.ndarray:
+    """The latest feature vector of each open deal scored since ``since`` (rows × features)."""
+    rows = await conn.fetch("SELECT features FROM deal_risk WHERE tenant_id = $1 AND NOT is_closed AND scored_at >= $2",
+                            tenant_id, since)
+    return np.asarray([list(r["features"]) for r in rows], dtype=np.float32).reshape(len(rows), N_FEATURES)
 
 
 async def save_scores(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[ScoreRow]) -> None:
