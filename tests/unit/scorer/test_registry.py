@@ -152,3 +152,17 @@ def test_demo_bootstrap_trains_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert ModelRegistry(tmp_path / "registry").active_version() == version
     monkeypatch.setattr(train_module, "train", lambda *a, **k: pytest.fail("must not retrain"))
     assert train_module.train_and_promote_demo(tmp_path / "registry", tmp_path / "data", n_deals=1500) == version
+
+
+def test_demo_bootstrap_retrains_a_model_of_an_older_feature_meaning(tmp_path: Path) -> None:
+    from dealpulse_scorer.training import train as train_module
+
+    registry = ModelRegistry(tmp_path / "registry")
+    old = train_module.train_and_promote_demo(registry.root, tmp_path / "data", n_deals=1500)
+    features_path = registry.version_dir(old) / "features.json"
+    payload = json.loads(features_path.read_text())
+    del payload["feature_version"]  # as the registry of an earlier release holds it
+    features_path.write_text(json.dumps(payload))
+    new = train_module.train_and_promote_demo(registry.root, tmp_path / "data", n_deals=1500)
+    assert new != old and registry.active_version() == new
+    assert list((tmp_path / "data").glob("demo-deals-v*.csv")), "the data set names its generator version"

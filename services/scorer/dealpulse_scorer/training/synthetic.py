@@ -42,6 +42,9 @@ from dealpulse_scorer.training.world import (
 
 __all__ = ["ANCHOR", "draw_deals", "generate", "lives", "read_deals", "write_csv", "write_deals"]
 
+# Bumped whenever the same seed would generate different rows, so a demo data set written by an older generator
+# is not reused (2: rows are replays of each deal's deliveries).
+DATA_VERSION = 2
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # the generated data set's "now"; fixed so a seed reproduces a file
 HISTORY_DAYS = 730
 TARGET_WIN_RATE = 0.32  # on closed deals; the intercept is solved for it

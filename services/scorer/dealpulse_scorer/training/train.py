@@ -38,7 +38,13 @@ from sklearn.model_selection import KFold
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.drift import drift_baseline
 from dealpulse_scorer.features import FEATURE_NAMES, N_FEATURES, SegmentPriors, build_matrix
-from dealpulse_scorer.model import ModelRegistry, NoActiveModel, features_json_payload, write_json_atomic
+from dealpulse_scorer.model import (
+    IncompatibleModel,
+    ModelRegistry,
+    NoActiveModel,
+    features_json_payload,
+    write_json_atomic,
+)
 from dealpulse_scorer.training.dataset import write_csv
 from dealpulse_scorer.training.metrics import (
     BASELINE_METHOD,
@@ -55,7 +61,7 @@ from dealpulse_scorer.training.split import (
     load_closed_deals,
     time_split,
 )
-from dealpulse_scorer.training.synthetic import generate
+from dealpulse_scorer.training.synthetic import DATA_VERSION, generate
 
 GB_PARAMS: dict[str, Any] = {
     "n_estimators": 150,
@@ -343,6 +349,14 @@ def _default_command(data_path: Path, registry_root: str | Path, tenant_id: str 
     )
 
 
+def _servable(registry: ModelRegistry, version: str) -> bool:
+    try:
+        registry.load(version)
+    except IncompatibleModel:
+        return False
+    return True
+
+
 def train_and_promote_demo(
     registry_root: str | Path,
     data_dir: str | Path,
@@ -353,13 +367,14 @@ def train_and_promote_demo(
     force: bool = False,
 ) -> str:
     """For ``make run``: return the active global version, first generating a demo data set, training on
-    it and promoting the result when no global model is active (or when ``force``). An existing demo file
-    with the same size is reused, so a rerun trains on the same data."""
+    it and promoting the result when no global model is active, when the active one was trained on an older
+    meaning of the features (an upgrade), or when ``force``. An existing demo file of the same generator version
+    and size is reused, so a rerun trains on the same data."""
     registry = ModelRegistry(registry_root)
     active = registry.active_version()
-    if active is not None and not force:
+    if active is not None and not force and _servable(registry, active):
         return active
-    data_path = Path(data_dir) / f"demo-deals-{n_deals}-{n_tenants}-{seed}.csv"
+    data_path = Path(data_dir) / f"demo-deals-v{DATA_VERSION}-{n_deals}-{n_tenants}-{seed}.csv"
     if not data_path.is_file():
         write_csv(generate(n_deals, n_tenants, seed), data_path)
     version = train(data_path, registry_root, seed=seed)
