@@ -41,6 +41,7 @@ def replay_row(tenant_id: str, deal_id: str, replay: DealReplay, as_of: datetime
     """A training row: the deal as its replay knew it at ``as_of`` (fields and history) and its outcome (won,
     closed_at), or None for a deal still open. The one row builder of every training source."""
     fields = {column: replay.snapshot.get(column) for column in DEAL_COLUMNS if column not in LABEL_COLUMNS}
+    fields.update({column: json.dumps(replay.snapshot.get(column) or {}, sort_keys=True) for column in JSON_COLUMNS})
     fields.update(tenant_id=tenant_id, deal_id=deal_id,
                   source_modified_at=replay.modified_at.isoformat() if replay.modified_at else None,
                   is_closed=outcome is not None, is_won=outcome[0] if outcome else None,

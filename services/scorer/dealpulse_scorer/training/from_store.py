@@ -3,10 +3,12 @@
 
 Observation moments (docs/MODEL.md, "Training from the live store"):
 
-* a closed deal once, at ``first seen + u × (closed − first seen)`` with ``u`` in [0.2, 0.95) fixed by a hash of
-  its id — somewhere in the life DealPulse saw, as the synthetic generator observes its closed deals; its outcome
-  (won or lost, closed_at) comes from its last change;
-* an open deal at ``as_of`` (the export's moment), after every change up to then.
+* a closed deal once, as the scorer scored it at its last change up to ``first seen + u × (closed − first seen)``,
+  ``u`` in [0.2, 0.95) fixed by a hash of its id — somewhere in the life DealPulse saw, as the synthetic generator
+  observes its closed deals; its outcome (won or lost, closed_at) comes from its last change;
+* an open deal as the scorer scored it at its last change up to the export's moment.
+
+A row's ``as_of`` is that change's time: the scorer scores a deal as of each change, so a row is a score it gave.
 
 Pure: ``dealpulse export-training`` reads the changes and writes the rows.
 """
@@ -95,7 +97,7 @@ def deal_row(tenant_id: str, deal_id: str, log: Sequence[LoggedChange], *, as_of
         replay = _replay_until(log, as_of)
         if replay.modified_at is None:
             return "first seen after --as-of"
-        return replay_row(tenant_id, deal_id, replay, as_of, outcome=None)
+        return replay_row(tenant_id, deal_id, replay, replay.modified_at, outcome=None)
     closed_at, final = closing
     observed = first_seen + observation_fraction(tenant_id, deal_id) * (closed_at - first_seen)
     replay = _replay_until(log, observed)
@@ -103,7 +105,7 @@ def deal_row(tenant_id: str, deal_id: str, log: Sequence[LoggedChange], *, as_of
         return "never seen open"
     if since is not None and closed_at.date() < since:
         return "closed before --since"
-    return replay_row(tenant_id, deal_id, replay, observed, outcome=(bool(final.get("is_won")), closed_at))
+    return replay_row(tenant_id, deal_id, replay, replay.modified_at, outcome=(bool(final.get("is_won")), closed_at))
 
 
 def training_rows(tenant_id: str, logs: Iterable[tuple[str, Sequence[LoggedChange]]], *, as_of: datetime,

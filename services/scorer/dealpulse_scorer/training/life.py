@@ -15,15 +15,15 @@ Serving-safe (numpy only, via ``world``).
 from __future__ import annotations
 
 import bisect
-import json
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dealpulse_common.deal import OPEN_STAGES, ForecastCategory, Stage
 from dealpulse_common.history import ACTIVITY_WINDOW, HISTORY_KEY, DealReplay, merge_snapshot
+from dealpulse_scorer.training.dataset import replay_row
 from dealpulse_scorer.training.world import CRM_STAGE_NAMES, Rep, TenantProfile
 
 FORECASTS = (ForecastCategory.OMITTED, ForecastCategory.PIPELINE, ForecastCategory.BEST_CASE, ForecastCategory.COMMIT)
@@ -305,21 +305,5 @@ def training_row(life: DealLife) -> dict[str, Any] | None:
     folded = replay(life.deliveries, life.observed_until)
     if folded is None or folded.modified_at is None:
         return None
-    as_of = folded.modified_at
-    history = folded.history(as_of)
-    snapshot = folded.snapshot
-    closed = life.closed_at is not None
-    return {
-        **snapshot,
-        "tenant_id": life.draw.tenant.tenant_id,
-        "deal_id": life.deal_id,
-        "qualification": json.dumps(snapshot.get("qualification") or {}, sort_keys=True),
-        "custom": json.dumps(snapshot.get("custom") or {}, sort_keys=True),
-        "source_modified_at": iso(as_of),
-        "is_closed": closed,
-        "is_won": life.draw.won if closed else None,
-        "closed_at": life.closed_at.isoformat() if life.closed_at is not None else None,
-        **{name: value.isoformat() if isinstance(value, datetime | date) else value
-           for name, value in history.model_dump().items()},
-        "as_of": as_of.isoformat(),
-    }
+    outcome = (life.draw.won, life.closed_at) if life.closed_at is not None else None
+    return replay_row(life.draw.tenant.tenant_id, life.deal_id, folded, folded.modified_at, outcome)
