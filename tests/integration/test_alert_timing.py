@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from dealpulse_alerts.scheduler import Scheduler, SchedulerConfig
 from dealpulse_common.db import create_pool
 from dealpulse_common.events import utcnow
+from dealpulse_scorer.features import N_FEATURES
 from tests.alert_fakes import SlackFake, SmtpSink
 from tests.alert_setup import (
     MANAGER,
@@ -199,12 +200,15 @@ async def _decided(system: RunningSystem, before: dict[str, float], **more: int)
 
 async def _scored_deal(system: RunningSystem, tenant: Tenant, deal_id: str, risk: int, amount: float,
                        currency: str, owner_id: str) -> None:
-    """A deal's latest score in the read model, as the scorer writes it."""
+    """A deal's latest score in the read model, as the scorer writes it (a risk the digest's order can rest on,
+    which a model's score cannot promise): a valid deal and feature vector, so a re-score can read it back."""
     category = "critical" if risk > 75 else "high" if risk > 50 else "medium" if risk > 25 else "low"
-    payload = {"deal": {"deal_id": deal_id, "name": None, "currency": currency}, "factors": [{"label": "Stalled"}]}
+    deal = {"tenant_id": tenant.tenant_id, "deal_id": deal_id, "name": None, "currency": currency, "amount": amount,
+            "owner_id": owner_id}
+    payload = {"deal": deal, "factors": [{"label": "Stalled"}]}
     await system.admin_fetch(
         "INSERT INTO deal_risk (tenant_id, deal_id, source_event_id, risk_score, risk_category, win_probability, "
         "amount, owner_id, is_closed, features, payload, source_modified_at, scored_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, '{}', $9::jsonb, now(), now())",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10::jsonb, now(), now())",
         tenant.tenant_id, deal_id, f"e-{deal_id}", risk, category, (100 - risk) / 100, amount, owner_id,
-        json.dumps(payload))
+        [0.0] * N_FEATURES, json.dumps(payload))
