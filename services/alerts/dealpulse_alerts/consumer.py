@@ -21,8 +21,10 @@ from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.handlers import (
     AlertRules,
     Candidate,
+    PastScore,
     alert_event,
     compose_alert,
+    may_jump,
     scored_candidates,
     verdict_candidates,
 )
@@ -77,8 +79,10 @@ class AlertsConsumer:
         return []
 
     async def _alert_batch(self, events: list[CloudEvent]) -> _BatchResult:
-        await self._cards.remember([e for e in events if isinstance(e, DealScored)])
-        candidates = {event.id: found for event in events if (found := self._candidates(event))}
+        scored = [e for e in events if isinstance(e, DealScored)]
+        await self._cards.remember(scored)
+        lowest = await self._lowest_recent_scores(scored)
+        candidates = {event.id: found for event in events if (found := self._candidates(event, lowest))}
         result = _BatchResult()
         if not candidates:
             return result
@@ -98,9 +102,24 @@ class AlertsConsumer:
         await self._publish(result)
         return result
 
-    def _candidates(self, event: CloudEvent) -> list[Candidate]:
+    async def _lowest_recent_scores(self, scored: list[DealScored]) -> dict[str, PastScore | None]:
+        """Per scored event that could be a risk jump, the deal's lowest stored score of the jump window before it."""
+        by_tenant: dict[str, list[DealScored]] = defaultdict(list)
+        for event in scored:
+            if may_jump(event.data, self._config.rules):
+                by_tenant[event.tenantid].append(event)
+        lowest: dict[str, PastScore | None] = {}
+        for tenant_id, tenant_events in by_tenant.items():
+            async with tenant_transaction(self._pool, tenant_id) as conn:
+                found = await store.lowest_recent_scores(
+                    conn, tenant_id, [(e.dealid, e.data.scored_at) for e in tenant_events],
+                    self._config.rules.risk_jump_window)
+            lowest.update(zip((e.id for e in tenant_events), found, strict=True))
+        return lowest
+
+    def _candidates(self, event: CloudEvent, lowest: dict[str, PastScore | None]) -> list[Candidate]:
         if isinstance(event, DealScored):
-            return scored_candidates(event, self._config.rules)
+            return scored_candidates(event, self._config.rules, lowest.get(event.id))
         if isinstance(event, DealVerdict):
             return verdict_candidates(event)
         raise TypeError(f"alerts consumes scores and verdicts, not {type(event).__name__}")
@@ -122,7 +141,7 @@ class AlertsConsumer:
                     result.to_publish.append(alert_event(event.tenantid, event.dealid, admission.stored,
                                                          event.traceparent))
                 return
-            alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
+            alert = compose_alert(candidate, event, self._config.dashboard_url,
                                   cards.get((event.tenantid, event.dealid)))
             alert, deliveries = await plan_deliveries(conn, alert, first_score(event), utcnow())
             if await store.insert_alert(conn, alert):
