@@ -43,9 +43,9 @@ SCHEMA_REF = "#/components/schemas/{model}"
 KEY = {"type": "string", "description": "{tenant_id}:{deal_id}: every event of a deal is on one partition, in order"}
 DESCRIPTION = """DealPulse's services talk only through these Kafka topics. Every message is a CloudEvents 1.0
 envelope in JSON (structured mode: the attributes and `data` in the value), keyed by `{tenant_id}:{deal_id}`, with
-the extensions `tenantid`, `dealid` and `traceparent` (W3C trace context). Delivery is at least once: a consumer dedupes by the
-event `id`, which is derived from what caused the event, so a replay carries the same id. Schema changes are
-additive (ignore fields you do not know); a breaking change is a new `.v2` topic. A Slack bot reads
+the extensions `tenantid`, `dealid` and `traceparent` (W3C trace context). Delivery is at least once: a consumer
+dedupes by the event `id`, which is derived from what caused the event, so a replay carries the same id. Schema
+changes are additive (ignore fields you do not know); a breaking change is a new `.v2` topic. A Slack bot reads
 `deal.alerts.v1`: each message is one alert, its `data.slack_blocks` ready to post.""".replace("\n", " ")
 
 
@@ -64,10 +64,11 @@ def document() -> dict[str, Any]:
 
 def rendered() -> str:
     header = "# Generated from the event models by `python -m dealpulse_common.asyncapi docs/asyncapi.yaml`.\n"
-    return header + yaml.dump(document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=118)
+    text: str = yaml.dump(document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=118)
+    return header + text
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # pyyaml ships no type hints
     """Text with line breaks as YAML literal blocks, so descriptions read as written; no anchors or aliases."""
 
     def ignore_aliases(self, data: Any) -> bool:
