@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,11 @@ from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.system import SeedTenant, running_system
 
-BENCH_PORT_OFFSET = 2000
+# Every port of a bench system is moved by this much (DEALPULSE_BENCH_PORT_OFFSET), so a bench can run beside a
+# development system, a test run or another bench on other offsets; its data directory is its own too (a fresh
+# start wipes it).
+BENCH_PORT_OFFSET = int(os.environ.get("DEALPULSE_BENCH_PORT_OFFSET", "2000"))
+BENCH_STACK = "bench" if BENCH_PORT_OFFSET == 2000 else f"bench-{BENCH_PORT_OFFSET}"
 
 
 @dataclass
@@ -53,7 +58,7 @@ def _rss_mb(process: psutil.Process) -> float:
 
 @contextmanager
 def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
-    with running_system(stack_name="bench", port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
+    with running_system(stack_name=BENCH_STACK, port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
                         tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING"},
                         ready_timeout_s=90) as system:
         yield BenchSystem(system.require_embedded_stack(), system.supervisor)
