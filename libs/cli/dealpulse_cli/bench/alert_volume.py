@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from dealpulse_cli.bench.harness import BenchSystem, bench_system
+from dealpulse_cli.bench.harness import BenchSystem, bench_system, feed_for
 from dealpulse_cli.bench.report import write_section
 from dealpulse_cli.demo_feed import DemoCrm
 from dealpulse_common.auth import issue_token
@@ -82,14 +82,8 @@ async def measure(system: BenchSystem, secret: str, duration_s: float, rate: flo
                   initial_deals: int) -> dict[str, Any]:
     """Run the demo feed for ``duration_s`` (bounded), let the pipeline catch up, and count the alerts."""
     await _first_score_critical_to_digest(system)
-    stop = asyncio.Event()
     crm = DemoCrm(system.supervisor.url("ingest"), ALERTS_TENANT, secret)
-    started = time.monotonic()
-    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop))
-    await asyncio.wait({feed}, timeout=duration_s)
-    stop.set()
-    await feed
-    fed_s = time.monotonic() - started
+    fed_s = await feed_for(crm, duration_s, rate, initial_deals)
     database = await asyncpg.connect(system.stack.admin_database_url)
     try:
         counts = await _settled(database)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
 
+from dealpulse_cli.demo_feed import DemoCrm
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.system import SeedTenant, running_system
@@ -62,3 +65,14 @@ def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
                         tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING"},
                         ready_timeout_s=90) as system:
         yield BenchSystem(system.require_embedded_stack(), system.supervisor)
+
+
+async def feed_for(crm: DemoCrm, duration_s: float, rate: float, initial_deals: int) -> float:
+    """Run the demo CRM for ``duration_s`` at most, then stop it; the seconds it actually ran."""
+    stop = asyncio.Event()
+    started = time.monotonic()
+    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop))
+    await asyncio.wait({feed}, timeout=duration_s)
+    stop.set()
+    await feed
+    return time.monotonic() - started
