@@ -8,8 +8,10 @@ never reached the topic, and never raises a second one for the same event.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TypeAlias
 
@@ -34,8 +36,10 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict, utcnow
 from dealpulse_common.kafka import EventPublisher, Outgoing
-from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
+from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated, retry_transient
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
+
+log = logging.getLogger(__name__)
 
 SourceEvent: TypeAlias = DealScored | DealVerdict
 
@@ -110,12 +114,35 @@ class AlertsConsumer:
                 by_tenant[event.tenantid].append(event)
         lowest: dict[str, PastScore | None] = {}
         for tenant_id, tenant_events in by_tenant.items():
+            asked = [(e.dealid, e.data.scored_at) for e in tenant_events]
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                found = await store.lowest_recent_scores(
-                    conn, tenant_id, [(e.dealid, e.data.scored_at) for e in tenant_events],
-                    self._config.rules.risk_jump_window)
+                found = await self._lowest_in(conn, tenant_id, asked)
             lowest.update(zip((e.id for e in tenant_events), found, strict=True))
         return lowest
+
+    async def _lowest_in(self, conn: asyncpg.Connection, tenant_id: str,
+                         asked: list[tuple[str, datetime]]) -> list[PastScore | None]:
+        """All of a tenant's look-ups in one query; if one event's data makes it fail (a deal id PostgreSQL cannot
+        hold), one by one, each in a savepoint: that event has no stored score, and is dead-lettered where it is
+        stored, while its neighbours go on."""
+        window = self._config.rules.risk_jump_window
+        try:
+            async with conn.transaction():
+                return await store.lowest_recent_scores(conn, tenant_id, asked, window)
+        except TRANSIENT:
+            raise
+        except POISON:
+            log.warning("a deal of a batch of %d cannot be looked up; looking them up one by one", len(asked))
+        found: list[PastScore | None] = []
+        for one in asked:
+            try:
+                async with conn.transaction():
+                    found.extend(await store.lowest_recent_scores(conn, tenant_id, [one], window))
+            except TRANSIENT:
+                raise
+            except POISON:
+                found.append(None)
+        return found
 
     def _candidates(self, event: CloudEvent, lowest: dict[str, PastScore | None]) -> list[Candidate]:
         if isinstance(event, DealScored):
