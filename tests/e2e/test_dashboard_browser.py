@@ -1,5 +1,5 @@
 """The dashboard in a real browser (Debian's headless Chromium): a webhook's score appears live, a deletion
-removes it."""
+removes it, an alert's deep link (#deal=ID) opens that deal, asking for sign-in when there is no token."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.support import RunningSystem, deal_change, poll_until
+from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -19,13 +19,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @asynccontextmanager
-async def _dashboard(system: RunningSystem, token: str) -> AsyncIterator[Page]:
-    """The dashboard page opened with ``token`` in a fresh headless Chromium, closed afterwards."""
+async def _dashboard(system: RunningSystem, token: str | None, fragment: str = "") -> AsyncIterator[Page]:
+    """The dashboard page opened with ``token`` (none: signed out) and ``fragment`` (``deal=ID``) in a fresh headless
+    Chromium, closed afterwards."""
+    hash_part = "&".join(part for part in (f"token={token}" if token else "", fragment) if part)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(f"{system.url('gateway')}/#token={token}")
+            await page.goto(f"{system.url('gateway')}/" + (f"#{hash_part}" if hash_part else ""))
             yield page
         finally:
             await browser.close()
@@ -78,6 +80,53 @@ async def test_dashboard_refuses_a_bad_token_visibly(system: RunningSystem) -> N
     async with _dashboard(system, "not-a-token") as page:
         await expect(page.locator("#notice")).to_be_visible(timeout=15_000)
         await expect(page.locator("#deal-rows tr")).to_have_count(0)
+
+
+async def _scored_deal(system: RunningSystem, tenant: Tenant, token: str, deal_id: str, name: str) -> int:
+    """A deal sent through the CRM webhook, once scored: its stored risk score."""
+    change = deal_change(deal_id, "2026-11-20T10:00:00Z", name=name, account_name="Linked Ltd", amount=52_000,
+                         stage="Proposal", owner_id="rep-7")
+    assert (await system.send_change(tenant, change)).status_code == 202
+    async with httpx.AsyncClient(base_url=system.url("gateway"),
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        return await poll_until(lambda: _score(client, deal_id))
+
+
+async def test_an_alerts_deep_link_opens_the_deal(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    token = system.token(tenant, role="manager", user="mgr-1")
+    risk = await _scored_deal(system, tenant, token, "D-link", "Linked Ltd expansion")
+    # Opened from an alert: the dashboard's address with #deal=ID, the token given once in the same fragment
+    async with _dashboard(system, token, "deal=D-link") as page:
+        detail = page.locator("#deal-detail")
+        await expect(detail).to_be_visible(timeout=15_000)
+        await expect(page.locator("#detail-title")).to_have_text("Linked Ltd expansion")
+        await expect(page.locator("#detail-risk")).to_have_text(str(risk))
+        assert page.url.endswith("/#deal=D-link"), "the token leaves the address bar, the deal stays"
+        # A second deep link in the same tab (the feed's "open deal") and a reload open the deal too
+        await _scored_deal(system, tenant, token, "D-other", "Other Co renewal")
+        await page.goto(f"{system.url('gateway')}/#deal=D-other")
+        await expect(page.locator("#detail-title")).to_have_text("Other Co renewal", timeout=15_000)
+        await page.reload()
+        await expect(page.locator("#detail-title")).to_have_text("Other Co renewal", timeout=15_000)
+        # An unknown deal says so
+        await page.goto(f"{system.url('gateway')}/#deal=D-missing")
+        await expect(page.locator("#detail-facts")).to_contain_text("No such deal", timeout=15_000)
+
+
+async def test_a_deep_link_without_a_token_asks_to_sign_in_then_opens_the_deal(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    token = system.token(tenant, role="manager", user="mgr-1")
+    await _scored_deal(system, tenant, token, "D-signin", "Sign In Co renewal")
+    async with _dashboard(system, None, "deal=D-signin") as page:
+        await expect(page.locator("#signin")).to_be_visible(timeout=15_000)
+        await expect(page.locator("#notice")).to_contain_text("Sign in to open deal D-signin")
+        await expect(page.locator("#deal-detail")).to_be_hidden()
+        await page.fill("#signin-token", token)
+        await page.click("#signin button[type=submit]")
+        await expect(page.locator("#detail-title")).to_have_text("Sign In Co renewal", timeout=15_000)
+        await expect(page.locator("#signin")).to_be_hidden()
+        await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
 
 
 async def _score(client: httpx.AsyncClient, deal_id: str) -> int | None:

@@ -106,6 +106,38 @@ async def test_verdict_and_alert_follow_a_critical_deal(system: RunningSystem) -
         "SELECT 1 FROM verdicts WHERE tenant_id = $1 AND deal_id = 'D-crit'", tenant.tenant_id))
 
 
+async def test_the_stream_carries_a_verdict_only_when_it_changes(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("vchg")
+    stream = await StreamClient.connect(system.ws_url(), system.token(tenant))
+    stalled = {"amount": 250_000, "stage": "Prospecting", "created_at": "2025-06-01T00:00:00Z",
+               "expected_close_date": "2026-10-01", "last_activity_at": "2026-05-01T00:00:00Z"}
+    try:
+        first = deal_change("D-v", "2026-11-20T10:00:00Z", name="Verdict Co", event_id="v-1", **stalled)
+        assert (await system.send_change(tenant, first)).status_code == 202
+        await stream.wait_for(lambda m: m.get("kind") == "verdict" and m["event"]["dealid"] == "D-v")
+        # A renamed deal: a new score and verdict, the same judgement; then the rep calls it Commit, which the
+        # deal's (absent) qualification does not admit: a new judgement.
+        renamed = deal_change("D-v", "2026-11-20T11:00:00Z", name="Verdict Co (renamed)", event_id="v-2")
+        committed = deal_change("D-v", "2026-11-20T12:00:00Z", forecast_category="Commit", event_id="v-3")
+        for change in (renamed, committed):
+            assert (await system.send_change(tenant, change)).status_code == 202
+        # One deal, one partition: the committed verdict arrives after anything the rename streamed.
+        seen: list[dict[str, Any]] = []
+
+        def committed_verdict(message: dict[str, Any]) -> bool:
+            seen.append(message)
+            return message.get("kind") == "verdict" and message["event"]["data"]["rep_forecast"] == "commit"
+        changed = await stream.wait_for(committed_verdict)
+        assert changed["event"]["data"]["commit_admission"] != "not_applicable"
+        assert changed["event"]["data"]["changed"] is True
+        assert [m for m in seen if m.get("kind") == "verdict"] == [changed], "an unchanged verdict was streamed"
+    finally:
+        await stream.close()
+    stored = await system.admin_fetch("SELECT payload->>'changed' AS changed FROM verdicts WHERE tenant_id = $1 "
+                                      "ORDER BY decided_at", tenant.tenant_id)
+    assert [row["changed"] for row in stored] == ["true", "false", "true"]
+
+
 @pytest.mark.parametrize(("currency", "amount"), [("JPY", 12_000_000), ("EUR", 15_000_000)])
 async def test_a_large_deal_in_its_own_currency_is_accepted_and_scored(
         system: RunningSystem, currency: str, amount: int) -> None:

@@ -19,8 +19,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from dealpulse_alerts.scheduler import Scheduler, SchedulerConfig
 from dealpulse_common.db import create_pool
-from dealpulse_common.events import utcnow
+from dealpulse_common.events import DealScored, ScoreDelta, utcnow
+from dealpulse_scorer.explain import risk_category
 from dealpulse_scorer.features import N_FEATURES
+from tests import events
 from tests.alert_fakes import SlackFake, SmtpSink
 from tests.alert_setup import (
     MANAGER,
@@ -122,6 +124,27 @@ async def test_the_throttle_and_a_snooze_decide_what_is_sent_next(system: Runnin
     assert {r["deal_id"]: r["n"] for r in rows} == {"D-snoozed": 1, "D-again": 2, "D-throttled": 1}
 
 
+async def test_three_rises_of_10_within_a_week_raise_one_risk_jump_measured_from_the_weeks_lowest_score(
+        system: RunningSystem) -> None:
+    """40 -> 50 -> 60 over five days, as the scorer stores and publishes them: the second step is +10 over the
+    previous score but +20 over the week's lowest, and only it raises a risk jump."""
+    tenant = await system.new_tenant("jump")
+    now = utcnow()
+    steps = [(40, now - timedelta(days=5)), (50, now - timedelta(days=3)), (60, now)]
+    scores = [_rising_score(tenant, "D-creep", risk, at, steps[n - 1] if n else None)
+              for n, (risk, at) in enumerate(steps)]
+    for score in scores:  # the scorer commits a score before it publishes it
+        await _store_score(system, score)
+    await publish_scores(system, scores[1:])
+    [alert] = await poll_until(lambda: _alerts_of(system, tenant, "D-creep"), timeout=30)
+    payload = json.loads(alert["payload"])
+    assert payload["alert_type"] == "risk_jump"
+    assert payload["source_event_id"] == scores[2].id
+    assert "risk rose from 40 to 60 (+20) in 5 days" in payload["summary"]
+    await poll_until(lambda: _published(system, tenant, alert["alert_id"]), timeout=30)  # the batch is done
+    assert len(await system.admin_fetch("SELECT 1 FROM alerts WHERE tenant_id = $1", tenant.tenant_id)) == 1
+
+
 async def test_slack_buttons_need_slacks_signature_and_a_false_alarm_lowers_precision(
         system: RunningSystem, slack: SlackFake) -> None:
     tenant = await tenant_with_team(system, "buttons")
@@ -181,6 +204,33 @@ async def _alerts_of(system: RunningSystem, tenant: Tenant, deal_id: str, at_lea
     return rows if len(rows) >= at_least else None
 
 
+async def _published(system: RunningSystem, tenant: Tenant, alert_id: str) -> bool:
+    rows = await system.admin_fetch("SELECT 1 FROM alerts WHERE tenant_id = $1 AND alert_id = $2 "
+                                    "AND published_at IS NOT NULL", tenant.tenant_id, alert_id)
+    return bool(rows)
+
+
+def _rising_score(tenant: Tenant, deal_id: str, risk: int, at: datetime,
+                  previous: tuple[int, datetime] | None) -> DealScored:
+    since = None if previous is None else ScoreDelta(previous_risk_score=previous[0], previous_scored_at=previous[1],
+                                                     delta=risk - previous[0], changes=[])
+    deal = events.deal(tenant.tenant_id, deal_id, name="Creeping Co", amount=20_000, owner_id=OWNER.user_id)
+    data = events.scored_data(deal, risk_score=risk, scored_at=at, since_previous=since,
+                              previous_category=None if previous is None else risk_category(previous[0]),
+                              source_event_id=f"crm-{deal_id}-{risk}")
+    return events.scored_event(data)
+
+
+async def _store_score(system: RunningSystem, score: DealScored) -> None:
+    """The score's history row, as the scorer writes it before publishing."""
+    data = score.data
+    await system.admin_fetch(
+        "INSERT INTO risk_scores (tenant_id, source_event_id, deal_id, risk_score, risk_category, win_probability, "
+        "model_version, features, payload, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8::jsonb, $9)",
+        score.tenantid, data.source_event_id, score.dealid, data.risk_score, data.risk_category.value,
+        data.win_probability, data.model_version, json.dumps(data.model_dump(mode="json")), data.scored_at)
+
+
 async def _decisions(system: RunningSystem) -> dict[str, float]:
     """The alerts service's snoozed and throttled counters, summed over alert types."""
     async with httpx.AsyncClient(timeout=10) as client:
@@ -202,7 +252,7 @@ async def _scored_deal(system: RunningSystem, tenant: Tenant, deal_id: str, risk
                        currency: str, owner_id: str) -> None:
     """A deal's latest score in the read model, as the scorer writes it (a risk the digest's order can rest on,
     which a model's score cannot promise): a valid deal and feature vector, so a re-score can read it back."""
-    category = "critical" if risk > 75 else "high" if risk > 50 else "medium" if risk > 25 else "low"
+    category = risk_category(risk).value
     deal = {"tenant_id": tenant.tenant_id, "deal_id": deal_id, "name": None, "currency": currency, "amount": amount,
             "owner_id": owner_id}
     payload = {"deal": deal, "factors": [{"label": "Stalled"}]}

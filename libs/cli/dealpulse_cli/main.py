@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew"),
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts"),
                        default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
@@ -242,6 +242,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.skew import summary_lines as skew_lines
 
         print("\n".join(skew_lines(run_skew_bench(args.report))))
+    if args.which in ("all", "alerts"):
+        from dealpulse_cli.bench.alert_volume import run_alert_volume_bench
+        from dealpulse_cli.bench.alert_volume import summary_lines as alert_lines
+
+        print("\n".join(alert_lines(run_alert_volume_bench(args.report))))
     print(f"written to {args.report}")
     return 0
 

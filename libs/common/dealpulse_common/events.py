@@ -203,6 +203,8 @@ class DealVerdictData(BaseModel):
     decided_at: datetime
     owner_id: str | None = None
     provider: str = Field("generic", description="Where the change behind the score came from")
+    changed: bool = Field(True, description="The deal's first verdict, or its AI forecast, AI verdict or commit "
+                                            "admission differs from its previous one; the live feed shows only these")
 
 
 class DealVerdict(CloudEvent):

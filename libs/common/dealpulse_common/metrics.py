@@ -47,6 +47,11 @@ ALERT_DELIVERIES_DEFERRED = Counter(
 ALERTS_SNOOZED = Counter(
     "dealpulse_alerts_snoozed_total", "Alerts not raised because a user snoozed the deal for that type", ["alert_type"]
 )
+ALERTS_TO_DIGEST = Counter(
+    "dealpulse_alerts_to_digest_total",
+    "Alerts of deals already critical on their first score, left to the digest (first_score_critical_to_digest)",
+    ["alert_type"],
+)
 ALERT_FEEDBACK = Counter(
     "dealpulse_alert_feedback_total", "Feedback on alerts (acknowledge, snooze, false_alarm) by alert type",
     ["alert_type", "action"],
@@ -78,7 +83,7 @@ RESCORES = Counter(
 
 ALL_METRICS = (
     EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, BATCH_DURATION, WEBHOOKS, SCORES, INFERENCE_DURATION,
-    VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES, ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERT_FEEDBACK,
-    ALERT_PRECISION, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
+    VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES, ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERTS_TO_DIGEST,
+    ALERT_FEEDBACK, ALERT_PRECISION, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
     FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES,
 )

@@ -8,8 +8,10 @@ never reached the topic, and never raises a second one for the same event.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TypeAlias
 
@@ -21,8 +23,10 @@ from dealpulse_alerts.deal_card import DealCard
 from dealpulse_alerts.handlers import (
     AlertRules,
     Candidate,
+    PastScore,
     alert_event,
     compose_alert,
+    may_jump,
     scored_candidates,
     verdict_candidates,
 )
@@ -32,8 +36,10 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import AlertType, CloudEvent, DealAlert, DealScored, DealVerdict, utcnow
 from dealpulse_common.kafka import EventPublisher, Outgoing
-from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
+from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated, retry_transient
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_SCORED, DEAL_VERDICT, Topic
+
+log = logging.getLogger(__name__)
 
 SourceEvent: TypeAlias = DealScored | DealVerdict
 
@@ -77,8 +83,10 @@ class AlertsConsumer:
         return []
 
     async def _alert_batch(self, events: list[CloudEvent]) -> _BatchResult:
-        await self._cards.remember([e for e in events if isinstance(e, DealScored)])
-        candidates = {event.id: found for event in events if (found := self._candidates(event))}
+        scored = [e for e in events if isinstance(e, DealScored)]
+        await self._cards.remember(scored)
+        lowest = await self._lowest_recent_scores(scored)
+        candidates = {event.id: found for event in events if (found := self._candidates(event, lowest))}
         result = _BatchResult()
         if not candidates:
             return result
@@ -98,9 +106,47 @@ class AlertsConsumer:
         await self._publish(result)
         return result
 
-    def _candidates(self, event: CloudEvent) -> list[Candidate]:
+    async def _lowest_recent_scores(self, scored: list[DealScored]) -> dict[str, PastScore | None]:
+        """Per scored event that could be a risk jump, the deal's lowest stored score of the jump window before it."""
+        by_tenant: dict[str, list[DealScored]] = defaultdict(list)
+        for event in scored:
+            if may_jump(event.data, self._config.rules):
+                by_tenant[event.tenantid].append(event)
+        lowest: dict[str, PastScore | None] = {}
+        for tenant_id, tenant_events in by_tenant.items():
+            asked = [(e.dealid, e.data.scored_at) for e in tenant_events]
+            async with tenant_transaction(self._pool, tenant_id) as conn:
+                found = await self._lowest_in(conn, tenant_id, asked)
+            lowest.update(zip((e.id for e in tenant_events), found, strict=True))
+        return lowest
+
+    async def _lowest_in(self, conn: asyncpg.Connection, tenant_id: str,
+                         asked: list[tuple[str, datetime]]) -> list[PastScore | None]:
+        """All of a tenant's look-ups in one query; if one event's data makes it fail (a deal id PostgreSQL cannot
+        hold), one by one, each in a savepoint: that event has no stored score, and is dead-lettered where it is
+        stored, while its neighbours go on."""
+        window = self._config.rules.risk_jump_window
+        try:
+            async with conn.transaction():
+                return await store.lowest_recent_scores(conn, tenant_id, asked, window)
+        except TRANSIENT:
+            raise
+        except POISON:
+            log.warning("a deal of a batch of %d cannot be looked up; looking them up one by one", len(asked))
+        found: list[PastScore | None] = []
+        for one in asked:
+            try:
+                async with conn.transaction():
+                    found.extend(await store.lowest_recent_scores(conn, tenant_id, [one], window))
+            except TRANSIENT:
+                raise
+            except POISON:
+                found.append(None)
+        return found
+
+    def _candidates(self, event: CloudEvent, lowest: dict[str, PastScore | None]) -> list[Candidate]:
         if isinstance(event, DealScored):
-            return scored_candidates(event, self._config.rules)
+            return scored_candidates(event, self._config.rules, lowest.get(event.id))
         if isinstance(event, DealVerdict):
             return verdict_candidates(event)
         raise TypeError(f"alerts consumes scores and verdicts, not {type(event).__name__}")
@@ -122,7 +168,7 @@ class AlertsConsumer:
                     result.to_publish.append(alert_event(event.tenantid, event.dealid, admission.stored,
                                                          event.traceparent))
                 return
-            alert = compose_alert(candidate, event, self._config.dashboard_url, self._config.rules,
+            alert = compose_alert(candidate, event, self._config.dashboard_url,
                                   cards.get((event.tenantid, event.dealid)))
             alert, deliveries = await plan_deliveries(conn, alert, first_score(event), utcnow())
             if await store.insert_alert(conn, alert):

@@ -43,6 +43,20 @@ class AlertRules:
 
 
 @dataclass(frozen=True)
+class PastScore:
+    """One earlier score of a deal: what a risk jump is measured from."""
+
+    risk_score: int
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class RiskJump:
+    rise: int
+    since: PastScore  # the lowest score of the window, from which risk rose
+
+
+@dataclass(frozen=True)
 class Candidate:
     """An alert an event calls for, before the throttle has had its say."""
 
@@ -51,6 +65,7 @@ class Candidate:
     deal_id: str
     source_event_id: str
     occurred_at: datetime
+    jump: RiskJump | None = None  # the evidence of a risk-jump alert
 
     @property
     def alert_id(self) -> str:
@@ -75,27 +90,46 @@ def entered_critical(data: DealScoredData) -> bool:
     return data.risk_category is RiskCategory.CRITICAL and data.previous_category is not RiskCategory.CRITICAL
 
 
-def risk_jump(data: DealScoredData, rules: AlertRules) -> int | None:
-    """The rise in risk points since the previous score, when it is large enough and recent enough."""
+def may_jump(data: DealScoredData, rules: AlertRules) -> bool:
+    """Whether a score could be a risk jump at all: worth looking up the deal's recent scores for."""
+    return not _quiet(data) and data.risk_score >= rules.risk_jump_points
+
+
+def risk_jump(data: DealScoredData, rules: AlertRules, lowest_stored: PastScore | None = None) -> RiskJump | None:
+    """A rise of at least ``risk_jump_points`` over the deal's lowest score of the ``risk_jump_window`` before this
+    one: three rises of 10 within a week are a jump of 30, however the steps fell.
+
+    ``lowest_stored`` is the lowest earlier score the store holds for that window; the event's own previous score
+    counts too (it is one of them, and is all there is when the store has not seen the deal).
+    """
     previous = data.since_previous
-    if previous is None:
+    known = [lowest_stored] if lowest_stored is not None else []
+    if previous is not None:
+        known.append(PastScore(previous.previous_risk_score, previous.previous_scored_at))
+    recent = [p for p in known if timedelta(0) <= data.scored_at - p.scored_at <= rules.risk_jump_window]
+    if not recent:
         return None
-    rise = data.risk_score - previous.previous_risk_score
-    if rise >= rules.risk_jump_points and data.scored_at - previous.previous_scored_at <= rules.risk_jump_window:
-        return rise
-    return None
+    lowest = min(recent, key=lambda p: (p.risk_score, -p.scored_at.timestamp()))
+    rise = data.risk_score - lowest.risk_score
+    return RiskJump(rise, lowest) if rise >= rules.risk_jump_points else None
 
 
-def scored_candidates(event: DealScored, rules: AlertRules) -> list[Candidate]:
+def scored_candidates(event: DealScored, rules: AlertRules, lowest_stored: PastScore | None = None) -> list[Candidate]:
+    """``lowest_stored``: the deal's lowest stored score of the jump window before this one (see ``risk_jump``)."""
     data = event.data
-    if data.deal.is_closed or data.provider in QUIET_PROVIDERS:  # closed: as ingest's normaliser decided it
+    if _quiet(data):
         return []
-    types = []
+    found = []
     if entered_critical(data):
-        types.append(AlertType.ENTERED_CRITICAL)
-    if risk_jump(data, rules) is not None:
-        types.append(AlertType.RISK_JUMP)
-    return [Candidate(t, event.tenantid, event.dealid, event.id, data.scored_at) for t in types]
+        found.append(Candidate(AlertType.ENTERED_CRITICAL, event.tenantid, event.dealid, event.id, data.scored_at))
+    if (jump := risk_jump(data, rules, lowest_stored)) is not None:
+        found.append(Candidate(AlertType.RISK_JUMP, event.tenantid, event.dealid, event.id, data.scored_at, jump))
+    return found
+
+
+def _quiet(data: DealScoredData) -> bool:
+    """Closed (as ingest's normaliser decided it) or from a bulk source: no alert."""
+    return data.deal.is_closed or data.provider in QUIET_PROVIDERS
 
 
 def verdict_candidates(event: DealVerdict) -> list[Candidate]:
@@ -121,7 +155,7 @@ class _Wording:
     why_heading: str = "Why it changed"
 
 
-def compose_alert(candidate: Candidate, source: DealScored | DealVerdict, dashboard_url: str, rules: AlertRules,
+def compose_alert(candidate: Candidate, source: DealScored | DealVerdict, dashboard_url: str,
                   card: DealCard | None = None) -> DealAlert:
     """The alert event; its id is the alert id, so a replay republishes the very same event.
 
@@ -129,7 +163,7 @@ def compose_alert(candidate: Candidate, source: DealScored | DealVerdict, dashbo
     """
     if isinstance(source, DealScored):
         card = DealCard.from_scored(source.data)
-        wording = _scored_wording(candidate.alert_type, source.data, card, rules)
+        wording = _scored_wording(candidate, source.data, card)
     else:
         card = _card_for_verdict(source, card)
         wording = _verdict_wording(source, card)
@@ -166,21 +200,21 @@ def _card_for_verdict(source: DealVerdict, card: DealCard | None) -> DealCard:
     })
 
 
-def _scored_wording(alert_type: AlertType, data: DealScoredData, card: DealCard, rules: AlertRules) -> _Wording:
+def _scored_wording(candidate: Candidate, data: DealScoredData, card: DealCard) -> _Wording:
     name = card.display_name
     previous = data.since_previous
     why = _why_changed(data)
-    if alert_type is AlertType.ENTERED_CRITICAL:
+    if candidate.alert_type is AlertType.ENTERED_CRITICAL:
         was = f", up from {previous.previous_risk_score}" if previous else ""
         was += f" ({data.previous_category.value})" if previous and data.previous_category else ""
         first = "" if data.previous_category else " on its first score"
         return _Wording("critical", f"Critical risk: {name}",
                         f"{name} entered critical risk{first} at {data.risk_score}/100{was}.", why)
-    rise = risk_jump(data, rules) or 0
-    assert previous is not None  # a risk jump always has a previous score
-    return _Wording("high", f"Risk up {rise} points: {name}",
-                    f"{name}: risk rose from {previous.previous_risk_score} to {data.risk_score} (+{rise}) in "
-                    f"{_span(data.scored_at - previous.previous_scored_at)}.", why)
+    jump = candidate.jump
+    assert jump is not None  # a risk-jump candidate always carries its jump
+    return _Wording("high", f"Risk up {jump.rise} points: {name}",
+                    f"{name}: risk rose from {jump.since.risk_score} to {data.risk_score} (+{jump.rise}) in "
+                    f"{_span(data.scored_at - jump.since.scored_at)}.", why)
 
 
 def _why_changed(data: DealScoredData) -> list[str]:

@@ -26,6 +26,7 @@ async def plan_deliveries(conn: asyncpg.Connection, alert: DealAlert, first_scor
     planned, named = plan_alert(alert, channels, recipients, now)
     if first_score and channels.first_score_critical_to_digest:
         planned = []  # the tenant asked for such deals in the digest only
+        metrics.ALERTS_TO_DIGEST.labels(alert.data.alert_type.value).inc()
         named = [person.model_copy(update={"channels": []}) for person in named]
     for delivery in planned:
         if delivery.deliver_after > now:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -16,7 +17,9 @@ class AlertsSettings(ServiceSettings):
     service_name: str = "alerts"
     port: int = 8004
     max_batch: int = Field(500, ge=1)
-    dashboard_url: str = Field("", description="The gateway dashboard alerts link to; default: the local gateway")
+    dashboard_url: str = Field("", description="The public address of the gateway dashboard that alert links, "
+                                               "digests and Slack buttons open (https://dealpulse.example.com); "
+                                               "required outside development, where it is the local gateway")
     gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
     throttle_hours: float = Field(24.0, gt=0, description="At most one alert per deal and type in this window")
     risk_jump_points: int = Field(20, ge=1)
@@ -37,10 +40,17 @@ class AlertsSettings(ServiceSettings):
     schedule_interval_s: float = Field(30.0, gt=0, description="How often digests and summaries are looked for")
 
     @model_validator(mode="after")
-    def _link_to_the_local_gateway_by_default(self) -> AlertsSettings:
-        # A development run moves every port by an offset (GATEWAY_PORT is set for each service): follow it.
+    def _a_public_dashboard_address(self) -> AlertsSettings:
         if not self.dashboard_url:
+            if self.environment != "development":
+                # A link to 127.0.0.1 in a Slack message opens nothing for the person who clicks it.
+                raise ValueError("ALERTS_DASHBOARD_URL must be set outside development: alerts link to it")
+            # A development run moves every port by an offset (GATEWAY_PORT is set for each service): follow it.
             self.dashboard_url = f"http://127.0.0.1:{self.gateway_port}"
+        parts = urlsplit(self.dashboard_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"ALERTS_DASHBOARD_URL must be an http(s) address without query or fragment (a deal "
+                             f"link appends /#deal=ID), not {self.dashboard_url!r}")
         return self
 
     @property

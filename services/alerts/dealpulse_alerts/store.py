@@ -1,4 +1,5 @@
-"""Alerts' table: ``alerts``, one row per alert raised, written before it is published (an outbox).
+"""Alerts' table: ``alerts``, one row per alert raised, written before it is published (an outbox); and what alerts
+read of the scorer's ``risk_scores`` (every score a deal had) to measure a risk jump against a week of them.
 
 Every function runs inside a tenant transaction (row-level security is forced).
 """
@@ -6,10 +7,11 @@ Every function runs inside a tenant transaction (row-level security is forced).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
+from dealpulse_alerts.handlers import PastScore
 from dealpulse_common.events import AlertType, DealAlert, DealAlertData
 
 # The alert this candidate raised before (a replay) if any, else the deal's latest alert of that type inside the
@@ -28,6 +30,17 @@ INSERT INTO alerts (tenant_id, alert_id, deal_id, alert_type, source_event_id, p
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
 ON CONFLICT (tenant_id, alert_id) DO NOTHING
 RETURNING alert_id
+"""
+
+# For each (deal, moment) asked about, the deal's lowest score in [moment - window, moment), the latest of equals.
+# The scorer commits a score before it publishes it, so every earlier score of the deal is here already.
+LOWEST_RECENT_SCORES = """
+SELECT q.n, low.risk_score, low.scored_at
+FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS q(deal_id, scored_at, n)
+JOIN LATERAL (SELECT s.risk_score, s.scored_at FROM risk_scores s
+              WHERE s.tenant_id = $1 AND s.deal_id = q.deal_id
+                AND s.scored_at >= q.scored_at - $4::interval AND s.scored_at < q.scored_at
+              ORDER BY s.risk_score, s.scored_at DESC LIMIT 1) low ON true
 """
 
 MARK_PUBLISHED = """
@@ -63,3 +76,14 @@ async def insert_alert(conn: asyncpg.Connection, alert: DealAlert) -> bool:
 
 async def mark_published(conn: asyncpg.Connection, tenant_id: str, alert_ids: list[str]) -> None:
     await conn.execute(MARK_PUBLISHED, tenant_id, alert_ids)
+
+
+async def lowest_recent_scores(conn: asyncpg.Connection, tenant_id: str, asked: list[tuple[str, datetime]],
+                               window: timedelta) -> list[PastScore | None]:
+    """For each (deal id, scored at), the deal's lowest score of ``window`` before that moment, None if it had none."""
+    if not asked:
+        return []
+    rows = await conn.fetch(LOWEST_RECENT_SCORES, tenant_id, [deal for deal, _ in asked], [at for _, at in asked],
+                            window)
+    found = {row["n"]: PastScore(row["risk_score"], row["scored_at"]) for row in rows}
+    return [found.get(n) for n in range(1, len(asked) + 1)]

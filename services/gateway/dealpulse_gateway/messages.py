@@ -30,11 +30,11 @@ class StreamKind(StrEnum):
 
 def kind_of(event: CloudEvent) -> StreamKind | None:
     """What the event is on a dashboard's stream; None for what a dashboard never shows (a live deal's change:
-    its score follows)."""
+    its score follows; a verdict that did not change: every score has one, and the feed would be nothing else)."""
     if isinstance(event, DealScored):
         return StreamKind.SCORE
     if isinstance(event, DealVerdict):
-        return StreamKind.VERDICT
+        return StreamKind.VERDICT if event.data.changed else None
     if isinstance(event, DealAlert):
         return StreamKind.ALERT
     if isinstance(event, DealChanged) and event.data.deleted:

@@ -66,5 +66,6 @@ class VerdictConsumer:
 
     async def _decide_one(self, conn: asyncpg.Connection, stamped: StampedThresholds,
                           event: DealScored) -> tuple[DealScored, store.RecordedVerdict]:
-        data = decide(event.data, stamped, source_event_id=event.id, decided_at=utcnow())
+        previous = await store.latest_verdict(conn, event.tenantid, event.dealid)
+        data = decide(event.data, stamped, source_event_id=event.id, decided_at=utcnow(), previous=previous)
         return event, await store.record_verdict(conn, event.tenantid, event.dealid, data, event.data.scored_at)

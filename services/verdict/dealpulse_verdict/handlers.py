@@ -153,8 +153,26 @@ def label(bucket: ForecastBucket) -> str:
     return bucket.value.replace("_", " ").title()
 
 
-def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str,
-           decided_at: datetime) -> DealVerdictData:
+def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str, decided_at: datetime,
+           previous: DealVerdictData | None = None) -> DealVerdictData:
+    """The verdict of a score; ``previous``, the deal's latest verdict before it, decides whether it ``changed``."""
+    verdict = _verdict(scored, stamped, source_event_id=source_event_id, decided_at=decided_at)
+    verdict.changed = verdict_changed(verdict, previous)
+    return verdict
+
+
+def verdict_changed(verdict: DealVerdictData, previous: DealVerdictData | None) -> bool:
+    """What makes a verdict news: the deal's first, or a new AI forecast, AI verdict or commit admission. A new score
+    alone (another win probability, the same buckets) is not."""
+    return previous is None or _judgement(verdict) != _judgement(previous)
+
+
+def _judgement(verdict: DealVerdictData) -> tuple[ForecastBucket, ForecastBucket, CommitAdmission]:
+    return verdict.ai_forecast, verdict.ai_verdict, verdict.commit_admission
+
+
+def _verdict(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str,
+             decided_at: datetime) -> DealVerdictData:
     deal = scored.deal
     thresholds = stamped.thresholds
     health_score = deal.health_score()

@@ -45,6 +45,8 @@ SELECT payload FROM inserted
 
 STORED_VERDICT = "SELECT payload FROM verdicts WHERE tenant_id = $1 AND source_event_id = $2"
 
+LATEST_VERDICT = "SELECT payload FROM deal_verdict WHERE tenant_id = $1 AND deal_id = $2"
+
 
 @dataclass(frozen=True)
 class TenantVerdictSettings:
@@ -61,6 +63,12 @@ class RecordedVerdict:
 async def tenant_verdict_settings(conn: asyncpg.Connection, tenant_id: str) -> TenantVerdictSettings | None:
     row = await conn.fetchrow(TENANT_VERDICT_SETTINGS, tenant_id)
     return None if row is None else TenantVerdictSettings(row["verdict"], row["version"])
+
+
+async def latest_verdict(conn: asyncpg.Connection, tenant_id: str, deal_id: str) -> DealVerdictData | None:
+    """The deal's verdict of its newest score so far (earlier verdicts of this same batch included)."""
+    payload = await conn.fetchval(LATEST_VERDICT, tenant_id, deal_id)
+    return None if payload is None else DealVerdictData.model_validate(payload)
 
 
 async def record_verdict(conn: asyncpg.Connection, tenant_id: str, deal_id: str, data: DealVerdictData,

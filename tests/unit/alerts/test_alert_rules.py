@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from dealpulse_alerts.deal_card import DealCard
-from dealpulse_alerts.handlers import AlertRules, alert_id_for, compose_alert, scored_candidates, verdict_candidates
+from dealpulse_alerts.handlers import (
+    AlertRules,
+    PastScore,
+    alert_id_for,
+    compose_alert,
+    scored_candidates,
+    verdict_candidates,
+)
 from dealpulse_common.deal import Stage
 from dealpulse_common.events import (
     AlertType,
@@ -113,6 +120,35 @@ def test_a_risk_jump_is_at_least_20_points_within_7_days(previous: int, now: int
     assert types(scored(now, previous=previous, ago=ago)) == ([AlertType.RISK_JUMP] if jump else [])
 
 
+def test_three_rises_of_10_within_a_week_are_a_jump_from_the_lowest_score_of_the_week() -> None:
+    # 40 (five days ago) -> 50 -> 60 -> 70: each step is +10 over the previous score, the week's rise is +30.
+    week_low = PastScore(40, NOW - timedelta(days=5))
+    second = scored(50, previous=40, ago=timedelta(days=5))
+    third = scored(60, previous=50, ago=timedelta(days=3))
+    fourth = scored(70, previous=60, ago=timedelta(days=1))
+    assert scored_candidates(second, RULES, week_low) == []
+    [jump] = scored_candidates(third, RULES, week_low)
+    assert (jump.alert_type, jump.jump and jump.jump.rise) == (AlertType.RISK_JUMP, 20)
+    assert [c.jump.rise for c in scored_candidates(fourth, RULES, week_low) if c.jump] == [30]
+    alert = compose_alert(jump, third, DASHBOARD).data
+    assert alert.summary == "Acme renewal: risk rose from 40 to 60 (+20) in 5 days."
+
+
+def test_a_low_score_older_than_the_window_or_not_before_this_one_is_no_baseline() -> None:
+    rising = scored(60, previous=50, ago=timedelta(days=1))
+    assert scored_candidates(rising, RULES, PastScore(30, NOW - timedelta(days=7, minutes=1))) == []
+    assert scored_candidates(rising, RULES, PastScore(30, NOW + timedelta(minutes=1))) == []
+    assert [c.alert_type for c in scored_candidates(rising, RULES, PastScore(30, NOW - timedelta(days=7)))] == [
+        AlertType.RISK_JUMP]
+
+
+def test_without_stored_scores_the_previous_score_alone_decides() -> None:
+    assert types(scored(55, previous=30, ago=timedelta(days=2))) == [AlertType.RISK_JUMP]
+    # A stored score higher than the previous one does not hide the previous score's rise.
+    assert [c.jump.rise for c in scored_candidates(scored(55, previous=30, ago=timedelta(days=2)), RULES,
+                                                   PastScore(45, NOW - timedelta(days=1))) if c.jump] == [25]
+
+
 def test_a_jump_into_critical_puts_entering_critical_first() -> None:
     # One event raises one alert: the consumer takes the first candidate its throttle admits.
     assert types(scored(85, previous=55)) == [AlertType.ENTERED_CRITICAL, AlertType.RISK_JUMP]
@@ -170,7 +206,7 @@ def test_the_alert_id_derives_from_tenant_deal_type_and_source_event() -> None:
 def test_composing_the_same_alert_twice_gives_the_same_event() -> None:
     source = scored(80, previous=58)
     candidate = scored_candidates(source, RULES)[0]
-    first, again = (compose_alert(candidate, source, DASHBOARD, RULES) for _ in range(2))
+    first, again = (compose_alert(candidate, source, DASHBOARD) for _ in range(2))
     assert first.id == again.id == first.data.alert_id == candidate.alert_id
     assert first.data == again.data and first.time == NOW
     assert DEAL_ALERTS.decode(first.to_bytes()) == first
@@ -178,7 +214,7 @@ def test_composing_the_same_alert_twice_gives_the_same_event() -> None:
 
 def test_an_entered_critical_alert_says_what_and_why() -> None:
     source = scored(80, previous=58, owner_id="rep-7")
-    alert = compose_alert(scored_candidates(source, RULES)[0], source, DASHBOARD, RULES).data
+    alert = compose_alert(scored_candidates(source, RULES)[0], source, DASHBOARD).data
     assert (alert.alert_type, alert.severity, alert.risk_score) == (AlertType.ENTERED_CRITICAL, "critical", 80)
     assert (alert.deal_name, alert.amount, alert.owner_id) == ("Acme renewal", 45_000, "rep-7")
     assert alert.title == "Critical risk: Acme renewal"
@@ -189,7 +225,7 @@ def test_an_entered_critical_alert_says_what_and_why() -> None:
 
 def test_a_risk_jump_alert_names_the_jump() -> None:
     source = scored(62, previous=40, ago=timedelta(days=2))
-    alert = compose_alert(scored_candidates(source, RULES)[0], source, DASHBOARD, RULES).data
+    alert = compose_alert(scored_candidates(source, RULES)[0], source, DASHBOARD).data
     assert (alert.alert_type, alert.severity) == (AlertType.RISK_JUMP, "high")
     assert alert.summary == "Acme renewal: risk rose from 40 to 62 (+22) in 2 days."
 
@@ -198,7 +234,7 @@ def test_a_commit_alert_uses_the_deals_card_and_lists_the_failing_gates() -> Non
     source = verdict(CommitAdmission.NOT_ADMITTED)
     card = DealCard(deal_id="D1", name="Acme renewal", amount=45_000, risk_score=60,
                     risk_category=RiskCategory.HIGH)
-    alert = compose_alert(verdict_candidates(source)[0], source, DASHBOARD, RULES, card).data
+    alert = compose_alert(verdict_candidates(source)[0], source, DASHBOARD, card).data
     assert (alert.alert_type, alert.deal_name, alert.amount, alert.owner_id) == (
         AlertType.COMMIT_NOT_ADMITTED, "Acme renewal", 45_000, "rep-7")
     assert "only 1 of its 4 commit gates" in alert.summary and "lowered from Commit to Best Case" in alert.summary
@@ -208,6 +244,6 @@ def test_a_commit_alert_uses_the_deals_card_and_lists_the_failing_gates() -> Non
 
 def test_a_commit_alert_without_a_card_still_goes_out_with_the_deal_id() -> None:
     source = verdict(CommitAdmission.NOT_ADMITTED)
-    alert = compose_alert(verdict_candidates(source)[0], source, DASHBOARD, RULES).data
+    alert = compose_alert(verdict_candidates(source)[0], source, DASHBOARD).data
     assert alert.title == "Commit not supported: D1"
     assert alert.deal_name is None and alert.risk_score == 60

@@ -84,7 +84,7 @@ def scored_event(name: str = "Acme renewal", *, changes: int = 1, factor_text: s
 
 
 def alert_for(event: DealScored) -> DealAlertData:
-    return compose_alert(scored_candidates(event, RULES)[0], event, "http://127.0.0.1:8000/", RULES).data
+    return compose_alert(scored_candidates(event, RULES)[0], event, "http://127.0.0.1:8000/").data
 
 
 def test_a_critical_alert_has_the_expected_layout() -> None:
@@ -132,7 +132,7 @@ def test_a_commit_alert_is_valid_block_kit_too() -> None:
         gates=[GateCheck(gate="paper", passed=False, reason="Paper: not assessed.")], reasons=["r"],
         predictive_eligible=True, thresholds_version="default-1", risk_score=20, source_event_id="s", decided_at=NOW)
     source = events.verdict_event(data, deal_id="D9", id="v9")
-    alert = compose_alert(verdict_candidates(source)[0], source, "http://x", RULES).data
+    alert = compose_alert(verdict_candidates(source)[0], source, "http://x").data
     assert_valid_block_kit(alert.slack_blocks)
     assert alert.slack_blocks[0]["text"]["text"] == "🟡 Commit not supported: D9"
     assert alert.alert_type is AlertType.COMMIT_NOT_ADMITTED

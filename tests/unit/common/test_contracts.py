@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from dealpulse_common import asyncapi
 from dealpulse_common.deal import Stage
 from dealpulse_common.events import RiskFactor
 from dealpulse_common.schemas import rendered_schemas
@@ -64,6 +67,45 @@ def test_committed_json_schemas_are_current() -> None:
         committed = ROOT / "docs" / "schemas" / name
         assert committed.exists(), f"{committed} missing: run python -m dealpulse_common.schemas docs/schemas"
         assert committed.read_text() == text, f"{name} is stale: run python -m dealpulse_common.schemas docs/schemas"
+
+
+def test_committed_asyncapi_document_is_current(tmp_path: Path) -> None:
+    committed = ROOT / "docs" / "asyncapi.yaml"
+    fix = "run python -m dealpulse_common.asyncapi docs/asyncapi.yaml"
+    assert committed.exists(), f"{committed} missing: {fix}"
+    fresh = tmp_path / "asyncapi.yaml"
+    subprocess.run([sys.executable, "-m", "dealpulse_common.asyncapi", str(fresh)], check=True)
+    assert committed.read_text() == fresh.read_text() == asyncapi.rendered(), f"docs/asyncapi.yaml is stale: {fix}"
+
+
+def test_the_asyncapi_document_names_every_topic_and_every_reference_resolves() -> None:
+    import yaml
+
+    document = yaml.safe_load(asyncapi.rendered())
+    assert document["asyncapi"].startswith("3.")
+    assert sorted(c["address"] for c in document["channels"].values()) == sorted(t.name for t in ALL_TOPICS)
+    refs: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    assert refs
+    for ref in refs:
+        target: object = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(target, dict) and part in target, f"{ref} does not resolve"
+            target = target[part]
+    # Each message's example is an event its topic decodes.
+    for topic in ALL_TOPICS:
+        [example] = document["components"]["messages"][topic.event.__name__]["examples"]
+        assert topic.event.model_validate(example["payload"]).type == topic.event.event_type
 
 
 def test_topic_names_appear_only_in_the_registry() -> None:

@@ -57,6 +57,26 @@ def test_every_service_is_deployed_hardened_and_probed(rendered) -> None:
         assert container["args"] == ["python", "-m", f"dealpulse_{name}"]
 
 
+def _container_env(docs: list[dict], deployment: str) -> dict[str, str]:
+    """What the deployment's container finds in its environment: the shared ConfigMap, then its own env."""
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("dealpulse-config"))
+    [container] = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == deployment)[
+        "spec"]["template"]["spec"]["containers"]
+    return {**config["data"], **{e["name"]: e["value"] for e in container.get("env", []) if "value" in e}}
+
+
+def test_alerts_link_to_a_public_dashboard_address_their_settings_accept(rendered,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from dealpulse_alerts.settings import AlertsSettings
+
+    _, docs = rendered
+    env = _container_env(docs, "alerts")
+    assert env["ALERTS_DASHBOARD_URL"].startswith("https://")
+    for name, value in {**env, "DEALPULSE_JWT_SECRET": "from-the-secret"}.items():
+        monkeypatch.setenv(name, value)
+    assert AlertsSettings().dashboard_url == env["ALERTS_DASHBOARD_URL"]
+
+
 def test_topics_are_declared_for_every_contract(rendered) -> None:
     overlay, docs = rendered
     topics = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "KafkaTopic"}

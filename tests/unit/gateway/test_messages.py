@@ -47,6 +47,13 @@ def test_a_live_deals_change_is_not_on_the_stream() -> None:
     assert stream_entry(events.changed(deleted=False), GATEWAY_AT) is None
 
 
+def test_a_verdict_that_did_not_change_is_not_on_the_stream() -> None:
+    unchanged = events.verdict()
+    unchanged.data.changed = False
+    assert stream_entry(unchanged, GATEWAY_AT) is None
+    assert stream_entry(events.verdict(), GATEWAY_AT) is not None
+
+
 def test_owner_comes_from_each_event_type() -> None:
     assert owner_of(events.scored(owner_id="a")) == "a"
     assert owner_of(events.verdict(owner_id="b")) == "b"

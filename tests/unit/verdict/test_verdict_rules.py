@@ -251,3 +251,19 @@ def test_the_verdict_event_id_derives_from_the_scored_event_so_a_replay_matches(
     assert first.id == again.id == deterministic_id("scored:t1:crm-1")
     assert first.data == again.data and first.time == data.decided_at
     assert (first.tenantid, first.dealid, first.data.source_event_id) == ("t1", "D1", "scored:t1:crm-1")
+
+
+# ---------------------------------------------------------------- what changed
+
+
+def test_a_verdict_changed_only_when_its_judgement_did() -> None:
+    first = verdict_for(scored(win_probability=0.4))
+    assert first.changed, "a deal's first verdict is news"
+    rescored = decide(scored(win_probability=0.42), DEFAULT_THRESHOLDS, source_event_id="scored:t1:crm-2",
+                      decided_at=NOW, previous=first)
+    assert (rescored.ai_verdict, rescored.win_probability) == (first.ai_verdict, 0.42)
+    assert rescored.changed is False, "another win probability in the same buckets is not a change"
+    called_commit = decide(scored(win_probability=0.42, forecast_category=ForecastCategory.COMMIT),
+                           DEFAULT_THRESHOLDS, source_event_id="scored:t1:crm-3", decided_at=NOW, previous=rescored)
+    assert called_commit.commit_admission is not rescored.commit_admission
+    assert called_commit.changed is True

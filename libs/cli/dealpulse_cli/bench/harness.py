@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
 
+from dealpulse_cli.demo_feed import DemoCrm
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.system import SeedTenant, running_system
 
-BENCH_PORT_OFFSET = 2000
+# Every port of a bench system is moved by this much (DEALPULSE_BENCH_PORT_OFFSET), so a bench can run beside a
+# development system, a test run or another bench on other offsets; its data directory is its own too (a fresh
+# start wipes it).
+BENCH_PORT_OFFSET = int(os.environ.get("DEALPULSE_BENCH_PORT_OFFSET", "2000"))
+BENCH_STACK = "bench" if BENCH_PORT_OFFSET == 2000 else f"bench-{BENCH_PORT_OFFSET}"
 
 
 @dataclass
@@ -53,7 +61,18 @@ def _rss_mb(process: psutil.Process) -> float:
 
 @contextmanager
 def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
-    with running_system(stack_name="bench", port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
+    with running_system(stack_name=BENCH_STACK, port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
                         tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING"},
                         ready_timeout_s=90) as system:
         yield BenchSystem(system.require_embedded_stack(), system.supervisor)
+
+
+async def feed_for(crm: DemoCrm, duration_s: float, rate: float, initial_deals: int) -> float:
+    """Run the demo CRM for ``duration_s`` at most, then stop it; the seconds it actually ran."""
+    stop = asyncio.Event()
+    started = time.monotonic()
+    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop))
+    await asyncio.wait({feed}, timeout=duration_s)
+    stop.set()
+    await feed
+    return time.monotonic() - started

@@ -19,18 +19,25 @@
     retryMs: RETRY_MIN_MS,
     seeded: false,
     renderQueued: false,
+    started: false,            // the stream is connected once, whatever signs in later
   };
 
   const $ = (id) => document.getElementById(id);
 
   // ------------------------------------------------------------------ token
 
+  const hashParams = () => new URLSearchParams(location.hash.slice(1));
+
   function readToken() {
-    const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+    const params = hashParams();
+    const fromUrl = params.get("token");
     if (fromUrl) {
-      // Keep it for reloads of this tab, but out of the address bar (and out of anything the URL is pasted into).
+      // Keep it for reloads of this tab, but out of the address bar (and out of anything the URL is pasted into);
+      // a deal it was opened on (#token=…&deal=ID) stays.
       sessionStorage.setItem(TOKEN_KEY, fromUrl);
-      history.replaceState(null, "", location.pathname + location.search);
+      params.delete("token");
+      const rest = params.toString();
+      history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
       return fromUrl;
     }
     return sessionStorage.getItem(TOKEN_KEY);
@@ -353,19 +360,142 @@
 
   // ------------------------------------------------------------------ start
 
-  function start() {
-    state.token = readToken();
-    if (!state.token) {
-      setStatus("no token", "dead");
-      showNotice("No token. Print one with ", "dealpulse token --tenant <tenant> --role manager",
-                 " and open this page as /#token=<token>.");
+  // ------------------------------------------------------------------ one deal: #deal=ID (an alert's deep link)
+
+  const requestedDeal = () => hashParams().get("deal");
+
+  async function openRequestedDeal() {
+    const dealId = requestedDeal();
+    if (!dealId) {
+      $("deal-detail").hidden = true;
       return;
     }
-    const claims = tokenClaims(state.token);
+    if (!state.token) {
+      askToSignIn(dealId);
+      return;
+    }
+    let response;
+    try {
+      response = await fetch(`/v1/deals/${encodeURIComponent(dealId)}`, {
+        headers: { Authorization: `Bearer ${state.token}` },
+      });
+    } catch (error) {
+      showDetailMessage(dealId, "The deal could not be loaded; check the connection and reload.");
+      return;
+    }
+    if (requestedDeal() !== dealId) return;   // another deal was asked for meanwhile
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      state.token = null;
+      askToSignIn(dealId);
+    } else if (response.status === 403) {
+      showDetailMessage(dealId, "This deal belongs to another rep.");
+    } else if (response.status === 404) {
+      showDetailMessage(dealId, "No such deal in your tenant (it may have been deleted in the CRM).");
+    } else if (response.ok) {
+      showDeal(await response.json());
+    } else {
+      showDetailMessage(dealId, `The deal could not be loaded (${response.status}).`);
+    }
+  }
+
+  function showDeal(view) {
+    const deal = view.deal || {};
+    const score = view.score || {};
+    const verdict = view.verdict;
+    $("detail-title").textContent = deal.name || deal.account_name || deal.deal_id;
+    const risk = $("detail-risk");
+    risk.hidden = score.risk_score == null;
+    risk.className = `risk cat-${score.risk_category || "none"}`;
+    risk.textContent = score.risk_score == null ? "" : score.risk_score;
+    risk.title = score.risk_category || "";
+    $("detail-facts").textContent = [
+      deal.account_name, deal.stage && label(deal.stage), deal.owner_name || deal.owner_id,
+      formatMoney(deal.amount, deal.currency || "USD"),
+      score.win_probability == null ? null : `win probability ${Math.round(score.win_probability * 100)}%`,
+      view.deleted_at ? "deleted in the CRM" : null, view.stale ? "stale" : null,
+    ].filter(Boolean).join(" · ");
+    $("detail-verdict").textContent = verdict
+      ? `AI verdict ${label(verdict.ai_verdict)} · AI forecast ${label(verdict.ai_forecast)}` +
+        (verdict.commit_admission !== "not_applicable" ? ` · commit ${label(verdict.commit_admission)}` : "")
+      : (score.risk_score == null ? "Not scored yet." : "");
+    fillList("detail-factors", (score.factors || []).map((f) => `${f.label}: ${f.description}`));
+    fillList("detail-recommendations", (score.recommendations || []).map((r) => `${r.action} (${label(r.priority)})`));
+    $("deal-detail").hidden = false;
+  }
+
+  function showDetailMessage(dealId, text) {
+    $("detail-title").textContent = dealId;
+    $("detail-risk").hidden = true;
+    $("detail-facts").textContent = text;
+    $("detail-verdict").textContent = "";
+    fillList("detail-factors", []);
+    fillList("detail-recommendations", []);
+    $("deal-detail").hidden = false;
+  }
+
+  function fillList(id, lines) {
+    $(id).replaceChildren(...(lines.length ? lines : ["—"]).map((line) => {
+      const li = document.createElement("li");
+      li.textContent = line;
+      return li;
+    }));
+  }
+
+  function closeDeal() {
+    history.replaceState(null, "", location.pathname + location.search);
+    $("deal-detail").hidden = true;
+  }
+
+  // ------------------------------------------------------------------ sign-in
+
+  function askToSignIn(dealId) {
+    setStatus("signed out", "dead");
+    showNotice(dealId ? `Sign in to open deal ${dealId}. Paste a token (print one with ` : "No token. Paste one (print it with ",
+               "dealpulse token --tenant <tenant> --role manager", ") below, or open this page as /#token=<token>.");
+    $("signin").hidden = false;
+    $("signin-token").focus();
+  }
+
+  function signIn(event) {
+    event.preventDefault();
+    const token = $("signin-token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("signin-token").value = "";
+    $("signin").hidden = true;
+    $("notice").hidden = true;
+    begin(token);
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function begin(token) {
+    state.token = token;
+    const claims = tokenClaims(token);
     if (claims) $("who").textContent = `${claims.sub} (${claims.role}) · ${claims.tenant_id}`;
-    $("filter").addEventListener("input", queueRender);
+    openRequestedDeal();
+    if (state.started) return;
+    state.started = true;
     setInterval(queueRender, 1000);   // keeps the age column honest
     connect();
+  }
+
+  function start() {
+    $("filter").addEventListener("input", queueRender);
+    $("signin").addEventListener("submit", signIn);
+    $("detail-close").addEventListener("click", closeDeal);
+    window.addEventListener("hashchange", () => {
+      const token = readToken();
+      if (token && token !== state.token) begin(token);
+      else openRequestedDeal();
+    });
+    const token = readToken();
+    if (!token) {
+      askToSignIn(requestedDeal());
+      return;
+    }
+    begin(token);
   }
 
   start();
