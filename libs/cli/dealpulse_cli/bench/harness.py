@@ -67,11 +67,14 @@ def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
         yield BenchSystem(system.require_embedded_stack(), system.supervisor)
 
 
-async def feed_for(crm: DemoCrm, duration_s: float, rate: float, initial_deals: int) -> float:
-    """Run the demo CRM for ``duration_s`` at most, then stop it; the seconds it actually ran."""
+async def feed_for(crm: DemoCrm, duration_s: float, rate: float, initial_deals: int,
+                   max_cycles: int | None = None) -> float:
+    """Run the demo CRM for ``duration_s`` at most (or until ``max_cycles`` replays are done), then stop it; the
+    seconds it actually ran."""
     stop = asyncio.Event()
     started = time.monotonic()
-    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop))
+    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop,
+                                       max_cycles=max_cycles))
     await asyncio.wait({feed}, timeout=duration_s)
     stop.set()
     await feed

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from dealpulse_cli.bench.harness import BenchSystem, bench_system
+from dealpulse_cli.bench.harness import BenchSystem, bench_system, feed_for
 from dealpulse_cli.bench.report import write_section
 from dealpulse_cli.bootstrap import DEMO_TENANT
 from dealpulse_cli.demo_feed import DemoCrm
@@ -46,14 +46,8 @@ async def measure(system: BenchSystem, secret: str, cycles: int, rate: float,
                   initial_deals: int) -> dict[str, Any]:
     """Run ``cycles`` of the demo feed (the second closes the first's deals and replays a fresh pipeline), let
     scoring catch up, and read the performance report."""
-    stop = asyncio.Event()
     crm = DemoCrm(system.supervisor.url("ingest"), SKEW_TENANT, secret)
-    started = time.monotonic()
-    feed = asyncio.create_task(crm.run(initial_deals=initial_deals, rate_per_s=rate, stop=stop, max_cycles=cycles))
-    await asyncio.wait({feed}, timeout=FEED_CAP_S)
-    stop.set()
-    await feed
-    feed_s = time.monotonic() - started
+    feed_s = await feed_for(crm, FEED_CAP_S, rate, initial_deals, max_cycles=cycles)
     database = await asyncpg.connect(system.stack.admin_database_url)
     try:
         scores = await _settled(database)
