@@ -22,7 +22,7 @@ from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.deal import ForecastCategory
 from dealpulse_scorer.training.feed import TenantFeed, tenant_feed
 from dealpulse_scorer.training.life import close_change
-from dealpulse_scorer.training.synthetic import ANCHOR
+from dealpulse_scorer.training.synthetic import ANCHOR, demo_anchor
 from dealpulse_scorer.training.world import CRM_FORECAST_NAMES
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,9 @@ class DemoCrm:
         cycle = 0
         async with httpx.AsyncClient(timeout=5.0) as client:
             while not stop.is_set() and (max_cycles is None or cycle < max_cycles):
-                feed = await asyncio.to_thread(self._cycle, cycle, initial_deals)
-                shift = shift_to_today()
+                anchor = demo_anchor()
+                feed = await asyncio.to_thread(self._cycle, cycle, initial_deals, anchor)
+                shift = shift_to_today(anchor)
                 for deal_id, won in left_open.items():
                     now = datetime.now(UTC)
                     if not await self._paced(client, webhook_body(deal_id, now - shift, close_change(won, now - shift),
@@ -95,8 +96,9 @@ class DemoCrm:
                 cycle += 1
                 self.cycles_completed = cycle
 
-    def _cycle(self, cycle: int, open_deals: int) -> TenantFeed:
-        return tenant_feed(self._profile, open_deals, seed=self._seed * 1000 + cycle, id_prefix=f"C{cycle}")
+    def _cycle(self, cycle: int, open_deals: int, anchor: datetime) -> TenantFeed:
+        return tenant_feed(self._profile, open_deals, seed=self._seed * 1000 + cycle, anchor=anchor,
+                           id_prefix=f"C{cycle}")
 
     async def _paced(self, client: httpx.AsyncClient, body: dict[str, Any], rate_per_s: float,
                      stop: asyncio.Event) -> bool:

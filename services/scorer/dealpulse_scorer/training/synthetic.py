@@ -46,6 +46,13 @@ __all__ = ["ANCHOR", "draw_deals", "generate", "lives", "read_deals", "write_csv
 # is not reused (2: rows are replays of each deal's deliveries).
 DATA_VERSION = 2
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # the generated data set's "now"; fixed so a seed reproduces a file
+
+
+def demo_anchor(now: datetime | None = None) -> datetime:
+    """Today's midnight (UTC): the "now" of the demo model's data and of the demo feed alike. Close dates sit in
+    the calendar's quarters, so a world drawn at one date and shifted to another would not match its training."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
 HISTORY_DAYS = 730
 TARGET_WIN_RATE = 0.32  # on closed deals; the intercept is solved for it
 MAX_ROUNDS = 10  # of drawing deals, to collect the rows asked for

@@ -61,7 +61,7 @@ from dealpulse_scorer.training.split import (
     load_closed_deals,
     time_split,
 )
-from dealpulse_scorer.training.synthetic import DATA_VERSION, generate
+from dealpulse_scorer.training.synthetic import DATA_VERSION, demo_anchor, generate
 
 GB_PARAMS: dict[str, Any] = {
     "n_estimators": 150,
@@ -374,9 +374,10 @@ def train_and_promote_demo(
     active = registry.active_version()
     if active is not None and not force and _servable(registry, active):
         return active
-    data_path = Path(data_dir) / f"demo-deals-v{DATA_VERSION}-{n_deals}-{n_tenants}-{seed}.csv"
+    anchor = demo_anchor()  # the demo feed's world is drawn at the same date
+    data_path = Path(data_dir) / f"demo-deals-v{DATA_VERSION}-{anchor.date()}-{n_deals}-{n_tenants}-{seed}.csv"
     if not data_path.is_file():
-        write_csv(generate(n_deals, n_tenants, seed), data_path)
+        write_csv(generate(n_deals, n_tenants, seed, anchor=anchor), data_path)
     version = train(data_path, registry_root, seed=seed)
     registry.promote(version, reason="demo bootstrap")
     return version
