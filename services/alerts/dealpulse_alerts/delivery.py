@@ -20,8 +20,9 @@ from datetime import datetime
 import asyncpg
 
 from dealpulse_alerts import delivery_store as store
+from dealpulse_alerts.delivery_plan import Delivery
 from dealpulse_alerts.pacing import ChannelPace, RetryPolicy, next_step
-from dealpulse_alerts.senders import Delivery, Senders, rate_key
+from dealpulse_alerts.senders import Senders, rate_key
 from dealpulse_common import metrics
 from dealpulse_common.alert_settings import ChannelSettings
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
@@ -103,7 +104,7 @@ class DeliveryWorker:
             locked = await store.lock_due(conn, tenant_id, delivery_id)
             if locked is None:
                 return  # sent, rescheduled or held by another worker meanwhile
-            delivery = Delivery(locked.delivery_id, locked.channel, locked.address, locked.message)
+            delivery = locked.delivery
             outcome = await self._senders.send(delivery, channels)
             self._pace.record(key, outcome.retry_after_s)
             step = next_step(outcome, locked.attempts + 1, self._config.policy, self._clock())
@@ -115,6 +116,6 @@ class DeliveryWorker:
                 await store.mark_failed(conn, tenant_id, delivery_id, step.error or "")
         # Counted once the outcome is committed.
         outcome_label = {"sent": "sent", "retry": "retried", "failed": "failed"}[step.status]
-        metrics.ALERT_DELIVERIES.labels(locked.channel, outcome_label).inc()
+        metrics.ALERT_DELIVERIES.labels(delivery.channel, outcome_label).inc()
         if step.status == "failed":
-            log.warning("delivery %s (%s) failed: %s", delivery_id, locked.channel, step.error)
+            log.warning("delivery %s (%s) failed: %s", delivery_id, delivery.channel, step.error)

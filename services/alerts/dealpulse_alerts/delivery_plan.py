@@ -25,6 +25,16 @@ WEBHOOK_RECIPIENT = "channel"
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What the worker hands a sender: the row's fields that say what to send where."""
+
+    delivery_id: str
+    channel: str
+    address: str | None
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Recipient:
     """A user of the tenant as the planner needs them: how to reach them and what they asked for."""
 

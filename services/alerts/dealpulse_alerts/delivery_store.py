@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from dealpulse_alerts.delivery_plan import PlannedDelivery
+from dealpulse_alerts.delivery_plan import Delivery, PlannedDelivery
 from dealpulse_common.alert_settings import SETTINGS_KEY, ChannelSettings, UserPreferences
 
 INSERT_DELIVERY = """
@@ -68,10 +68,7 @@ SELECT EXISTS (SELECT 1 FROM alert_feedback WHERE tenant_id = $1 AND deal_id = $
 
 @dataclass(frozen=True)
 class LockedDelivery:
-    delivery_id: str
-    channel: str
-    address: str | None
-    message: dict[str, Any]
+    delivery: Delivery
     attempts: int
 
 
@@ -109,7 +106,10 @@ async def due_deliveries(conn: asyncpg.Connection, tenant_id: str, limit: int) -
 async def lock_due(conn: asyncpg.Connection, tenant_id: str, delivery_id: str) -> LockedDelivery | None:
     """The delivery, locked, if it is still pending and due and no other worker holds it."""
     row = await conn.fetchrow(LOCK_DUE, tenant_id, delivery_id)
-    return LockedDelivery(**dict(row)) if row else None
+    if row is None:
+        return None
+    return LockedDelivery(Delivery(row["delivery_id"], row["channel"], row["address"], row["message"]),
+                          row["attempts"])
 
 
 async def mark_sent(conn: asyncpg.Connection, tenant_id: str, delivery_id: str) -> None:

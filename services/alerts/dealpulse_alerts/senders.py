@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from dealpulse_alerts.delivery_plan import Delivery
 from dealpulse_common.alert_settings import ChannelSettings, EmailSettings
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,6 @@ _PERMANENT_SLACK_ERRORS = frozenset({
 METADATA_EVENT = "dealpulse_delivery"
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What the worker hands a sender: the row's fields that say what to send where."""
-
-    delivery_id: str
-    channel: str
-    address: str | None
-    message: dict[str, Any]
 
 
 @dataclass(frozen=True)
