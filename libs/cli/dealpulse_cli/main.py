@@ -95,11 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts"),
+    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts",
+                                                      "metrics"),
                        default="all")
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
-    bench.add_argument("--rows", type=int, default=100_000, help="CSV rows for the import benchmark")
+    bench.add_argument("--rows", type=int, default=100_000,
+                       help="CSV rows for the import benchmark, deals in the tenant for the metrics benchmark")
+    bench.add_argument("--requests", type=int, default=200, help="timed requests per route (metrics benchmark)")
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     return parser
 
@@ -247,6 +250,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.alert_volume import summary_lines as alert_lines
 
         print("\n".join(alert_lines(run_alert_volume_bench(args.report))))
+    if args.which in ("all", "metrics"):
+        from dealpulse_cli.bench.pipeline_metrics import run_metrics_bench
+        from dealpulse_cli.bench.pipeline_metrics import summary as metrics_summary
+
+        print(metrics_summary(run_metrics_bench(args.report, args.rows, args.requests)))
     print(f"written to {args.report}")
     return 0
 
