@@ -155,6 +155,18 @@ def test_each_workload_sends_only_where_its_work_needs(rendered: Rendered) -> No
         assert reached == EGRESS[name], name
 
 
+def test_an_operators_ops_pod_reaches_only_kafka_and_dns(rendered: Rendered) -> None:
+    """The one-off pod docs/OPERATIONS.md runs `dealpulse dlq` and the model commands in."""
+    _, docs = rendered
+    policies = list(of_kind(docs, "NetworkPolicy").values())
+    ops = Peer({"app.kubernetes.io/name": "ops", "app.kubernetes.io/part-of": "dealpulse"})
+    workloads = _workloads(docs)
+    reached = {where for where, (target, protocol, port) in DESTINATIONS.items()
+               if _reaches(policies, ops, _resolved(target, workloads), protocol, port)}
+    assert reached == {"dns", "kafka"}
+    assert not allowed(policies, "Ingress", ops, OUTSIDE, "TCP", 8080, {})
+
+
 def test_prometheus_scrapes_every_service_and_nothing_else_is_exposed_to_it(rendered: Rendered) -> None:
     _, docs = rendered
     policies = list(of_kind(docs, "NetworkPolicy").values())
