@@ -27,6 +27,8 @@ from dealpulse_gateway.app import FANNED_OUT_TOPICS
 from dealpulse_gateway.settings import GatewaySettings
 from tests.events import changed_event, deal
 from tests.support import RunningSystem, poll_until
+from tests.unit.deploy.conftest import render
+from tests.unit.deploy.queries import dashboard_queries, rule_queries
 
 # Each consumer, its group and what it consumes (the services' own declarations, so a new topic is checked too).
 CONSUMERS = {"scorer": ("scorer", (DEAL_CHANGED,)), "verdict": ("verdict", (DEAL_SCORED,)),
@@ -85,11 +87,11 @@ async def test_lag_is_the_fetched_highwater_minus_what_the_group_has_handled(sys
         await publisher.publish_many([Outgoing(topic, changed_event(deal(deal_id=f"D-{n}"))) for n in range(5)])
         running = asyncio.create_task(processor.run())
 
-        async def first_batch_exported() -> float | None:
+        async def first_batch_exported() -> tuple[float] | None:
             lag = _lag(group, topic.name)
-            return lag if handled and lag is not None else None
+            return (lag,) if handled and lag is not None else None
 
-        assert await poll_until(first_batch_exported, timeout=30) == 5 - len(handled)
+        assert await poll_until(first_batch_exported, timeout=30) == (5 - len(handled),)
         release.set()
         assert await poll_until(lambda: _settled(group, topic.name, handled, 5), timeout=30)
         await publisher.publish_many([Outgoing(topic, changed_event(deal(deal_id=f"D-{n}"))) for n in range(5, 7)])
@@ -129,3 +131,21 @@ async def test_every_service_counts_its_requests_by_route_template(system: Runni
     for service in DEFAULT_PORTS:  # every service answered its readiness probe at start-up
         routes = {(s["route"], s["status"]) for s in await _samples(system, service, "dealpulse_http_requests_total")}
         assert ("/readyz", "200") in routes, service
+
+
+def _exposed_series(exposition: str) -> set[str]:
+    """The sample names a /metrics page offers, whether or not a sample was counted yet."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    return {family.name + suffix for family in text_string_to_metric_families(exposition)
+            for suffix in suffixes.get(family.type, ("",))}
+
+
+async def test_the_alerting_rules_and_the_dashboard_read_what_the_running_services_expose(
+        system: RunningSystem) -> None:
+    exposed: set[str] = set()
+    for service in DEFAULT_PORTS:
+        async with httpx.AsyncClient(base_url=system.url(service), timeout=5) as client:
+            exposed |= _exposed_series((await client.get("/metrics")).text)
+    queries = [*rule_queries(render("prod")), *dashboard_queries()]
+    missing = {(query.where, metric) for query in queries for metric in query.metrics if metric not in exposed}
+    assert not missing, f"queried but exposed by no running service: {sorted(missing)}"

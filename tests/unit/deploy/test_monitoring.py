@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 
-import promql_parser
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from dealpulse_common.metrics import ALL_METRICS
 from dealpulse_scorer.performance import MAJOR_SHIFT
 from tests.unit.deploy.conftest import ROOT, Manifest, of_kind
+from tests.unit.deploy.queries import DASHBOARD, Query, analyse, dashboard_queries, rule_queries, rules
 
 Rendered = tuple[str, tuple[Manifest, ...]]
-DASHBOARD = ROOT / "deploy/k8s/base/grafana/dealpulse.json"
 OPERATIONS = ROOT / "docs/OPERATIONS.md"
 # Labels prometheus-operator puts on every target a ServiceMonitor finds (the metrics' own ``service`` wins).
 TARGET_LABELS = {"namespace", "service", "pod", "container", "endpoint", "job", "instance"}
-# Grafana's variables, as a query sees them once Grafana filled them in.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$namespace": "dealpulse"}
 RULES = {"DealPulseConsumerLagGrowing", "DealPulseDeadLetters", "DealPulseHttp5xx", "DealPulseEndToEndLatencyHigh",
          "DealPulseAlertDeliveryFailing", "DealPulseFeatureDrift"}
 
@@ -44,56 +40,6 @@ DECLARED: dict[str, set[str]] = {series: labels for metric in ALL_METRICS
                                  for series, labels in _series(metric).items()}
 
 
-@dataclass
-class Query:
-    where: str
-    metrics: set[str] = field(default_factory=set)
-    labels_used: list[tuple[str, set[str]]] = field(default_factory=list)  # (label, metrics it must belong to)
-
-
-def _selected(node: object) -> set[str]:
-    names: set[str] = set()
-    promql_parser.walk(node, lambda n: names.add(n.name) if isinstance(n, promql_parser.VectorSelector) else None)
-    return names
-
-
-def analyse(expr: str, where: str) -> Query:
-    """The metrics a query selects and the labels it relies on, with the metrics each label must exist on."""
-    query = Query(where)
-    parsed = promql_parser.parse(expr)  # raises on a syntax error
-
-    def visit(node: object) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            query.metrics.add(node.name)
-            query.labels_used += [(m.name, {node.name}) for m in node.matchers.matchers if m.name != "__name__"]
-        elif isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
-            query.labels_used += [(label, _selected(node.expr)) for label in node.modifier.labels]
-        elif isinstance(node, promql_parser.BinaryExpr) and node.modifier and node.modifier.matching:
-            query.labels_used += [(label, _selected(node)) for label in node.modifier.matching.labels]
-
-    promql_parser.walk(parsed, visit)
-    return query
-
-
-def _dashboard_queries() -> list[Query]:
-    dashboard = json.loads(DASHBOARD.read_text())
-    queries = []
-    for panel in dashboard["panels"]:
-        assert panel["targets"], panel["title"]
-        for target in panel["targets"]:
-            expr = target["expr"]
-            for variable, value in GRAFANA_VARIABLES.items():
-                expr = expr.replace(variable, value)
-            assert "$" not in expr, f"{panel['title']}: a variable the dashboard does not define"
-            queries.append(analyse(expr, f"dashboard panel {panel['title']!r}"))
-    return queries
-
-
-def _rules(docs: tuple[Manifest, ...]) -> list[Manifest]:
-    [rule_set] = of_kind(docs, "PrometheusRule").values()
-    return [rule for group in rule_set["spec"]["groups"] for rule in group["rules"]]
-
-
 def _check(query: Query) -> None:
     assert query.metrics, f"{query.where} selects no metric"
     undeclared = query.metrics - set(DECLARED)
@@ -104,7 +50,7 @@ def _check(query: Query) -> None:
 
 
 def test_every_dashboard_query_reads_declared_metrics_and_labels() -> None:
-    queries = _dashboard_queries()
+    queries = dashboard_queries()
     for query in queries:
         _check(query)
     read = set.union(*(q.metrics for q in queries))
@@ -131,12 +77,13 @@ def test_the_dashboard_ships_in_every_overlay(rendered: Rendered) -> None:
 
 def test_every_rule_reads_declared_metrics_and_says_what_to_do(rendered: Rendered) -> None:
     _, docs = rendered
-    rules = _rules(docs)
-    assert {rule["alert"] for rule in rules} == RULES
+    alerting = rules(docs)
+    assert {rule["alert"] for rule in alerting} == RULES
     runbook = OPERATIONS.read_text()
     anchors = {_anchor(heading) for heading in re.findall(r"^#+ (.+)$", runbook, flags=re.MULTILINE)}
-    for rule in rules:
-        _check(analyse(rule["expr"], f"rule {rule['alert']}"))
+    for query in rule_queries(docs):
+        _check(query)
+    for rule in alerting:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
         url = rule["annotations"]["runbook_url"]
         assert url.startswith("https://") and "/docs/OPERATIONS.md#" in url, url
@@ -146,7 +93,7 @@ def test_every_rule_reads_declared_metrics_and_says_what_to_do(rendered: Rendere
 
 def test_the_drift_rule_uses_the_scorers_own_threshold(rendered: Rendered) -> None:
     _, docs = rendered
-    [drift] = [rule for rule in _rules(docs) if rule["alert"] == "DealPulseFeatureDrift"]
+    [drift] = [rule for rule in rules(docs) if rule["alert"] == "DealPulseFeatureDrift"]
     assert float(drift["expr"].rsplit(">", 1)[1]) == MAJOR_SHIFT
 
 
