@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_scorer.features import FEATURE_NAMES, SegmentPriors, build_features
+from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.training.dataset import read_deals
 from tests.support import RunningSystem, StreamClient, Tenant, deal_change
 
@@ -161,3 +163,29 @@ async def test_the_live_store_exports_rows_that_train_a_model(system: RunningSys
     version = trained.stdout.split()[1]
     manifest = json.loads(next(registry.rglob(f"{version}/manifest.json")).read_text())
     assert manifest["data_rows_used"] == 140
+
+
+async def test_retrain_trains_each_tenant_on_its_export_and_promotes_only_through_the_gate(
+        system: RunningSystem, tmp_path: Path) -> None:
+    """The retrain CronJob's command: the tenant model serves only if the gate says it beats the global model."""
+    tenant, empty = await system.new_tenant("retrain"), await system.new_tenant("retrain-empty")
+    changes = [change for i in range(230) for change in _deal_life(i)]
+    started = await system.upload_import(tenant, _as_csv(changes))
+    job = await system.import_finished(tenant, started.json()["id"], timeout=180)
+    assert (job["status"], job["accepted"]) == ("done", len(changes)), job
+    registry = tmp_path / "registry"  # the running system's active global model, in a registry of the test's own
+    shutil.copytree(system.registry, registry, ignore=shutil.ignore_patterns("demo-data"))
+
+    result = await _cli("retrain", "--tenant", tenant.tenant_id, "--tenant", empty.tenant_id,
+                        "--registry", str(registry), env={"DATABASE_URL": system.stack.database_url})
+    assert result.returncode == 0, result.stderr
+    trained_line, empty_line = result.stdout.strip().splitlines()
+    assert empty_line.startswith(f"tenant {empty.tenant_id}: not trained: 0 closed deals"), empty_line
+    models = ModelRegistry(registry)
+    assert models.list_versions(empty.tenant_id) == []
+    [version] = [info.version for info in models.list_versions(tenant.tenant_id)]
+    recorded = json.loads((models.version_dir(version, tenant.tenant_id) / "metrics.json").read_text())
+    gate_says_beats = recorded["global_on_holdout"]["tenant_model_beats_global"]
+    assert models.active_version(tenant.tenant_id) == (version if gate_says_beats else None), trained_line
+    assert (f"active for tenant {tenant.tenant_id}: {version}" in trained_line) is gate_says_beats, trained_line
+    assert not list(registry.rglob("*.csv")), "the export is input only: nothing of it stays in the registry"

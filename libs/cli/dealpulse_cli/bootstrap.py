@@ -7,8 +7,8 @@ from pathlib import Path
 
 import asyncpg
 
-from dealpulse_cli.migrate import ensure_database, migrate
-from dealpulse_cli.stack import APP_PASSWORD, APP_ROLE
+from dealpulse_cli.migrate import app_credentials, ensure_database, migrate
+from dealpulse_cli.stack import APP_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,10 @@ DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # development only; printed in READ
 DEMO_MODEL_DEALS = 20_000  # synthetic deals behind the demo model trained when a registry has none
 
 
-async def prepare_database(admin_url: str) -> list[str]:
-    await ensure_database(admin_url, APP_ROLE, APP_PASSWORD)
+async def prepare_database(admin_url: str, app_url: str) -> list[str]:
+    """The database, the application role with the password ``app_url`` (the services' ``DATABASE_URL``) carries,
+    and every migration."""
+    await ensure_database(admin_url, APP_ROLE, app_credentials(app_url, APP_ROLE))
     return await migrate(admin_url)
 
 

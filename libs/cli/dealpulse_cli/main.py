@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from dealpulse_cli import model_jobs
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations")
     migrate.add_argument("--database-url", default=os.environ.get("DATABASE_ADMIN_URL"),
                          help="an owner/admin connection URL (env DATABASE_ADMIN_URL)")
+    migrate.add_argument("--app-database-url", default=os.environ.get("DATABASE_URL"),
+                         help="the services' URL (env DATABASE_URL): the application role gets its password")
 
     token = commands.add_parser("token", help="print a development JWT")
     token.add_argument("--tenant", default=DEMO_TENANT)
@@ -94,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--token", default=os.environ.get("DEALPULSE_TOKEN"),
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
+    model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
+
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts",
                                                       "metrics"),
@@ -124,10 +129,11 @@ def _run(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from dealpulse_cli.bootstrap import prepare_database
 
-    if not args.database_url:
-        print("set DATABASE_ADMIN_URL or pass --database-url", file=sys.stderr)
+    if not args.database_url or not args.app_database_url:
+        print("set DATABASE_ADMIN_URL and DATABASE_URL, or pass --database-url and --app-database-url",
+              file=sys.stderr)
         return 2
-    applied = asyncio.run(prepare_database(args.database_url))
+    applied = asyncio.run(prepare_database(args.database_url, args.app_database_url))
     print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
     return 0
 
@@ -262,7 +268,7 @@ def _bench(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data,
              "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
-             "import": _import}
+             "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain}
 
 if __name__ == "__main__":
     raise SystemExit(main())

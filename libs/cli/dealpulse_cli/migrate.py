@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 import asyncpg
 
@@ -18,19 +18,36 @@ def _migration_files() -> list[tuple[str, str]]:
 
 
 async def ensure_database(admin_url: str, app_role: str, app_password: str | None) -> None:
-    """Create the application role and database when missing (embedded stack and fresh clusters)."""
+    """Create the application role and database when missing (embedded stack and fresh clusters), and give the role
+    ``app_password`` even when it exists, so the Secret holding it stays the one source (rotating it is: change the
+    Secret, run the migrate Job, restart the services)."""
     parsed = urlparse(admin_url)
     database = parsed.path.lstrip("/")
     maintenance_url = urlunparse(parsed._replace(path="/postgres"))
     conn = await asyncpg.connect(maintenance_url)
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", app_role):
-            password = f" PASSWORD '{app_password}'" if app_password else ""
-            await conn.execute(f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS{password}')
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", app_role)
+        # PostgreSQL quotes the name and the password itself (%I, %L): neither is ever pasted into SQL by hand.
+        statement = "ALTER ROLE %I" if exists else "CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS"
+        if app_password is not None:
+            await conn.execute(await conn.fetchval(f"SELECT format('{statement} PASSWORD %L', $1::text, $2::text)",
+                                                   app_role, app_password))
+        elif not exists:
+            await conn.execute(await conn.fetchval(f"SELECT format('{statement}', $1::text)", app_role))
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
             await conn.execute(f'CREATE DATABASE "{database}"')
     finally:
         await conn.close()
+
+
+def app_credentials(app_url: str, app_role: str) -> str | None:
+    """The password of the application role in its connection URL (``DATABASE_URL``), which must name that role:
+    the migrations grant to it by name."""
+    parsed = urlparse(app_url)
+    if unquote(parsed.username or "") != app_role:
+        raise ValueError(f"DATABASE_URL must connect as {app_role} (the role the migrations grant to), "
+                         f"not {parsed.username!r}")
+    return unquote(parsed.password) if parsed.password is not None else None
 
 
 async def migrate(admin_url: str) -> list[str]:

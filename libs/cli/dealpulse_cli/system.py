@@ -107,7 +107,7 @@ def running_system(*, stack_name: str = "dev", port_offset: int = 0, fresh: bool
 def _prepare(stack_env: Mapping[str, str], registry: Path, model_deals: int, tenant: SeedTenant | None) -> str:
     """Migrate the database, seed the tenant, and return the active model's version (training one if none)."""
     admin_url = stack_env.get("DATABASE_ADMIN_URL") or stack_env["DATABASE_URL"]
-    asyncio.run(prepare_database(admin_url))
+    asyncio.run(prepare_database(admin_url, stack_env["DATABASE_URL"]))
     if tenant is not None:
         asyncio.run(ensure_tenant(admin_url, tenant.tenant_id, tenant.name, tenant.webhook_secret))
     return ensure_model(registry, model_deals)

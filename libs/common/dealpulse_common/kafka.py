@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
@@ -171,6 +171,34 @@ BetweenBatches = Callable[[Assignment], Awaitable[bool]]
 holds; it returns True while it has more to do, and the loop then polls without waiting."""
 
 
+class ConsumerLag:
+    """``dealpulse_consumer_lag{group, topic, partition}`` for the partitions this consumer holds: the highwater
+    its last fetch returned minus its position after the last handled batch (what it committed). Not the broker's
+    end offsets, which the embedded broker gets wrong after multi-record batches (see STACK.md); a partition not
+    fetched yet has no series, and a partition handed to another replica loses this replica's."""
+
+    def __init__(self, group: str) -> None:
+        self._group = group
+        self._exported: set[TopicPartition] = set()
+
+    async def export(self, consumer: AIOKafkaConsumer) -> None:
+        held = consumer.assignment()
+        exported: set[TopicPartition] = set()
+        for tp in held:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)  # known once a fetch returned: no wait
+            except IllegalStateError:  # revoked by a rebalance meanwhile
+                continue
+            metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+            exported.add(tp)
+        for tp in self._exported - exported:
+            metrics.CONSUMER_LAG.remove(self._group, tp.topic, str(tp.partition))
+        self._exported = exported
+
+
 class StreamProcessor:
     """Consume micro-batches, hand typed events to ``handler``, publish its output, then commit.
 
@@ -189,6 +217,7 @@ class StreamProcessor:
         max_batch: int = 500,
         between_batches: BetweenBatches | None = None,
         publish_retry_s: float = 120.0,
+        group: str | None = None,
     ) -> None:
         self._consumer = consumer
         self._publisher = publisher
@@ -199,6 +228,7 @@ class StreamProcessor:
         self._between_batches = between_batches
         self._publish_retry_s = publish_retry_s
         self._stopping = asyncio.Event()
+        self._lag = ConsumerLag(group or service)
         self.assigned = False
 
     def stop(self) -> None:
@@ -213,6 +243,7 @@ class StreamProcessor:
             self.assigned = bool(self._consumer.assignment())
             if batch:
                 await self._handle_batch(batch)
+            await self._lag.export(self._consumer)
 
     def assignment(self) -> Assignment:
         partitions = frozenset(self._consumer.assignment())

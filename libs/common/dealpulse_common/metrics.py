@@ -18,9 +18,24 @@ EVENTS_PUBLISHED = Counter(
 DEAD_LETTERS = Counter(
     "dealpulse_dead_letters_total", "Messages sent to the dead-letter topic", ["service", "topic"]
 )
+CONSUMER_LAG = Gauge(
+    "dealpulse_consumer_lag",
+    "Records of a partition the group has not handled yet: the last fetch's highwater minus the position after the "
+    "last handled batch, exported by the replica holding the partition",
+    ["group", "topic", "partition"],
+)
 BATCH_DURATION = Histogram(
     "dealpulse_batch_duration_seconds", "Time to handle one consumed micro-batch", ["service"],
     buckets=_LATENCY_BUCKETS,
+)
+HTTP_REQUESTS = Counter(
+    "dealpulse_http_requests_total", "HTTP requests answered, by method, route template and status",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "dealpulse_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by method, route template and status",
+    ["method", "route", "status"], buckets=_LATENCY_BUCKETS,
 )
 WEBHOOKS = Counter(
     "dealpulse_webhooks_total", "Webhook deliveries by provider and outcome", ["provider", "outcome"]
@@ -82,8 +97,8 @@ RESCORES = Counter(
 )
 
 ALL_METRICS = (
-    EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, BATCH_DURATION, WEBHOOKS, SCORES, INFERENCE_DURATION,
-    VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES, ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERTS_TO_DIGEST,
-    ALERT_FEEDBACK, ALERT_PRECISION, STREAM_CONNECTIONS, STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO,
-    FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES,
+    EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, CONSUMER_LAG, BATCH_DURATION, HTTP_REQUESTS, HTTP_DURATION,
+    WEBHOOKS, SCORES, INFERENCE_DURATION, VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES,
+    ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERTS_TO_DIGEST, ALERT_FEEDBACK, ALERT_PRECISION, STREAM_CONNECTIONS,
+    STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO, FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES,
 )

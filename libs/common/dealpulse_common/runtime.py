@@ -35,7 +35,7 @@ class ServiceRuntime:
                  group_id: str | None = None) -> None:
         self._settings = settings
         self._consumes = list(consumes)
-        self._group_id = group_id
+        self._group_id = group_id or settings.service_name
         self._resources = AsyncExitStack()
         self.pool: asyncpg.Pool
         self.publisher: EventPublisher
@@ -73,7 +73,8 @@ class ServiceRuntime:
         if self._consumer is None:
             raise RuntimeError("this runtime consumes no topic")
         processor = StreamProcessor(self._consumer, self.publisher, self._consumes, handler,
-                                    self._settings.service_name, max_batch, between_batches)
+                                    self._settings.service_name, max_batch, between_batches,
+                                    group=self._group_id)
         work = BackgroundWork()
         work.start(f"{self._settings.service_name}-stream", processor.run())
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dealpulse_common.http_metrics import instrument
 from dealpulse_common.logging import configure_logging
 from dealpulse_common.settings import ServiceSettings
 
@@ -77,6 +78,10 @@ def unavailable(detail: str, retry_after_s: int) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Problem details for every error an app answers; also counts and times its requests (every service's app
+    factory calls this once)."""
+    instrument(app)
+
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
         return unavailable(exc.detail, exc.retry_after_s)
