@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dealpulse_cli.stack import STACK_ROOT
-from dealpulse_cli.system import running_system
+from dealpulse_cli.system import LIFTED_QUOTAS, running_system
 from tests.support import RunningSystem
 
 # The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests.
@@ -46,7 +46,7 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
            # Alert delivery against the local Slack fake (tests/alert_fakes.py), with short retries and schedules.
            "ALERTS_SLACK_API_URL": f"http://127.0.0.1:{SLACK_API_PORT + TEST_PORT_OFFSET}/api/",
            "ALERTS_DELIVERY_BACKOFF_BASE_S": "0.3", "ALERTS_DELIVERY_MAX_ATTEMPTS": "4",
-           "ALERTS_SCHEDULE_INTERVAL_S": "1"}
+           "ALERTS_SCHEDULE_INTERVAL_S": "1", **LIFTED_QUOTAS}
     with running_system(stack_name=name, port_offset=TEST_PORT_OFFSET, fresh=True, env=env,
                         model_deals=TEST_MODEL_DEALS, ready_timeout_s=90, remove_data=True,
                         on_stopped=print_logs_if_failed) as running:
