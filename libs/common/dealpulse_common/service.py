@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealpulse_common.logging import configure_logging, request_id_var
+from dealpulse_common.problem_docs import document_problems
 from dealpulse_common.rate_limits import RateLimited, RateLimitHeaders
 from dealpulse_common.request_ids import HEADER as REQUEST_ID_HEADER
 from dealpulse_common.request_ids import install_request_ids, request_id_of
@@ -82,6 +83,7 @@ def unavailable(detail: str, retry_after_s: int) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     install_request_ids(app)
     app.add_middleware(RateLimitHeaders)
+    document_problems(app)
 
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
