@@ -16,8 +16,9 @@ from dealpulse_cli.stack import STACK_ROOT
 from dealpulse_cli.system import LIFTED_QUOTAS, running_system
 from tests.support import RunningSystem
 
-# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests.
-pytest_plugins = ["tests.alert_fakes"]
+# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests, and the identity
+# provider (``identity_provider``) of the production auth tests.
+pytest_plugins = ["tests.alert_fakes", "tests.identity_fake"]
 
 # Test ports sit 1000 above the defaults so a developer's `make run` can keep running beside the suite.
 TEST_PORT_OFFSET = int(os.environ.get("DEALPULSE_TEST_PORT_OFFSET", "1000"))
