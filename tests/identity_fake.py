@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.alert_fakes import free_port
+from tests.alert_fakes import free_port, serve_locally
 
 ISSUER = "https://idp.test/"
 AUDIENCE = "dealpulse-test"
@@ -73,9 +73,7 @@ class IdentityProvider:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/jwks.json", self._jwks)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve_locally(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
