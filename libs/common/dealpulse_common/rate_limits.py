@@ -70,10 +70,9 @@ class RateLimited(Exception):
 
 class RateLimiter:
     def __init__(self, redis_url: str, service: str) -> None:
-        storage = RedisStorage(f"async+{redis_url}", implementation="redispy", wrap_exceptions=True,
-                               key_prefix=f"{KEY_PREFIX}:{service}", socket_timeout=REDIS_TIMEOUT_S,
-                               socket_connect_timeout=REDIS_TIMEOUT_S)
-        self._storage = storage
+        self._storage = RedisStorage(f"async+{redis_url}", implementation="redispy", wrap_exceptions=True,
+                                     key_prefix=f"{KEY_PREFIX}:{service}", socket_timeout=REDIS_TIMEOUT_S,
+                                     socket_connect_timeout=REDIS_TIMEOUT_S)
         self._unchecked_until = 0.0
 
     async def check(self, quotas: Sequence[Quota]) -> QuotaState | None:
