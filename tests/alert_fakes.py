@@ -32,6 +32,14 @@ def free_port() -> int:
         return port
 
 
+async def serve_locally(app: web.Application, port: int) -> web.AppRunner:
+    """``app`` served on 127.0.0.1:``port`` until the returned runner is cleaned up."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
 @dataclass(frozen=True)
 class SlackPost:
     path: str  # /webhook/<name> or /api/chat.postMessage
@@ -72,9 +80,7 @@ class SlackFake:
         app = web.Application()
         app.router.add_route("*", "/webhook/{name}", self._webhook)
         app.router.add_route("*", "/api/{method}", self._api)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve_locally(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

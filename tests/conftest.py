@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from dealpulse_cli.stack import STACK_ROOT
-from dealpulse_cli.system import running_system
+from dealpulse_cli.system import LIFTED_QUOTAS, running_system
 from tests.support import RunningSystem
 
-# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests.
-pytest_plugins = ["tests.alert_fakes"]
+# The local Slack fake and SMTP server fixtures (``slack``, ``smtp``) of the alert delivery tests, and the identity
+# provider (``identity_provider``) of the production auth tests.
+pytest_plugins = ["tests.alert_fakes", "tests.identity_fake"]
 
 # Test ports sit 1000 above the defaults so a developer's `make run` can keep running beside the suite.
 TEST_PORT_OFFSET = int(os.environ.get("DEALPULSE_TEST_PORT_OFFSET", "1000"))
@@ -48,7 +49,7 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
            "ALERTS_DELIVERY_BACKOFF_BASE_S": "0.3", "ALERTS_DELIVERY_MAX_ATTEMPTS": "4",
            "ALERTS_SCHEDULE_INTERVAL_S": "1",
            # The gateway looks for tenants without today's pipeline snapshot every 2 s rather than every 5 minutes.
-           "GATEWAY_SNAPSHOT_INTERVAL_S": "2"}
+           "GATEWAY_SNAPSHOT_INTERVAL_S": "2", **LIFTED_QUOTAS}
     with running_system(stack_name=name, port_offset=TEST_PORT_OFFSET, fresh=True, env=env,
                         model_deals=TEST_MODEL_DEALS, ready_timeout_s=90, remove_data=True,
                         on_stopped=print_logs_if_failed) as running:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +22,7 @@ import websockets
 from aiokafka import AIOKafkaConsumer
 
 from dealpulse_cli.stack import EmbeddedStack
-from dealpulse_cli.supervisor import Supervisor
+from dealpulse_cli.supervisor import Supervisor, is_ready
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
 from dealpulse_common.deal import CanonicalDeal, Stage
@@ -31,6 +34,14 @@ from tests import events
 
 T = TypeVar("T")
 E = TypeVar("E", bound=CloudEvent)
+
+# What every service needs besides DEALPULSE_ENV outside development: production auth (an identity provider's
+# JWKS) and a service secret of its own (both come from deploy/k8s: the ConfigMap and the dealpulse-secrets Secret).
+PRODUCTION_AUTH_ENV = {
+    "DEALPULSE_AUTH_MODE": "jwks", "DEALPULSE_JWKS_URL": "https://auth.example.com/.well-known/jwks.json",
+    "DEALPULSE_JWT_ISSUER": "https://auth.example.com/", "DEALPULSE_JWT_AUDIENCE": "dealpulse",
+    "DEALPULSE_SERVICE_SECRET": "a-production-service-secret-of-32-bytes-or-more",
+}
 
 
 @dataclass
@@ -72,15 +83,17 @@ class RunningSystem:
         return issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, role, user, 3600)
 
     async def send_change(self, tenant: Tenant, change: dict[str, Any], *, signature: str | None = None,
-                          headers: dict[str, str] | None = None) -> httpx.Response:
-        """Send ``change`` as the tenant's CRM would: signed with its secret (or with ``signature`` if given)."""
+                          headers: dict[str, str] | None = None, ingest_url: str | None = None) -> httpx.Response:
+        """Send ``change`` as the tenant's CRM would: signed with its secret (or with ``signature`` if given), to
+        the suite's ingest or the one at ``ingest_url``."""
         body = orjson.dumps(change)
         all_headers = webhook_headers(tenant.tenant_id, tenant.webhook_secret, body)
         if signature:
             all_headers["X-DealPulse-Signature"] = signature
         all_headers.update(headers or {})
         async with httpx.AsyncClient(timeout=10.0) as client:
-            return await client.post(f"{self.url('ingest')}{WEBHOOK_PATH}", content=body, headers=all_headers)
+            return await client.post(f"{ingest_url or self.url('ingest')}{WEBHOOK_PATH}", content=body,
+                                     headers=all_headers)
 
     async def upload_import(self, tenant: Tenant, body: bytes, content_type: str = "text/csv",
                             mapping: dict[str, str] | None = None) -> httpx.Response:
@@ -161,6 +174,37 @@ class RunningSystem:
             return list(await conn.fetch(query, *args))
         finally:
             await conn.close()
+
+
+@contextmanager
+def own_service(system: RunningSystem, service: str, env: Mapping[str, str], port_shift: int = 40,
+                timeout: float = 60.0) -> Iterator[str]:
+    """A second ``service`` process on the running stack with ``env`` added (other auth, other quotas), on its
+    default port plus the suite's offset plus ``port_shift``; yields its URL, stopped on the way out. A gateway
+    joins a consumer group of its own, so the suite's gateway keeps all of its partitions."""
+    supervisor = system.supervisor
+    port = supervisor.port(service) + port_shift
+    own_env = {**supervisor.service_env(), f"{service.upper()}_PORT": str(port),
+               "GATEWAY_CONSUMER_GROUP": f"gateway-{port}", **env}
+    log = supervisor.log_dir / f"{service}-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "ab") as output:
+        process = subprocess.Popen([sys.executable, "-m", f"dealpulse_{service}"], env=own_env, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not is_ready(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{service} on port {port} did not get ready; see {log}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def poll_until(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1) -> T:

@@ -58,7 +58,7 @@ class Supervisor:
             process = self.processes[service]
             if process.poll() is not None:
                 raise RuntimeError(f"{service} exited with code {process.returncode}; see {self.log_dir}/{service}.log")
-            if _ready(self.url(service)):
+            if is_ready(self.url(service)):
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:
@@ -95,7 +95,7 @@ class Supervisor:
             self.stop(service)
 
 
-def _ready(url: str) -> bool:
+def is_ready(url: str) -> bool:
     try:
         return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
     except httpx.HTTPError:

@@ -19,6 +19,14 @@ from dealpulse_cli.bootstrap import DEMO_MODEL_DEALS, ensure_model, ensure_tenan
 from dealpulse_cli.stack import EmbeddedStack, StackPorts
 from dealpulse_cli.supervisor import Supervisor
 
+# Benchmarks and the test suite drive one user and one tenant far past a person's pace: their quotas are lifted
+# (the rate-limit tests run a gateway and an ingest of their own with small ones).
+LIFTED_QUOTAS = {
+    **{f"{service}_RATE_LIMIT_PER_{scope}": "1000000/minute"
+       for service in ("GATEWAY", "INGEST", "ALERTS") for scope in ("USER", "TENANT")},
+    "INGEST_RATE_LIMIT_WEBHOOKS_PER_TENANT": "1000000/minute",
+}
+
 
 @dataclass(frozen=True)
 class SeedTenant:

@@ -91,13 +91,18 @@ class ChannelSettings(BaseModel):
         return self.model_copy(update={"slack": slack, "email": email})
 
 
+# A wall-clock time in the user's zone. JSON Schema's "time" format is RFC 3339's full-time, which needs an offset
+# that these never carry ("08:00:00"): they are documented as RFC 3339's partial-time.
+LocalTime = Annotated[time, Field(json_schema_extra={"format": "partial-time"})]
+
+
 class QuietHours(BaseModel):
     """A daily window in the user's zone; ``start`` after ``end`` runs across midnight (22:00 → 07:00)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
@@ -114,7 +119,7 @@ class UserPreferences(BaseModel):
     timezone: str | None = Field(None, description="IANA zone; default: the user's zone in the users table")
     quiet_hours: QuietHours | None = None
     digest_enabled: bool = True
-    digest_time: time = time(8, 0)
+    digest_time: LocalTime = time(8, 0)
     digest_size: int = Field(10, ge=1, le=50)
 
     @field_validator("timezone")

@@ -1,22 +1,32 @@
-"""JWT (HS256) bearer tokens: who is calling, for which tenant, in which role.
+"""JWT bearer tokens: who is calling, for which tenant, in which role.
 
 Shared by every service that takes a token (the gateway for REST and WebSocket, ingest for imports). The tenant
 in the token is the only tenant the caller can ever read: it is what ``tenant_transaction`` sets for row-level
 security.
+
+Two modes (``DEALPULSE_AUTH_MODE``): ``jwks`` verifies RS256/ES256 tokens of an identity provider against the keys
+it publishes (``JwksTokens``: issuer, audience and expiry required); ``hs256`` verifies tokens signed with one
+shared secret (``SharedSecretTokens``), which ``dealpulse token`` issues, for development only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 import jwt
 
+from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.tenancy import is_tenant_id
 
 ALGORITHM = "HS256"
 MAX_USER_ID_LENGTH = 200
+PRINCIPAL_CLAIMS = ("sub", "tenant_id", "role", "exp")
 
 
 class Role(StrEnum):
@@ -42,6 +52,16 @@ class InvalidToken(Exception):
     """The token is missing, malformed, forged, expired or carries claims we do not accept."""
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's keys could not be fetched: the token may be good, nobody can tell yet."""
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal:
+        """The principal ``token`` proves; raises ``InvalidToken`` (or ``KeysUnavailable``)."""
+        ...
+
+
 def issue_token(secret: str, tenant_id: str, role: str, user_id: str, ttl_s: int) -> str:
     """A signed token for ``user_id`` of ``tenant_id`` in ``role``, valid for ``ttl_s`` seconds."""
     _check_claims(tenant_id, role, user_id)
@@ -53,14 +73,78 @@ def issue_token(secret: str, tenant_id: str, role: str, user_id: str, ttl_s: int
 
 
 def verify_token(secret: str, token: str) -> Principal:
-    try:
+    """A development token signed with ``secret`` (HS256)."""
+    with _refusing_invalid():
         # The algorithm list is fixed, so a token declaring "none" or an asymmetric algorithm is refused.
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "tenant_id", "role", "exp", "iat"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": [*PRINCIPAL_CLAIMS, "iat"]})
+    return principal_of(claims)
+
+
+@dataclass(frozen=True)
+class SharedSecretTokens:
+    """Development mode: tokens signed with one shared secret (``dealpulse token``)."""
+
+    secret: str
+
+    async def verify(self, token: str) -> Principal:
+        return verify_token(self.secret, token)
+
+
+@dataclass(frozen=True)
+class JwksPolicy:
+    """What a production token must satisfy, and how the identity provider's key set is cached."""
+
+    jwks_url: str
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway_s: float = 30.0
+    cache_s: float = 300.0
+    refetch_cooldown_s: float = 30.0
+    timeout_s: float = 5.0
+
+
+class JwksTokens:
+    """Production mode: RS256/ES256 tokens verified with the key their ``kid`` names in the provider's JWKS.
+
+    PyJWT's ``PyJWKClient`` caches the key set for ``cache_s``; a token naming a key the cached set lacks (the
+    provider rotated) refetches the set at once, at most once per ``refetch_cooldown_s``, so forged kids cannot
+    make us hammer the provider. The fetch is blocking I/O, so it runs in a thread.
+    """
+
+    def __init__(self, policy: JwksPolicy) -> None:
+        self.policy = policy
+        self._keys = jwt.PyJWKClient(policy.jwks_url, cache_keys=False, lifespan=policy.cache_s,
+                                     timeout=policy.timeout_s, cooldown_duration=policy.refetch_cooldown_s)
+
+    async def verify(self, token: str) -> Principal:
+        policy = self.policy
+        try:
+            key = await asyncio.to_thread(self._keys.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise KeysUnavailable(f"the identity provider's keys are unavailable: {exc}") from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise InvalidToken(f"invalid token: {exc}") from exc
+        with _refusing_invalid():
+            claims = jwt.decode(token, key, algorithms=list(policy.algorithms), audience=policy.audience,
+                                issuer=policy.issuer, leeway=policy.leeway_s,
+                                options={"require": [*PRINCIPAL_CLAIMS, "iss", "aud"]})
+        return principal_of(claims)
+
+
+@contextmanager
+def _refusing_invalid() -> Iterator[None]:
+    """PyJWT's refusals as ``InvalidToken``, saying "expired" when that is why."""
+    try:
+        yield
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"invalid token: {exc}") from exc
+
+
+def principal_of(claims: Mapping[str, Any]) -> Principal:
+    """The principal of verified claims, if they name one we accept."""
     tenant_id, role, user_id = claims["tenant_id"], claims["role"], claims["sub"]
     try:
         _check_claims(tenant_id, role, user_id)
@@ -86,3 +170,15 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """The verifier of the mode ``settings`` select (their validation makes sure jwks mode is complete)."""
+    if settings.auth_mode == "hs256":
+        return SharedSecretTokens(settings.jwt_secret)
+    if settings.jwks_url is None or settings.jwt_issuer is None or settings.jwt_audience is None:
+        raise ValueError("jwks mode needs a JWKS URL, an issuer and an audience")
+    return JwksTokens(JwksPolicy(
+        jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms, leeway_s=settings.jwt_leeway_s, cache_s=settings.jwks_cache_s,
+        refetch_cooldown_s=settings.jwks_refetch_cooldown_s, timeout_s=settings.jwks_timeout_s))

@@ -1,7 +1,9 @@
-"""The bearer-token dependencies every HTTP edge that takes a DealPulse JWT uses (gateway REST, ingest imports).
+"""The credential dependencies every HTTP edge uses: a caller's bearer token (gateway REST and WebSocket, ingest's
+imports, alerts' test alert) and a service's credential (the scorer, called by the gateway only).
 
-Tokens themselves (issue, verify, claims) live in ``dealpulse_common.auth``; each app keeps its signing secret in
-``app.state.settings.jwt_secret``.
+Tokens themselves (modes, verification, claims) live in ``dealpulse_common.auth``, service credentials in
+``dealpulse_common.service_auth``; each app keeps its settings in ``app.state.settings``, and the verifier they
+select is built once per app on first use.
 """
 
 from __future__ import annotations
@@ -9,29 +11,59 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
-from dealpulse_common.auth import InvalidToken, Principal, Role, verify_token
+from dealpulse_common.auth import (
+    InvalidToken,
+    KeysUnavailable,
+    Principal,
+    Role,
+    TokenVerifier,
+    token_verifier,
+)
+from dealpulse_common.rate_limits import limit_principal
+from dealpulse_common.service import ServiceUnavailable
+from dealpulse_common.service_auth import InvalidServiceCredential, ServiceCaller, verify_service_credential
 
 # auto_error=False: a missing header must produce our problem-details 401, not FastAPI's plain 403.
-_bearer = HTTPBearer(auto_error=False, description="A DealPulse JWT (`dealpulse token`)")
+_bearer = HTTPBearer(auto_error=False, description="A DealPulse JWT (`dealpulse token`, or the identity provider's)")
+_service_bearer = HTTPBearer(auto_error=False, scheme_name="ServiceCredential",
+                             description="A service credential (only the gateway holds one)")
+# How long a caller should wait when the identity provider's keys could not be fetched.
+KEYS_RETRY_AFTER_S = 5
+
+
+def token_verifier_of(app: FastAPI) -> TokenVerifier:
+    """The verifier ``app``'s settings select, built on first use and kept (it holds the key-set cache)."""
+    verifier: TokenVerifier | None = getattr(app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = app.state.token_verifier = token_verifier(app.state.settings)
+    return verifier
+
+
+async def verified_principal(connection: HTTPConnection, token: str) -> Principal:
+    """The principal ``token`` proves to ``connection``'s app; ``InvalidToken`` or ``ServiceUnavailable``."""
+    try:
+        return await token_verifier_of(connection.app).verify(token)
+    except KeysUnavailable as exc:
+        raise ServiceUnavailable(str(exc), KEYS_RETRY_AFTER_S) from exc
 
 
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The verified caller, or a 401 problem with ``WWW-Authenticate: Bearer``."""
+    """The verified caller (within their rate limits), or a 401 problem with ``WWW-Authenticate: Bearer``."""
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return verify_token(request.app.state.settings.jwt_secret, credentials.credentials)
+        principal = await verified_principal(request, credentials.credentials)
     except InvalidToken as exc:
-        # RFC 6750 §3: say why, so a client knows to fetch a new token rather than retry.
-        reason = re.sub(r'[^A-Za-z0-9 .,:()_-]', "", str(exc))
-        challenge = f'Bearer error="invalid_token", error_description="{reason}"'
-        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": challenge}) from exc
+        raise _invalid_token(str(exc)) from exc
+    await limit_principal(request, principal)
+    return principal
 
 
 async def current_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -41,5 +73,28 @@ async def current_admin(principal: Annotated[Principal, Depends(current_principa
     return principal
 
 
+async def current_service(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_service_bearer)],
+) -> ServiceCaller:
+    """The verified calling service and the tenant it acts for, or a 401 problem."""
+    if credentials is None:
+        raise HTTPException(401, "missing service credential", headers={"WWW-Authenticate": "Bearer"})
+    settings = request.app.state.settings
+    try:
+        return verify_service_credential(settings.service_secret, credentials.credentials,
+                                         audience=settings.service_name)
+    except InvalidServiceCredential as exc:
+        raise _invalid_token(str(exc)) from exc
+
+
+def _invalid_token(reason: str) -> HTTPException:
+    # RFC 6750 §3: say why, so a client knows to fetch a new token rather than retry.
+    description = re.sub(r'[^A-Za-z0-9 .,:()_-]', "", reason)
+    challenge = f'Bearer error="invalid_token", error_description="{description}"'
+    return HTTPException(401, reason, headers={"WWW-Authenticate": challenge})
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentAdmin = Annotated[Principal, Depends(current_admin)]
+CurrentService = Annotated[ServiceCaller, Depends(current_service)]

@@ -1,4 +1,4 @@
-"""JSON logs carrying the trace of the event being handled."""
+"""JSON logs carrying the trace of the event being handled and the id of the HTTP request being answered."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
 tenant_var: ContextVar[str | None] = ContextVar("tenant_id", default=None)
+# Set by ``dealpulse_common.request_ids`` at every HTTP edge.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _SECRET_PATTERN = re.compile(
     r"(?i)(secret|password|authorization|token|signature)(['\"]?\s*[:=]\s*['\"]?)([^\s,'\"}]+)"
@@ -26,6 +28,7 @@ class _ContextFilter(logging.Filter):
         traceparent = traceparent_var.get()
         record.trace_id = traceparent.split("-")[1] if traceparent and traceparent.count("-") >= 2 else None
         record.tenant_id = tenant_var.get()
+        record.request_id = request_id_var.get()
         if isinstance(record.msg, str):
             record.msg = _SECRET_PATTERN.sub(r"\1\2[redacted]", record.msg)
         return True
@@ -35,7 +38,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(tenant_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(tenant_id)s "
+            "%(request_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )

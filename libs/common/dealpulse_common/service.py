@@ -17,7 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealpulse_common.http_metrics import instrument
-from dealpulse_common.logging import configure_logging
+from dealpulse_common.logging import configure_logging, request_id_var
+from dealpulse_common.problem_docs import document_problems
+from dealpulse_common.rate_limits import RateLimited, RateLimitHeaders
+from dealpulse_common.request_ids import HEADER as REQUEST_ID_HEADER
+from dealpulse_common.request_ids import install_request_ids, request_id_of
 from dealpulse_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -56,9 +60,9 @@ async def _safe_check(check: ReadinessCheck) -> bool:
 
 def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None,
             **extensions: Any) -> JSONResponse:
-    """An RFC 9457 problem-details response."""
+    """An RFC 9457 problem-details response, carrying the id of the request it answers."""
     body = {"type": f"https://dealpulse.dev/problems/{title.lower().replace(' ', '-')}", "title": title,
-            "status": status, "detail": detail, **extensions}
+            "status": status, "detail": detail, "request_id": request_id_var.get(), **extensions}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -78,13 +82,20 @@ def unavailable(detail: str, retry_after_s: int) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Problem details for every error an app answers; also counts and times its requests (every service's app
-    factory calls this once)."""
+    """Problem details for every error an app answers, with the request id and rate-limit headers; also counts and
+    times its requests (every service's app factory calls this once)."""
     instrument(app)
+    install_request_ids(app)
+    app.add_middleware(RateLimitHeaders)
+    document_problems(app)
 
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
         return unavailable(exc.detail, exc.retry_after_s)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return problem(429, "Too many requests", str(exc), headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,6 +105,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         fields = ", ".join(e["field"] for e in errors)
         return problem(422, "Invalid request", f"invalid field(s): {fields}", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, _: Exception) -> JSONResponse:
+        # Answered outside every middleware (Starlette's server-error layer): the id is added here.
+        request_id = request_id_of(request)
+        request_id_var.set(request_id)
+        return problem(500, "Internal server error", "an unexpected error; quote the request id to report it",
+                       headers={REQUEST_ID_HEADER: request_id})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

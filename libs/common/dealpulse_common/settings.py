@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Literal
+
+from limits import parse as parse_rate_limit
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dealpulse-development-secret-change-me"
+DEV_SERVICE_SECRET = "dealpulse-development-service-secret-change-me"
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
+
+
+def rate_limit(value: str) -> str:
+    """A quota in the ``limits`` notation ("100/minute", "5 per 10 seconds"), refused at start when malformed."""
+    parse_rate_limit(value)
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(rate_limit)]
 
 
 class ServiceSettings(BaseSettings):
@@ -38,10 +52,49 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(8, validation_alias="DATABASE_POOL_SIZE", ge=1)
     redis_url: str = Field("redis://127.0.0.1:16379/0", validation_alias="REDIS_URL")
 
+    # Callers' tokens (dealpulse_common.auth): "jwks" verifies an identity provider's RS256/ES256 tokens,
+    # "hs256" tokens signed with jwt_secret (`dealpulse token`), for development only.
+    auth_mode: Literal["hs256", "jwks"] = Field("hs256", validation_alias="DEALPULSE_AUTH_MODE")
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias="DEALPULSE_JWT_SECRET")
+    jwks_url: str | None = Field(None, validation_alias="DEALPULSE_JWKS_URL")
+    jwt_issuer: str | None = Field(None, validation_alias="DEALPULSE_JWT_ISSUER")
+    jwt_audience: str | None = Field(None, validation_alias="DEALPULSE_JWT_AUDIENCE")
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(("RS256", "ES256"),
+                                                                 validation_alias="DEALPULSE_JWT_ALGORITHMS")
+    jwt_leeway_s: float = Field(30.0, ge=0, le=300, validation_alias="DEALPULSE_JWT_LEEWAY_S")
+    jwks_cache_s: float = Field(300.0, gt=0, validation_alias="DEALPULSE_JWKS_CACHE_S")
+    # An unknown kid refetches the key set at once, but at most once per this many seconds.
+    jwks_refetch_cooldown_s: float = Field(30.0, ge=0, validation_alias="DEALPULSE_JWKS_REFETCH_COOLDOWN_S")
+    jwks_timeout_s: float = Field(5.0, gt=0, validation_alias="DEALPULSE_JWKS_TIMEOUT_S")
+    # Signs the credential one service presents to another (the gateway to the scorer); a Kubernetes Secret.
+    service_secret: str = Field(DEV_SERVICE_SECRET, validation_alias="DEALPULSE_SERVICE_SECRET", min_length=32)
+
+    # Quotas of the token-taking routes ("100/minute", "5 per 10 seconds"), under the service's own env prefix
+    # (GATEWAY_RATE_LIMIT_PER_USER, INGEST_RATE_LIMIT_PER_TENANT, ...): dealpulse_common.rate_limits.
+    rate_limit_per_user: RateLimit = "100/minute"
+    rate_limit_per_tenant: RateLimit = "1000/minute"
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return tuple(a.strip() for a in value.split(",") if a.strip()) if isinstance(value, str) else value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A shared-secret algorithm here would let anyone holding the provider's public key sign tokens.
+        if not value or not set(value) <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"must be some of {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}")
+        return value
 
     @model_validator(mode="after")
-    def _refuse_development_secret_in_production(self) -> ServiceSettings:
-        if self.environment != "development" and self.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError("DEALPULSE_JWT_SECRET must be set outside development")
+    def _refuse_development_auth_in_production(self) -> ServiceSettings:
+        if self.auth_mode == "jwks" and not (self.jwks_url and self.jwt_issuer and self.jwt_audience):
+            raise ValueError("DEALPULSE_AUTH_MODE=jwks needs DEALPULSE_JWKS_URL, DEALPULSE_JWT_ISSUER and "
+                             "DEALPULSE_JWT_AUDIENCE")
+        if self.environment != "development":
+            if self.auth_mode != "jwks":
+                raise ValueError("outside development DEALPULSE_AUTH_MODE must be jwks (HS256 is for development)")
+            if self.service_secret == DEV_SERVICE_SECRET:
+                raise ValueError("DEALPULSE_SERVICE_SECRET must be set outside development")
         return self

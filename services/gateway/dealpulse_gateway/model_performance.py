@@ -29,4 +29,5 @@ SCORER_PATH = "/model/performance"
 )
 async def model_performance(request: Request, principal: CurrentAdmin) -> Response:
     """How the model serving the caller's tenant performs and drifts (admins only)."""
-    return await scorer_proxy.forward(request, "GET", SCORER_PATH, params={"tenant_id": principal.tenant_id})
+    return await scorer_proxy.forward(request, "GET", SCORER_PATH, tenant_id=principal.tenant_id,
+                                      params={"tenant_id": principal.tenant_id})

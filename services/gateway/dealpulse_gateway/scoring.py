@@ -39,4 +39,4 @@ async def score_deal(
     # The standard library's encoder, as FastAPI decoded the body with it: orjson refuses integers beyond 64 bits,
     # which are the scorer's to refuse (422), not a reason for a 500 here.
     body = json.dumps({**deal, "tenant_id": principal.tenant_id}, separators=(",", ":")).encode()
-    return await scorer_proxy.forward(request, "POST", SCORER_PATH, json_body=body)
+    return await scorer_proxy.forward(request, "POST", SCORER_PATH, tenant_id=principal.tenant_id, json_body=body)

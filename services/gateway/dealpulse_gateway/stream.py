@@ -5,7 +5,8 @@ That gives every client its own backpressure and an exact resume point, at the c
 open dashboard; past a few thousand sockets per replica, one reader per tenant per replica fanning out in-process
 is the next step.
 
-Close codes: 4401 missing/invalid/expired token, 4400 bad ``last_id``, 1013 Redis unavailable (reconnect later).
+Close codes: 4401 missing/invalid/expired token, 4400 bad ``last_id``, 4429 the caller's rate limit is used up (the
+reason says when to retry), 1013 Redis or the identity provider's keys unavailable (reconnect later).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from dealpulse_common import metrics
-from dealpulse_common.auth import InvalidToken, Principal, bearer_token, verify_token
+from dealpulse_common.auth import InvalidToken, Principal, bearer_token
+from dealpulse_common.http_auth import verified_principal
+from dealpulse_common.rate_limits import RateLimited, limit_principal
+from dealpulse_common.service import ServiceUnavailable
 from dealpulse_gateway.auth import visible_to
 from dealpulse_gateway.messages import (
     StreamEntry,
@@ -38,6 +42,7 @@ router = APIRouter()
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
+CLOSE_RATE_LIMITED = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
@@ -48,10 +53,17 @@ async def stream(websocket: WebSocket) -> None:
     try:
         if not token:
             raise InvalidToken("missing token: pass ?token= or Authorization: Bearer")
-        principal = verify_token(settings.jwt_secret, token)
+        principal = await verified_principal(websocket, token)
         last_id = _resume_point(websocket.query_params.get("last_id"))
+        await limit_principal(websocket, principal)
     except InvalidToken as exc:
         await _refuse(websocket, CLOSE_UNAUTHORIZED, str(exc))
+        return
+    except RateLimited as exc:
+        await _refuse(websocket, CLOSE_RATE_LIMITED, str(exc))
+        return
+    except ServiceUnavailable as exc:
+        await _refuse(websocket, CLOSE_TRY_AGAIN_LATER, exc.detail)
         return
     except ValueError as exc:
         await _refuse(websocket, CLOSE_BAD_REQUEST, str(exc))

@@ -1,8 +1,10 @@
 """The one admission every webhook passes before its own parser runs, and the record of whatever it refuses.
 
-In order: the tenant (``dealpulse_common.tenancy``'s rule), the content type, a bounded read of the body, and the
-caller's credentials. A refusal is a ``Rejected``; the route answers it in its CRM's terms after ``refuse`` counted
-it in ``dealpulse_webhooks_total`` and dead-lettered it with the reason.
+In order: the tenant (``dealpulse_common.tenancy``'s rule), the content type, a bounded read of the body, the
+caller's credentials, and the tenant's webhook quota (counted only once the caller proved it speaks for the tenant,
+so nobody else can use it up; a 429 problem with ``Retry-After`` when it is). A refusal is a ``Rejected``; the route
+answers it in its CRM's terms after ``refuse`` counted it in ``dealpulse_webhooks_total`` and dead-lettered it with
+the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dealpulse_common import metrics
 from dealpulse_common.events import DeadLetter
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.logging import tenant_var, traceparent_var
+from dealpulse_common.rate_limits import Quota, count_against
 from dealpulse_common.service import problem
 from dealpulse_common.tenancy import TENANT_ID_PATTERN, is_tenant_id
 from dealpulse_common.topics import DEAD_LETTERS
@@ -99,6 +102,8 @@ async def admit(request: Request, webhook: Webhook, tenant: str | None, verify: 
         await verify(tenant, secret, body)
     except (AuthError, SignatureError) as exc:
         raise Rejected(401, str(exc), body, metric="bad_signature") from None
+    quota = request.app.state.settings.rate_limit_webhooks_per_tenant
+    await count_against(request, [Quota.of("webhooks", quota, tenant)])
     return tenant, body
 
 

@@ -14,7 +14,7 @@ from dealpulse_ingest import crm_routes, stage_mappings, store
 from dealpulse_ingest.import_routes import router as import_router
 from dealpulse_ingest.imports.jobs import ImportRunner, ImportSettings
 from dealpulse_ingest.ingestor import Ingestor
-from dealpulse_ingest.routes import router
+from dealpulse_ingest.routes import document_read_bodies, router
 from dealpulse_ingest.settings import IngestSettings
 
 
@@ -45,4 +45,5 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(crm_routes.router)
     app.include_router(import_router)
     app.include_router(probe_router(runtime_checks(app.state)))
+    document_read_bodies(app)
     return app

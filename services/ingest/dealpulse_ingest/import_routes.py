@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.http_auth import CurrentAdmin
@@ -57,7 +58,8 @@ async def start_import(
     request: Request,
     caller: CurrentAdmin,
     content_type: Annotated[str | None, Header()] = None,
-    content_length: Annotated[int | None, Header()] = None,
+    # A transport header, not an API parameter: documented, a client (or a fuzzer) would be invited to lie in it.
+    content_length: Annotated[int | None, Header(include_in_schema=False)] = None,
     mapping: Annotated[str | None, Query(description="the column-mapping JSON: {\"CRM header\": \"field\"}")] = None,
     filename: Annotated[str | None, Query(max_length=255)] = None,
 ) -> JSONResponse:
@@ -98,6 +100,9 @@ async def start_import(
     except DATABASE_UNAVAILABLE:
         raise ServiceUnavailable("database unavailable; nothing was started, retry later",
                                  START_RETRY_AFTER_S) from None
+    except ClientDisconnect:
+        # The uploader went away mid-file (nobody reads this answer); nothing was started.
+        return problem(400, "Bad request", "the upload ended before the file did")
     finally:
         if not keep:
             await asyncio.to_thread(path.unlink, missing_ok=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -26,6 +26,23 @@ from dealpulse_ingest.signature import SignatureError, verify
 log = logging.getLogger(__name__)
 router = APIRouter()
 GENERIC = Webhook("generic", JSON_TYPES, bad_tenant_header)
+SCHEMA_REFS = "#/components/schemas/"
+
+
+def document_read_bodies(app: FastAPI) -> None:
+    """Put the models of bodies a route reads itself (to check a signature first) into ``app``'s OpenAPI
+    components, with the models they refer to: FastAPI lists only the models of parameters it parses."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schema = GenericDealChange.model_json_schema(ref_template=SCHEMA_REFS + "{model}")
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            components.update({**schema.pop("$defs", {}), "GenericDealChange": schema})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @router.post(
@@ -38,7 +55,7 @@ GENERIC = Webhook("generic", JSON_TYPES, bad_tenant_header)
                422: {"description": "Invalid deal change"},
                503: {"description": "Broker or database unavailable; retry after Retry-After seconds"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": GenericDealChange.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+        "schema": {"$ref": f"{SCHEMA_REFS}GenericDealChange"}}}}},
 )
 async def generic_webhook(
     request: Request,

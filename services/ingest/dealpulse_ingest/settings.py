@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.settings import RateLimit, ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
@@ -15,3 +15,5 @@ class IngestSettings(ServiceSettings):
     retry_after_s: int = 2
     secret_cache_ttl_s: float = 60.0
     stage_mapping_cache_ttl_s: float = 5.0
+    # A tenant's CRM deliveries (every webhook), well above a person's pace: a bulk sync sends thousands a minute.
+    rate_limit_webhooks_per_tenant: RateLimit = "60000/minute"

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from dealpulse_alerts.settings import AlertsSettings
+from tests.support import PRODUCTION_AUTH_ENV
 
 
 def test_development_links_to_the_local_gateway_on_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,7 +18,8 @@ def test_development_links_to_the_local_gateway_on_its_port(monkeypatch: pytest.
 def test_production_needs_a_dashboard_address(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALERTS_DASHBOARD_URL", raising=False)
     monkeypatch.setenv("DEALPULSE_ENV", "production")
-    monkeypatch.setenv("DEALPULSE_JWT_SECRET", "a-real-secret")
+    for name, value in PRODUCTION_AUTH_ENV.items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match="ALERTS_DASHBOARD_URL must be set"):
         AlertsSettings()
     monkeypatch.setenv("ALERTS_DASHBOARD_URL", "https://deals.example.com/")

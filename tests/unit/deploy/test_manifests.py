@@ -82,7 +82,7 @@ def test_alerts_link_to_a_public_dashboard_address_their_settings_accept(rendere
     _, docs = rendered
     env = _container_env(docs, "alerts")
     assert env["ALERTS_DASHBOARD_URL"].startswith("https://")
-    for name, value in {**env, "DEALPULSE_JWT_SECRET": "from-the-secret"}.items():
+    for name, value in {**env, "DEALPULSE_SERVICE_SECRET": "from-the-secret-a-service-secret-of-32-bytes"}.items():
         monkeypatch.setenv(name, value)
     assert AlertsSettings().dashboard_url == env["ALERTS_DASHBOARD_URL"]
 

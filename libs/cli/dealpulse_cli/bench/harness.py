@@ -14,7 +14,7 @@ import psutil
 from dealpulse_cli.demo_feed import DemoCrm
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
-from dealpulse_cli.system import SeedTenant, running_system
+from dealpulse_cli.system import LIFTED_QUOTAS, SeedTenant, running_system
 
 # Every port of a bench system is moved by this much (DEALPULSE_BENCH_PORT_OFFSET), so a bench can run beside a
 # development system, a test run or another bench on other offsets; its data directory is its own too (a fresh
@@ -62,7 +62,7 @@ def _rss_mb(process: psutil.Process) -> float:
 @contextmanager
 def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
     with running_system(stack_name=BENCH_STACK, port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
-                        tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING"},
+                        tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING", **LIFTED_QUOTAS},
                         ready_timeout_s=90) as system:
         yield BenchSystem(system.require_embedded_stack(), system.supervisor)
 
