@@ -58,5 +58,5 @@ DEAD_LETTERS = Topic(
     "dlq.v1", DeadLetter, "every service", ("operators",),
     "An event a service could not process, with its original bytes, where it came from and why it failed.")
 
-ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_VERDICT_OVERRIDE, DEAL_ALERTS,
-                                             DEAD_LETTERS)
+ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_VERDICT_OVERRIDE,
+                                             DEAL_ALERTS, DEAD_LETTERS)

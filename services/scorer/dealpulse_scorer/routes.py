@@ -14,8 +14,8 @@ from fastapi.responses import ORJSONResponse
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealScoredData
 from dealpulse_common.http_auth import CurrentService
-from dealpulse_common.service_auth import ServiceCaller
 from dealpulse_common.service import ServiceUnavailable
+from dealpulse_common.service_auth import ServiceCaller
 from dealpulse_common.tenancy import TENANT_ID_PATTERN
 from dealpulse_scorer.performance import ModelPerformance, performance
 from dealpulse_scorer.scoring import ScoringCore
