@@ -255,18 +255,21 @@ async def team_members(conn: asyncpg.Connection, tenant_id: str, manager_id: str
     return [row["user_id"] for row in rows]
 
 
-async def user_names(conn: asyncpg.Connection, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str]:
-    rows = await conn.fetch("SELECT user_id, name FROM users WHERE tenant_id = $1 AND user_id = ANY($2::text[]) "
-                            "AND name IS NOT NULL", tenant_id, list(user_ids))
-    return {row["user_id"]: row["name"] for row in rows}
-
-
-async def owner_names(conn: asyncpg.Connection, tenant_id: str, owners: Sequence[str]) -> dict[str, str]:
-    """The owner name the deals carry, for owners the users table does not name."""
+async def people_names(conn: asyncpg.Connection, tenant_id: str, owners: Sequence[str]) -> dict[str, str]:
+    """Each owner's name: from ``users``, else as one of their open deals carries it (one index probe per owner,
+    never a pass over the deals)."""
     rows = await conn.fetch(
-        "SELECT owner_id, max(owner_name) AS owner_name FROM deal_risk WHERE tenant_id = $1 "
-        "AND owner_id = ANY($2::text[]) AND owner_name IS NOT NULL GROUP BY owner_id", tenant_id, list(owners))
-    return {row["owner_id"]: row["owner_name"] for row in rows}
+        """
+        SELECT o.owner_id, coalesce(u.name, (
+            SELECT r.owner_name FROM deal_risk r
+            WHERE r.tenant_id = $1 AND r.owner_id = o.owner_id AND NOT r.is_closed AND r.owner_name IS NOT NULL
+            LIMIT 1)) AS name
+        FROM unnest($2::text[]) AS o(owner_id)
+        LEFT JOIN users u ON u.tenant_id = $1 AND u.user_id = o.owner_id
+        """,
+        tenant_id, list(owners),
+    )
+    return {row["owner_id"]: row["name"] for row in rows if row["name"] is not None}
 
 
 @dataclass(frozen=True)
