@@ -181,6 +181,34 @@ def pipeline_figures(totals: Mapping[str, PipelineTotals], reporting: ReportingS
     )
 
 
+@dataclass(frozen=True)
+class OwnerPipeline:
+    """The few open-pipeline figures a rep's row shows (``/v1/reps``), without building every figure per rep."""
+
+    open_deals: int
+    pipeline_value: Money
+    risk_adjusted_value: Money
+    high_risk_deals: int
+    average_risk_score: float | None
+    commit_calls: int
+    verified_commit_pct: float | None
+
+
+def owner_pipeline(totals: Mapping[str, PipelineTotals], reporting: ReportingSettings) -> OwnerPipeline:
+    def total(name: str) -> int:
+        return int(sum(getattr(t, name) for t in totals.values()))
+
+    open_deals, calls = total("open_deals"), total("admitted_deals") + total("needs_review_deals") + total(
+        "not_admitted_deals")
+    return OwnerPipeline(
+        open_deals=open_deals,
+        pipeline_value=_money(totals, reporting, "pipeline_value", "open_deals", "scored_recently"),
+        risk_adjusted_value=_money(totals, reporting, "risk_adjusted_value", "open_deals", "scored_recently"),
+        high_risk_deals=total("high_deals") + total("critical_deals"),
+        average_risk_score=_mean(total("risk_score_sum"), open_deals), commit_calls=calls,
+        verified_commit_pct=pct(total("admitted_deals"), calls))
+
+
 def _risk_band(totals: Mapping[str, PipelineTotals], reporting: ReportingSettings, category: str,
                open_deals: int) -> RiskBand:
     amount = _money(totals, reporting, f"{category}_amount", f"{category}_deals", f"{category}_recent")

@@ -14,7 +14,7 @@ from dealpulse_gateway.analytics import (
     PipelineTotals,
     closed_change,
     closed_figures,
-    per_currency,
+    owner_pipeline,
     pipeline_change,
     pipeline_figures,
 )
@@ -62,18 +62,18 @@ def trend_points(now: PipelineFigures, period: Period, counts: Sequence[ClosedCo
 def rep_rows(totals: Mapping[tuple[str, str], PipelineTotals], closed: Mapping[str, Sequence[ClosedCounts]],
              names: Mapping[str, str], period: Period, reporting: ReportingSettings) -> list[RepFigures]:
     """A row per owner with open deals or deals closed in the period, largest open pipeline first."""
-    owners = sorted({owner for owner, _ in totals} | set(closed))
+    by_owner: dict[str, dict[str, PipelineTotals]] = {owner: {} for owner in closed}
+    for (owner, currency), part in totals.items():
+        by_owner.setdefault(owner, {})[currency] = part
     rows = []
-    for owner in owners:
-        figures = pipeline_figures(per_currency({key: t for key, t in totals.items() if key[0] == owner}), reporting)
+    for owner, owned in sorted(by_owner.items()):
+        figures = owner_pipeline(owned, reporting)
         closed_then = closed_figures(period, (closed.get(owner) or [ClosedCounts()])[0])
-        admission = figures.commit_admission
         rows.append(RepFigures(
             owner_id=owner or None, owner_name=names.get(owner), open_deals=figures.open_deals,
             pipeline_value=figures.pipeline_value, risk_adjusted_value=figures.risk_adjusted_value,
-            high_risk_deals=figures.risk_distribution["high"].deals + figures.risk_distribution["critical"].deals,
-            average_risk_score=figures.average_risk_score, win_rate=closed_then.win_rate,
-            cycle_time=closed_then.cycle_time, commit_calls=admission.commit_calls,
-            verified_commit_pct=admission.verified_pct))
+            high_risk_deals=figures.high_risk_deals, average_risk_score=figures.average_risk_score,
+            win_rate=closed_then.win_rate, cycle_time=closed_then.cycle_time, commit_calls=figures.commit_calls,
+            verified_commit_pct=figures.verified_commit_pct))
     rows.sort(key=lambda row: (-row.pipeline_value.reporting.amount, row.owner_id or ""))
     return rows

@@ -92,11 +92,11 @@ async def reps(request: Request, principal: CurrentPrincipal, period: PERIOD = N
         owners = await _scope(conn, principal, None, team)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
         cells = await analytics_store.open_cells(conn, principal.tenant_id, DealFilter(owners=owners),
-                                                 now - timedelta(days=settings.stale_after_days), by_owner=True)
+                                                 now - timedelta(days=settings.stale_after_days), by_owner=True,
+                                                 forecasts=False)
         closed = await analytics_store.closed_counts(conn, principal.tenant_id, owners, [chosen], by_owner=True)
         people = sorted({cell.owner_id for cell in cells} | set(closed))
-        names = {**await analytics_store.owner_names(conn, principal.tenant_id, people),
-                 **await analytics_store.user_names(conn, principal.tenant_id, people)}
+        names = await analytics_store.people_names(conn, principal.tenant_id, people)
     return RepsPage(tenant_id=principal.tenant_id, as_of=now, period=chosen.view(),
                     reporting=_reporting_view(reporting),
                     reps=rep_rows(fold(cells, by_owner=True), closed, names, chosen, reporting.settings))

@@ -34,6 +34,8 @@ _NOT_DELETED = """NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = r.tenant
                                    AND d.deleted_at IS NOT NULL)"""
 _OPEN = f"r.tenant_id = $1 AND NOT r.is_closed AND v.predictive_eligible IS NOT FALSE AND {_NOT_DELETED}"
 _JOIN_VERDICT = "deal_risk r LEFT JOIN deal_verdict v ON v.tenant_id = r.tenant_id AND v.deal_id = r.deal_id"
+_CALLS = "r.forecast_category, v.ai_verdict, v.override_forecast AS override"
+_NO_CALLS = "NULL::text AS forecast_category, NULL::text AS ai_verdict, NULL::text AS override"
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,17 @@ def _listed(values: Sequence[str] | None) -> list[str] | None:
 
 
 async def open_cells(conn: asyncpg.Connection, tenant_id: str, deal_filter: DealFilter, recent_since: datetime,
-                     by_owner: bool = False) -> list[Cell]:
-    """The open deals grouped by every split a figure makes (``analytics.fold`` sums them)."""
+                     by_owner: bool = False, forecasts: bool = True) -> list[Cell]:
+    """The open deals grouped by every split a figure makes (``analytics.fold`` sums them); without ``forecasts``
+    the rep's and the AI's calls are left out of the split (fewer cells when only the other figures are wanted)."""
     where = _open_where(tenant_id, deal_filter)
     recent = where.param(recent_since)
     owner = "coalesce(r.owner_id, '')" if by_owner else "''"
+    calls = _CALLS if forecasts else _NO_CALLS
     rows = await conn.fetch(
         f"""
-        SELECT {owner} AS owner_id, r.currency, r.risk_category, r.forecast_category, v.ai_verdict,
-               v.override_forecast AS override, v.commit_admission AS admission, r.scored_at >= {recent} AS recent,
+        SELECT {owner} AS owner_id, r.currency, r.risk_category, {calls}, v.commit_admission AS admission,
+               r.scored_at >= {recent} AS recent,
                count(*) AS deals, coalesce(sum(r.amount), 0) AS amount,
                coalesce(sum(r.amount * r.win_probability), 0) AS risk_adjusted, sum(r.risk_score) AS risk_score_sum
         FROM {_JOIN_VERDICT}
@@ -255,18 +259,21 @@ async def team_members(conn: asyncpg.Connection, tenant_id: str, manager_id: str
     return [row["user_id"] for row in rows]
 
 
-async def user_names(conn: asyncpg.Connection, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str]:
-    rows = await conn.fetch("SELECT user_id, name FROM users WHERE tenant_id = $1 AND user_id = ANY($2::text[]) "
-                            "AND name IS NOT NULL", tenant_id, list(user_ids))
-    return {row["user_id"]: row["name"] for row in rows}
-
-
-async def owner_names(conn: asyncpg.Connection, tenant_id: str, owners: Sequence[str]) -> dict[str, str]:
-    """The owner name the deals carry, for owners the users table does not name."""
+async def people_names(conn: asyncpg.Connection, tenant_id: str, owners: Sequence[str]) -> dict[str, str]:
+    """Each owner's name: from ``users``, else as one of their open deals carries it (one index probe per owner,
+    never a pass over the deals)."""
     rows = await conn.fetch(
-        "SELECT owner_id, max(owner_name) AS owner_name FROM deal_risk WHERE tenant_id = $1 "
-        "AND owner_id = ANY($2::text[]) AND owner_name IS NOT NULL GROUP BY owner_id", tenant_id, list(owners))
-    return {row["owner_id"]: row["owner_name"] for row in rows}
+        """
+        SELECT o.owner_id, coalesce(u.name, (
+            SELECT r.owner_name FROM deal_risk r
+            WHERE r.tenant_id = $1 AND r.owner_id = o.owner_id AND NOT r.is_closed AND r.owner_name IS NOT NULL
+            LIMIT 1)) AS name
+        FROM unnest($2::text[]) AS o(owner_id)
+        LEFT JOIN users u ON u.tenant_id = $1 AND u.user_id = o.owner_id
+        """,
+        tenant_id, list(owners),
+    )
+    return {row["owner_id"]: row["name"] for row in rows if row["name"] is not None}
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,19 @@ class DailySnapshots:
                 await asyncio.wait_for(stop.wait(), self._interval_s)
 
     async def take_due(self) -> int:
-        """Take today's snapshot of every tenant that has none yet; returns how many were taken."""
+        """Take today's snapshot of every tenant that has none yet; returns how many were taken. A tenant whose
+        snapshot fails (its data, not the database being away) is logged and retried next time; the others go on."""
         async with self._pool.acquire() as conn:
             tenants = await analytics_store.snapshot_tenants(conn)
-        return sum([await self._take(tenant_id) for tenant_id in tenants])
+        taken = 0
+        for tenant_id in tenants:
+            try:
+                taken += await self._take(tenant_id)
+            except DATABASE_UNAVAILABLE:
+                raise  # the database is away, not this tenant's data: the round stops here
+            except (asyncpg.PostgresError, ValueError):
+                log.exception("pipeline snapshot of tenant %s failed; retried at the next round", tenant_id)
+        return taken
 
     async def _take(self, tenant_id: str) -> int:
         now = self._clock()
