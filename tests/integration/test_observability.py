@@ -70,8 +70,8 @@ async def test_lag_is_the_fetched_highwater_minus_what_the_group_has_handled(sys
     await ensure_topics(settings, [topic])
     producer = make_producer(settings)
     await producer.start()
+    publisher = EventPublisher(producer, "tests", 10.0)
     consumer = make_consumer(settings, topic, group_id=group)
-    await consumer.start()
     handled: list[CloudEvent] = []
     release = asyncio.Event()
 
@@ -81,10 +81,11 @@ async def test_lag_is_the_fetched_highwater_minus_what_the_group_has_handled(sys
         handled.extend(events)
         return []
 
-    publisher = EventPublisher(producer, "tests", 10.0)
     processor = StreamProcessor(consumer, publisher, [topic], hold_the_second_batch, "tests", max_batch=2, group=group)
     try:
+        # On the log before the consumer starts, so every fetch sees all five: the highwater is 5 from the first.
         await publisher.publish_many([Outgoing(topic, changed_event(deal(deal_id=f"D-{n}"))) for n in range(5)])
+        await consumer.start()
         running = asyncio.create_task(processor.run())
 
         async def first_batch_exported() -> tuple[float] | None:
