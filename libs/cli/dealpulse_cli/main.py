@@ -95,11 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts"),
-                       default="all")
+    bench.add_argument("which", nargs="?", default="all",
+                       choices=("all", "latency", "framework", "model", "import", "skew", "alerts", "dashboard"))
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--rows", type=int, default=100_000, help="CSV rows for the import benchmark")
+    bench.add_argument("--deals", type=int, default=10_000, help="open deals for the dashboard benchmark")
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     return parser
 
@@ -247,6 +248,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.alert_volume import summary_lines as alert_lines
 
         print("\n".join(alert_lines(run_alert_volume_bench(args.report))))
+    if args.which in ("all", "dashboard"):
+        from dealpulse_cli.bench.dashboard_load import run_dashboard_bench
+        from dealpulse_cli.bench.dashboard_load import summary as dashboard_summary
+
+        print(dashboard_summary(run_dashboard_bench(args.deals, args.report)))
     print(f"written to {args.report}")
     return 0
 
