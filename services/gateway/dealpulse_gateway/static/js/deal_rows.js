@@ -12,12 +12,12 @@ export function rowFromRest(deal) {
     owner: deal.owner_name || deal.owner_id, amount: deal.amount, currency: deal.currency,
     riskScore: deal.risk_score, category: deal.risk_category, winProbability: deal.win_probability,
     topFactor: deal.top_factor, sincePrevious: deal.since_previous, modelVersion: deal.model_version,
-    aiVerdict: deal.ai_verdict, override: deal.override, scoredAt: Date.parse(deal.scored_at),
+    verdict: deal.verdict, scoredAt: Date.parse(deal.scored_at),
   };
 }
 
 // A live score (deal.scored.v1 as the stream carries it) merged into the row shown so far, which keeps what a
-// score does not carry (the verdict and its override).
+// score does not carry (the verdict and any override).
 export function rowFromScore(event, shown) {
   const data = event.data;
   const deal = data.deal || {};
@@ -50,10 +50,13 @@ function cell(text, subText, className) {
   return el("td", { className }, text, subText ? el("span", { className: "sub" }, subText) : null);
 }
 
+// The call in force; an override shows the AI's call beside it.
 function verdictCell(deal) {
-  if (!deal.aiVerdict) return cell("—", null, "hide-narrow");
-  if (!deal.override) return cell(`AI ${label(deal.aiVerdict)}`, null, "hide-narrow");
-  return cell(`${label(deal.override.forecast_category)} (override)`, `AI ${label(deal.aiVerdict)}`, "hide-narrow overridden");
+  const verdict = deal.verdict;
+  if (!verdict) return cell("—", null, "hide-narrow verdict");
+  if (!verdict.override) return cell(`AI ${label(verdict.ai_verdict)}`, null, "hide-narrow verdict");
+  return cell(`${label(verdict.override.forecast_category)} (override)`, `AI ${label(verdict.ai_verdict)}`,
+              "hide-narrow verdict overridden");
 }
 
 function factorCell(factor) {

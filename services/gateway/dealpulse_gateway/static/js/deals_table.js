@@ -8,8 +8,9 @@ import { ageCell, dealRow, rowFromRest, rowFromScore } from "./deal_rows.js";
 
 const REFETCH_MS = 1500;
 // The filter form's fields, each the query parameter of the same name; empty ones are left out.
-const FILTER_FIELDS = ["risk_category", "owner_id", "stage", "forecast_category", "verdict", "min_amount",
+const FILTER_FIELDS = ["risk_category", "owner", "stage", "forecast_category", "verdict", "min_amount",
                        "max_amount"];
+const FLAGS = ["stale", "overridden"];   // checkboxes: only the deals that are
 
 const table = {
   rows: [],                 // the page on screen, row models in server order
@@ -74,10 +75,13 @@ export function applyDeletion(event) {
   refetch();
 }
 
-export function applyVerdictOverride(dealId, override) {
-  const row = table.rows.find((r) => r.dealId === dealId);
+// A verdict from the feed (it carries any override in force) replaces the one a row shows.
+export function applyVerdict(event) {
+  const row = table.rows.find((r) => r.dealId === event.dealid);
   if (!row) return;
-  row.override = override;
+  const data = event.data;
+  row.verdict = { ...row.verdict, ai_forecast: data.ai_forecast, ai_verdict: data.ai_verdict,
+                  commit_admission: data.commit_admission, decided_at: data.decided_at, override: data.override };
   render();
 }
 
@@ -108,7 +112,7 @@ function query() {
     const value = String(form.get(field) || "").trim();
     if (value) params.set(field, value);
   }
-  if (form.get("stale")) params.set("stale", "true");
+  for (const flag of FLAGS) if (form.get(flag)) params.set(flag, "true");
   return params;
 }
 
@@ -138,8 +142,7 @@ async function load() {
 // A row the server sent, unless a live score newer than what it read has arrived since.
 function newest(row) {
   const live = table.live.get(row.dealId)?.row;
-  return live && live.scoredAt > row.scoredAt ? { ...row, ...live, aiVerdict: row.aiVerdict, override: row.override }
-    : row;
+  return live && live.scoredAt > row.scoredAt ? { ...row, ...live, verdict: row.verdict } : row;
 }
 
 function render() {

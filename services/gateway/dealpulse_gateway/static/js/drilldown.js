@@ -8,6 +8,9 @@ import { api, canOverride, hashParams } from "./session.js";
 import { renderOverrideForm } from "./override_form.js";
 
 const REFRESH_MS = 800;
+// An override is applied by the verdict service moments after the gateway accepted it: the drill-down re-reads the
+// deal until its verdict carries it, at these intervals (then the feed or a reload brings it).
+const OVERRIDE_CHECKS_MS = [300, 600, 1200, 2400, 4800];
 
 let shown = null;   // the deal id on screen
 let overridden = () => {};
@@ -17,9 +20,9 @@ export const requestedDeal = () => hashParams().get("deal");
 
 export function initDrilldown({ onOverridden }) {
   $("detail-close").addEventListener("click", closeDeal);
-  overridden = (dealId, override) => {
-    onOverridden(dealId, override);
-    refreshShown();
+  overridden = async (dealId, accepted) => {
+    await untilApplied(dealId, accepted);
+    onOverridden(dealId);
   };
 }
 
@@ -51,16 +54,28 @@ export async function showRequestedDeal() {
   await load(dealId);
 }
 
+// Draws the deal; its view (null when it could not be read or another deal was asked for meanwhile).
 async function load(dealId) {
   const path = `/v1/deals/${encodeURIComponent(dealId)}`;
   const [view, history] = await Promise.allSettled([api(path), api(`${path}/history`)]);
-  if (shown !== dealId) return;   // another deal was asked for meanwhile
+  if (shown !== dealId) return null;
   if (view.status === "rejected") {
     showMessage(dealId, loadFailure(view.reason));
-    return;
+    return null;
   }
   showDeal(dealId, view.value);
-  showHistory(history.status === "fulfilled" ? history.value : null, history.reason);
+  await showHistory(history.status === "fulfilled" ? history.value : null, history.reason);
+  return view.value;
+}
+
+async function untilApplied(dealId, accepted) {
+  const instant = (override) => (override ? Date.parse(override.overridden_at) : null);
+  const wanted = instant(accepted.override);
+  for (const wait of OVERRIDE_CHECKS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const view = await load(dealId);
+    if (!view || instant(view.verdict?.override) === wanted) return;
+  }
 }
 
 function loadFailure(error) {

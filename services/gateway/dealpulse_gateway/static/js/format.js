@@ -25,7 +25,9 @@ export function formatAge(seconds) {
   return `${Math.floor(seconds / 86400)}d`;
 }
 
-export const formatPercent = (share) => (share == null ? "—" : `${Math.round(share * 100)}%`);
+export const formatPercent = (share) => (share == null ? "—" : `${Math.round(share * 100)}%`);   // 0–1
+
+export const formatPct = (pct) => (pct == null ? "—" : `${Math.round(pct)}%`);   // 0–100, as the analytics send it
 
 export const formatCount = (n) => (n == null ? "—" : Number(n).toLocaleString());
 
@@ -34,3 +36,5 @@ export const label = (value) => String(value || "—").replace(/_/g, " ");
 export const signed = (n, digits = 0) => `${n > 0 ? "+" : ""}${Number(n).toFixed(digits)}`;
 
 export const formatTime = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+
+export const countOf = (n, noun) => `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;

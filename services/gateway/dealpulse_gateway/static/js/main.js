@@ -3,8 +3,8 @@
 
 import { addAlert, addVerdict, initAlertsPanel } from "./alerts_panel.js";
 import { $, el } from "./dom.js";
-import { applyDeletion, applyScore, applyVerdictOverride, initDealTable, refreshDeals, reload as reloadDeals,
-         shownRow, whenDealsLoaded } from "./deals_table.js";
+import { applyDeletion, applyScore, applyVerdict, initDealTable, refreshDeals, reload as reloadDeals, shownRow,
+         whenDealsLoaded } from "./deals_table.js";
 import { dealChanged, initDrilldown, openDeal, requestedDeal, showRequestedDeal } from "./drilldown.js";
 import { initPipeline, loadPipeline, pipelineChanged } from "./pipeline.js";
 import { loadReps, repsChanged } from "./reps.js";
@@ -24,6 +24,7 @@ function handleMessage(message) {
       break;
     case "verdict":
       addVerdict(event, shownRow(event.dealid)?.name);
+      applyVerdict(event);
       refreshDeals();
       pipelineChanged();
       dealChanged(event.dealid);
@@ -107,8 +108,7 @@ function start() {
   initAlertsPanel({ onOpen: openDeal });
   initPipeline();
   initDrilldown({
-    onOverridden: (dealId, override) => {
-      applyVerdictOverride(dealId, override);
+    onOverridden: () => {
       refreshDeals();
       pipelineChanged();
     },

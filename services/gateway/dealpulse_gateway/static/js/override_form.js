@@ -30,7 +30,7 @@ export function renderOverrideForm(container, dealId, verdict, allowed, onDone) 
     try {
       const answer = await api(`/v1/deals/${encodeURIComponent(dealId)}/verdict-override`, { method, body });
       outcome.textContent = done;
-      onDone(dealId, answer?.override ?? null);
+      onDone(dealId, answer);
     } catch (error) {
       outcome.textContent = `Not saved: ${error.message}`;
     } finally {

@@ -1,8 +1,9 @@
-// The rep table, from GET /v1/reps (a rep's own line; a manager's team; an admin's tenant), refetched as scores
-// arrive.
+// The rep table, from GET /v1/reps (a rep sees their own line; managers and admins every rep they may see),
+// refetched (coalesced) as scores arrive.
 
 import { $, coalesce, el } from "./dom.js";
-import { formatCount, formatMoney, formatPercent } from "./format.js";
+import { countOf, formatCount, formatPct } from "./format.js";
+import { moneyHeadline } from "./money.js";
 import { api } from "./session.js";
 
 const REFETCH_MS = 3000;
@@ -17,27 +18,21 @@ export async function loadReps() {
     $("reps-note").textContent = `could not be loaded: ${error.message}`;
     return;
   }
-  const reporting = answer.reporting_currency;
-  $("rep-rows").replaceChildren(...answer.reps.map((rep) => repRow(rep, reporting)));
-  $("reps-note").textContent = `(${formatCount(answer.reps.length)})`;
+  $("rep-rows").replaceChildren(...answer.reps.map(repRow));
+  $("reps-note").textContent = `${countOf(answer.reps.length, "rep")} · win rate and cycle over ${answer.period.name}`;
 }
 
-function repRow(rep, reporting) {
-  const num = (text, className = "") => el("td", { className: `num ${className}` }, text);
-  return el("tr", {},
-    el("td", {}, rep.owner_name || rep.owner_id || "no owner"),
-    num(money(rep.open_pipeline, reporting)),
-    num(money(rep.risk_adjusted_value, reporting)),
-    num(formatPercent(rep.win_rate)),
-    num(rep.cycle_time_days == null ? "—" : rep.cycle_time_days.toFixed(0), "hide-narrow"),
+function repRow(rep) {
+  const num = (text, className = "", title = null) => el("td", { className: `num ${className}`, title }, text);
+  return el("tr", { dataset: { ownerId: rep.owner_id || "" } },
+    el("td", {}, rep.owner_name || rep.owner_id || "no owner",
+       el("span", { className: "sub" }, countOf(rep.open_deals, "open deal"))),
+    num(moneyHeadline(rep.pipeline_value)),
+    num(moneyHeadline(rep.risk_adjusted_value)),
+    num(formatPct(rep.win_rate.pct), "", `${rep.win_rate.won} won of ${rep.win_rate.deals} closed`),
+    num(rep.cycle_time.avg_days == null ? "—" : formatCount(Math.round(rep.cycle_time.avg_days)), "hide-narrow"),
     num(formatCount(rep.high_risk_deals)),
-    num(rep.average_risk_score == null ? "—" : rep.average_risk_score.toFixed(0), "hide-narrow"),
-    num(formatPercent(rep.verified_commit_share), "hide-narrow"),
+    num(rep.average_risk_score == null ? "—" : String(Math.round(rep.average_risk_score)), "hide-narrow"),
+    num(formatPct(rep.verified_commit_pct), "hide-narrow", `of ${countOf(rep.commit_calls, "Commit call")}`),
   );
-}
-
-function money(figure, reporting) {
-  if (!figure) return "—";
-  if (figure.reporting_amount != null) return formatMoney(figure.reporting_amount, reporting);
-  return (figure.by_currency || []).map((part) => formatMoney(part.amount, part.currency)).join(" + ") || "—";
 }
