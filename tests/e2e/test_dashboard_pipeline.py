@@ -5,6 +5,7 @@ test-artifacts/dashboard/ (tests/e2e/dashboard_page.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -129,9 +130,11 @@ async def test_a_manager_overrides_a_verdict_and_sees_it_audited(system: Running
         await screenshot(page, "override-audited")
 
     rows = await system.admin_fetch(
-        "SELECT actor, detail FROM audit_log WHERE tenant_id = $1 AND subject = $2", tenant.tenant_id, "D-over")
-    assert [row["actor"] for row in rows] == ["mgr-1"]
-    assert reason in rows[0]["detail"]
+        "SELECT actor, action, detail FROM audit_log WHERE tenant_id = $1 AND subject = $2", tenant.tenant_id,
+        "D-over")
+    assert [(row["actor"], row["action"]) for row in rows] == [("mgr-1", "verdict_override.set")]
+    detail = json.loads(rows[0]["detail"])
+    assert (detail["reason"], detail["before"], detail["after"]["forecast_category"]) == (reason, None, call)
 
 
 async def test_a_rep_sees_only_their_own_deals(system: RunningSystem) -> None:

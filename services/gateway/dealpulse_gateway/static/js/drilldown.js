@@ -172,7 +172,7 @@ function showMessage(dealId, text) {
   for (const id of ["detail-factors", "detail-changes", "detail-recommendations", "detail-similar"]) {
     fillList($(id), []);
   }
-  $("detail-override").replaceChildren();
+  renderOverrideForm($("detail-override"), dealId, null, false, overridden);
   $("history-events").replaceChildren();
   $("history-note").textContent = "";
   $("deal-detail").hidden = false;

@@ -11,24 +11,32 @@ const CALLS = ["pipeline", "best_case", "commit"];
 export function renderOverrideForm(container, dealId, verdict, allowed, onDone) {
   if (!allowed || !verdict) {
     container.replaceChildren();
+    delete container.dataset.shows;
     return;
   }
   const current = verdict.override;
+  // A redraw of the deal (the feed brought a new score) keeps the form, and what is being typed in it, unless the
+  // calls it stands beside changed.
+  const shows = JSON.stringify([dealId, verdict.ai_verdict, current?.forecast_category, current?.overridden_at]);
+  if (container.dataset.shows === shows) return;
+  container.dataset.shows = shows;
   const call = el("select", { name: "forecast_category", ariaLabel: "Override call" },
     ...CALLS.map((value) => el("option", { value, selected: value === (current?.forecast_category ?? "") },
                                label(value))));
   const reason = el("textarea", { name: "reason", required: true, maxLength: 1000, rows: 2,
-                                  placeholder: "Why (required, kept in the audit log)", ariaLabel: "Reason" });
+                                  placeholder: "Why (required to override; kept in the audit log)",
+                                  ariaLabel: "Reason" });
   const outcome = el("p", { className: "outcome", role: "status" });
   const submit = el("button", { type: "submit" }, current ? "Change override" : "Override the AI verdict");
   const form = el("form", { className: "override-form" },
     el("h3", {}, current ? "Override in force" : "Override the AI verdict"),
     el("div", { className: "override-row" }, call, reason, submit), outcome);
 
-  const send = async (method, body, done) => {
+  const path = `/v1/deals/${encodeURIComponent(dealId)}/verdict-override`;
+  const send = async (method, query, body, done) => {
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     try {
-      const answer = await api(`/v1/deals/${encodeURIComponent(dealId)}/verdict-override`, { method, body });
+      const answer = await api(query ? `${path}?${query}` : path, { method, body });
       outcome.textContent = done;
       onDone(dealId, answer);
     } catch (error) {
@@ -39,18 +47,14 @@ export function renderOverrideForm(container, dealId, verdict, allowed, onDone) 
   };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    send("POST", { forecast_category: call.value, reason: reason.value.trim() },
+    send("POST", null, { forecast_category: call.value, reason: reason.value.trim() },
          `Override to ${label(call.value)} saved.`);
   });
   if (current) {
     const remove = el("button", { type: "button", className: "secondary" }, "Remove override");
     remove.addEventListener("click", () => {
-      if (!reason.value.trim()) {
-        outcome.textContent = "Say why it is removed (the reason is audited).";
-        reason.focus();
-        return;
-      }
-      send("DELETE", { reason: reason.value.trim() }, "Override removed.");
+      const why = reason.value.trim();
+      send("DELETE", why ? new URLSearchParams({ reason: why }) : null, undefined, "Override removed.");
     });
     form.querySelector(".override-row").append(remove);
   }
