@@ -34,6 +34,8 @@ from dealpulse_common.events import (
     DealScoredData,
     DealVerdict,
     DealVerdictData,
+    DealVerdictOverride,
+    DealVerdictOverrideData,
     ForecastBucket,
     RiskFactor,
     utcnow,
@@ -124,6 +126,14 @@ def verdict_event(data: DealVerdictData | None = None, *, tenant_id: str = "t1",
                   **attrs: Any) -> DealVerdict:
     return DealVerdict.create(source="dealpulse/verdict", tenant_id=tenant_id, deal_id=deal_id,
                               data=data or verdict_data(), **attrs)
+
+
+def override_command(tenant_id: str = "t1", deal_id: str = "D1", **fields: Any) -> DealVerdictOverride:
+    """A manager's command to set the deal's verdict to Best Case, with a reason (``action="clear"`` removes it)."""
+    values: dict[str, Any] = {"action": "set", "forecast_category": ForecastBucket.BEST_CASE,
+                              "reason": "Legal signed off", "requested_by": "mgr-1", "requested_at": NOW, **fields}
+    return DealVerdictOverride.create(source="dealpulse/gateway", tenant_id=tenant_id, deal_id=deal_id,
+                                      data=DealVerdictOverrideData(**values))
 
 
 def alert_data(**fields: Any) -> DealAlertData:

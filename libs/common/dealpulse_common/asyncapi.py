@@ -29,6 +29,8 @@ from dealpulse_common.events import (
     DealScoredData,
     DealVerdict,
     DealVerdictData,
+    DealVerdictOverride,
+    DealVerdictOverrideData,
     ForecastBucket,
     GateCheck,
     Recommendation,
@@ -165,6 +167,11 @@ def _examples() -> dict[str, CloudEvent]:
             reasons=["No qualification recorded; win probability 18% is below Best Case (50%)."],
             predictive_eligible=True, thresholds_version="default-1", risk_score=82, source_event_id="7a21",
             decided_at=at, owner_id="rep-ann", provider="hubspot", changed=True))
+    override = DealVerdictOverride.create(
+        source="dealpulse/gateway", id="b7f2", time=at, **ids,
+        data=DealVerdictOverrideData(action="set", forecast_category=ForecastBucket.BEST_CASE,
+                                     reason="Legal signed off; the buyer confirmed budget on the call",
+                                     requested_by="mgr-bo", requested_at=at))
     link = "https://dealpulse.example.com/#deal=D-1042"
     alert = DealAlert.create(
         source="dealpulse/alerts", id="c41d", time=at, **ids,
@@ -187,7 +194,7 @@ def _examples() -> dict[str, CloudEvent]:
                          original=b'{"not": "an event"}', error="ValidationError: 1 validation error ...",
                          tenant_id=tenant, deal_id=deal_id, partition=2, offset=1041, id="e0aa", time=at)
     dead.data.failed_at = at
-    found: list[CloudEvent] = [changed, scored, verdict, alert, dead]
+    found: list[CloudEvent] = [changed, scored, verdict, override, alert, dead]
     assert {type(e) for e in found} == {t.event for t in ALL_TOPICS}, "an example for every topic"
     return {type(e).__name__: e for e in found}
 

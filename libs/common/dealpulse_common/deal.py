@@ -19,7 +19,7 @@ LATEST = date(2199, 12, 31)
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _storable_text(value: str) -> str:
+def storable_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
@@ -35,7 +35,7 @@ def _in_calendar(value: date) -> date:
 def _storable_json(value: Any) -> Any:
     """JSON every store and wire format here takes: text without NUL, 64-bit integers, finite numbers."""
     if isinstance(value, str):
-        _storable_text(value)
+        storable_text(value)
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
@@ -46,7 +46,7 @@ def _storable_json(value: Any) -> Any:
             raise ValueError("numbers must be finite")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _storable_text(str(key))
+            storable_text(str(key))
             _storable_json(item)
     elif isinstance(value, list):
         for item in value:
@@ -55,7 +55,7 @@ def _storable_json(value: Any) -> Any:
 
 
 IN_CALENDAR = AfterValidator(_in_calendar)
-DealText = Annotated[str, AfterValidator(_storable_text)]
+DealText = Annotated[str, AfterValidator(storable_text)]
 DealDate = Annotated[date, IN_CALENDAR]
 DealDateTime = Annotated[datetime, IN_CALENDAR]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]

@@ -10,12 +10,12 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from dealpulse_common.deal import CanonicalDeal, ForecastCategory
+from dealpulse_common.deal import CanonicalDeal, ForecastCategory, storable_text
 
 
 def utcnow() -> datetime:
@@ -70,7 +70,7 @@ def partition_key(tenant_id: str, deal_id: str) -> str:
 # Where the change behind an event came from: a CRM connector's name, "generic", or one of these bulk sources.
 IMPORT_PROVIDER = "import"  # a file loaded through POST /v1/imports
 RESCORE_PROVIDER = "rescore"  # the scorer re-scoring open deals after a model promotion
-
+OVERRIDE_PROVIDER = "override"  # verdict re-stating a deal's verdict because a manager set or removed an override
 
 
 class DealChangedData(BaseModel):
@@ -186,6 +186,32 @@ class GateCheck(BaseModel):
     reason: str
 
 
+# The calls a verdict can make of an open deal, least to most confident.
+OPEN_BUCKETS: tuple[ForecastBucket, ...] = (ForecastBucket.PIPELINE, ForecastBucket.BEST_CASE, ForecastBucket.COMMIT)
+
+
+def _open_bucket(bucket: ForecastBucket) -> ForecastBucket:
+    if bucket not in OPEN_BUCKETS:
+        raise ValueError("an override is a call on an open deal: pipeline, best_case or commit")
+    return bucket
+
+
+OpenBucket = Annotated[ForecastBucket, AfterValidator(_open_bucket)]
+# Constraints first, then the storable-text check: put after it, pydantic would strip but not count the stripped.
+OverrideReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+                           AfterValidator(storable_text)]
+
+
+class VerdictOverride(BaseModel):
+    """A manager's call in place of the AI verdict, shown beside it; in force until removed or the deal closes."""
+
+    forecast_category: OpenBucket
+    reason: OverrideReason
+    overridden_by: str = Field(description="The user id of the manager or admin who set it")
+    overridden_at: datetime
+    ai_verdict: ForecastBucket = Field(description="The AI verdict it was set beside")
+
+
 class DealVerdictData(BaseModel):
     ai_forecast: ForecastBucket
     forecast_basis: Literal["health_score", "win_probability", "outcome"]
@@ -205,12 +231,48 @@ class DealVerdictData(BaseModel):
     provider: str = Field("generic", description="Where the change behind the score came from")
     changed: bool = Field(True, description="The deal's first verdict, or its AI forecast, AI verdict or commit "
                                             "admission differs from its previous one; the live feed shows only these")
+    override: VerdictOverride | None = Field(None, description="A manager's override in force, beside the AI's call")
 
 
 class DealVerdict(CloudEvent):
     event_type: ClassVar[str] = "com.dealpulse.deal.verdict.v1"
     type: Literal["com.dealpulse.deal.verdict.v1"] = "com.dealpulse.deal.verdict.v1"
     data: DealVerdictData
+
+
+# ---------------------------------------------------------------- deal.verdict.override (a command to verdict)
+
+
+class DealVerdictOverrideData(BaseModel):
+    """A manager or admin sets (``forecast_category`` and ``reason``) or removes the override of a deal's verdict."""
+
+    action: Literal["set", "clear"]
+    forecast_category: OpenBucket | None = None
+    reason: OverrideReason | None = None
+    requested_by: str
+    requested_at: datetime
+
+    @model_validator(mode="after")
+    def _set_says_what_and_why(self) -> Self:
+        if self.action == "set" and (self.forecast_category is None or self.reason is None):
+            raise ValueError("setting an override needs a forecast category and a reason")
+        if self.action == "clear" and self.forecast_category is not None:
+            raise ValueError("removing an override takes no forecast category")
+        return self
+
+    def requested(self, ai_verdict: ForecastBucket) -> VerdictOverride | None:
+        """The override this command puts in force beside ``ai_verdict``; None for a removal."""
+        if self.forecast_category is None or self.reason is None:
+            return None
+        return VerdictOverride(forecast_category=self.forecast_category, reason=self.reason,
+                               overridden_by=self.requested_by, overridden_at=self.requested_at,
+                               ai_verdict=ai_verdict)
+
+
+class DealVerdictOverride(CloudEvent):
+    event_type: ClassVar[str] = "com.dealpulse.deal.verdict.override.v1"
+    type: Literal["com.dealpulse.deal.verdict.override.v1"] = "com.dealpulse.deal.verdict.override.v1"
+    data: DealVerdictOverrideData
 
 
 # ---------------------------------------------------------------- deal.alerts

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from dealpulse_common.events import CloudEvent, DeadLetter, DealAlert, DealChanged, DealScored, DealVerdict
+from dealpulse_common.events import (
+    CloudEvent,
+    DeadLetter,
+    DealAlert,
+    DealChanged,
+    DealScored,
+    DealVerdict,
+    DealVerdictOverride,
+)
 
 E = TypeVar("E", bound=CloudEvent, covariant=True)
 
@@ -36,6 +44,11 @@ DEAL_VERDICT = Topic(
     "deal.verdict.v1", DealVerdict, "verdict", ("alerts", "gateway"),
     "The verdict of every score: AI forecast, commit admission with its gates, AI verdict, reasons; data.changed "
     "marks the ones whose judgement is new (the only ones the live feed shows).")
+DEAL_VERDICT_OVERRIDE = Topic(
+    "deal.verdict.override.v1", DealVerdictOverride, "gateway", ("verdict",),
+    "A manager's or admin's command to set (forecast category and reason) or remove the override of a deal's "
+    "verdict; verdict records it in verdict_overrides and re-publishes the deal's verdict carrying it "
+    "(provider \"override\").")
 DEAL_ALERTS = Topic(
     "deal.alerts.v1", DealAlert, "alerts", ("gateway", "Slack bots"),
     "One event per alert (entered critical, risk jump, commit not admitted; at most one per deal and type per "
@@ -45,4 +58,5 @@ DEAD_LETTERS = Topic(
     "dlq.v1", DeadLetter, "every service", ("operators",),
     "An event a service could not process, with its original bytes, where it came from and why it failed.")
 
-ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS, DEAD_LETTERS)
+ALL_TOPICS: tuple[Topic[CloudEvent], ...] = (DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT, DEAL_VERDICT_OVERRIDE, DEAL_ALERTS,
+                                             DEAD_LETTERS)

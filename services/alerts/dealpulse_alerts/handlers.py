@@ -15,6 +15,7 @@ from dealpulse_alerts import slack
 from dealpulse_alerts.deal_card import DealCard
 from dealpulse_common.events import (
     IMPORT_PROVIDER,
+    OVERRIDE_PROVIDER,
     RESCORE_PROVIDER,
     AlertType,
     CommitAdmission,
@@ -32,7 +33,8 @@ from dealpulse_common.tracing import continue_trace
 SOURCE = "dealpulse/alerts"
 # A history import or a model promotion re-states many deals at once. Their scores and verdicts reach the dashboard
 # like any other, but none of them is news about a deal, and one alert each would be the storm alerts exist to avoid.
-QUIET_PROVIDERS = frozenset({IMPORT_PROVIDER, RESCORE_PROVIDER})
+# A verdict re-stated for a manager's override is the same judgement of the deal, with the manager's call beside it.
+QUIET_PROVIDERS = frozenset({IMPORT_PROVIDER, RESCORE_PROVIDER, OVERRIDE_PROVIDER})
 Severity = Literal["critical", "high", "medium"]
 
 

@@ -50,9 +50,9 @@ async def get_stage_mappings(request: Request, principal: CurrentAdmin) -> Stage
     """The tenant's stage and forecast-category mapping, and the raw stage names still unmapped (admins only)."""
     settings: GatewaySettings = request.app.state.settings
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        stored = await store.stage_mapping(conn, principal.tenant_id)
+        stored = await store.tenant_setting(conn, principal.tenant_id, SETTINGS_KEY)
         unmapped = await store.unmapped_stages(conn, principal.tenant_id, MAX_UNMAPPED_LISTED)
-    current = StageMappingSettings.model_validate(stored.mapping) if stored.mapping else StageMappingSettings()
+    current = StageMappingSettings.model_validate(stored.value) if stored.value else StageMappingSettings()
     return _view(current, stored, unmapped)
 
 
@@ -64,16 +64,16 @@ async def put_stage_mappings(request: Request, principal: CurrentAdmin,
     after = body.model_dump(mode="json")
     settings: GatewaySettings = request.app.state.settings
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        before = await store.stage_mapping(conn, principal.tenant_id)
-        written = await store.write_stage_mapping(conn, principal.tenant_id, after)
+        before = await store.tenant_setting(conn, principal.tenant_id, SETTINGS_KEY)
+        written = await store.write_tenant_setting(conn, principal.tenant_id, SETTINGS_KEY, after)
         await store.write_audit(conn, principal.tenant_id, principal.user_id, AUDIT_ACTION, SETTINGS_KEY, {
-            "before": before.mapping, "after": after, "version": written.version,
+            "before": before.value, "after": after, "version": written.version,
         })
         unmapped = await store.unmapped_stages(conn, principal.tenant_id, MAX_UNMAPPED_LISTED)
     return _view(body, written, unmapped)
 
 
-def _view(mapping: StageMappingSettings, stored: store.StoredStageMapping,
+def _view(mapping: StageMappingSettings, stored: store.StoredSetting,
           unmapped: list[tuple[str, int]]) -> StageMappingsView:
     return StageMappingsView(
         **mapping.model_dump(), version=stored.version, updated_at=stored.updated_at,

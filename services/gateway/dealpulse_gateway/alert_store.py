@@ -48,15 +48,12 @@ class StoredAlert:
 
 async def channel_settings(conn: asyncpg.Connection, tenant_id: str) -> tuple[dict[str, Any] | None, int]:
     """The stored ``alert_channels`` (None before the first edit) and the tenant_settings version."""
-    row = await conn.fetchrow(
-        f"SELECT settings->'{SETTINGS_KEY}' AS channels, version FROM tenant_settings WHERE tenant_id = $1",
-        tenant_id)
-    return (row["channels"], row["version"]) if row else (None, 0)
+    stored = await store.tenant_setting(conn, tenant_id, SETTINGS_KEY)
+    return stored.value, stored.version
 
 
 async def write_channel_settings(conn: asyncpg.Connection, tenant_id: str, channels: dict[str, Any]) -> int:
-    version, _ = await store.write_tenant_setting(conn, tenant_id, SETTINGS_KEY, channels)
-    return version
+    return (await store.write_tenant_setting(conn, tenant_id, SETTINGS_KEY, channels)).version
 
 
 async def preferences(conn: asyncpg.Connection, tenant_id: str, user_id: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ scores, verdicts and alerts from Kafka into per-tenant Redis streams.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -16,13 +17,15 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
-from dealpulse_common.service import install_problem_handlers, probe_router
+from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway import (
     admin_routes,
     alert_feedback_routes,
     alert_setup_routes,
+    analytics_routes,
     model_performance,
+    override_routes,
     routes,
     scorer_proxy,
     scoring,
@@ -30,10 +33,26 @@ from dealpulse_gateway import (
 )
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway.snapshots import DailySnapshots
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Changes only for their tombstones: a deleted deal publishes no score, yet an open dashboard must drop its row.
 FANNED_OUT_TOPICS = (DEAL_SCORED, DEAL_VERDICT, DEAL_ALERTS, DEAL_CHANGED)
+
+
+@asynccontextmanager
+async def daily_snapshots(runtime: ServiceRuntime, settings: GatewaySettings) -> AsyncIterator[None]:
+    """The daily pipeline snapshot job, stopped before the pool closes."""
+    stop = asyncio.Event()
+    work = BackgroundWork()
+    work.start("gateway-snapshots", DailySnapshots(
+        runtime.pool, stale_after_days=settings.stale_after_days, retention_days=settings.snapshot_retention_days,
+        interval_s=settings.snapshot_interval_s).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await work.wait()
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -59,6 +78,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.redis = redis
             app.state.scorer = scorer
             app.state.publisher = runtime.publisher
+            await resources.enter_async_context(daily_snapshots(runtime, settings))
             yield
 
     app = FastAPI(title="DealPulse gateway", version="1.0.0", lifespan=lifespan)
@@ -71,6 +91,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(admin_routes.router)
     app.include_router(alert_setup_routes.router)
     app.include_router(alert_feedback_routes.router)
+    app.include_router(analytics_routes.router)
+    app.include_router(override_routes.router)
 
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())

@@ -1,36 +1,104 @@
-"""REST reads of a tenant's deals: one deal with its latest score and verdict, and the open deals at risk.
+"""REST reads of a tenant's deals: every open deal (filtered, sorted, paged), the ones at risk, one deal with its
+latest score and verdict, and one deal's history.
 
 The token's tenant is the only tenant a request touches: it is what ``tenant_transaction`` hands to row-level
-security, so a deal of another tenant is simply not found.
+security, so a deal of another tenant is simply not found. Every read is limited to the owners ``owner_scope``
+allows (a rep: their own deals).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from dealpulse_common.auth import Principal
-from dealpulse_common.events import RiskCategory
+from dealpulse_common.deal import ForecastCategory, Stage
+from dealpulse_common.events import OPEN_BUCKETS
 from dealpulse_common.http_auth import CurrentPrincipal
-from dealpulse_gateway import store
-from dealpulse_gateway.auth import visible_to
+from dealpulse_gateway import analytics_store, store
+from dealpulse_gateway.analytics import fold, per_currency, pipeline_figures
+from dealpulse_gateway.analytics_store import DealFilter, ListSort, SortOrder
+from dealpulse_gateway.auth import owner_scope
+from dealpulse_gateway.deal_reads import visible_deal
+from dealpulse_gateway.money import single_currency_total
+from dealpulse_gateway.query_params import READ_PROBLEMS, invalid_query, listed, parse_categories, parse_choices
 from dealpulse_gateway.settings import GatewaySettings
-from dealpulse_gateway.views import DealView, HighRiskDeal, HighRiskPage, Pagination, RiskSummary
+from dealpulse_gateway.views import (
+    DealHistory,
+    DealRow,
+    DealsPage,
+    DealView,
+    HighRiskPage,
+    OverridePoint,
+    Pagination,
+    RiskSummary,
+    ScorePoint,
+    VerdictPoint,
+    age_seconds,
+)
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
-DEFAULT_CATEGORIES = (RiskCategory.HIGH, RiskCategory.CRITICAL)
 MAX_LIMIT = 200
+MAX_LIST_LIMIT = 1_000
 MAX_OFFSET = 100_000  # deeper pages are an export, not a dashboard
+MAX_HISTORY = 5_000
+OWNER_ID = Annotated[str, Query(min_length=1, max_length=200)]
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired bearer token (problem details)"},
-    422: {"description": "Invalid parameters (problem details)"},
-    503: {"description": "Database unavailable; retry after Retry-After seconds (problem details)"},
-}
+PROBLEMS = READ_PROBLEMS
+ONE_DEAL_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS, 403: {"description": "A rep asked for another rep's deal"},
+    404: {"description": "No such deal in the caller's tenant"}}
+
+
+@router.get("", response_model=DealsPage, responses=PROBLEMS)
+async def open_deals(
+    request: Request,
+    principal: CurrentPrincipal,
+    risk_category: Annotated[list[str] | None, Query(
+        description="low, medium, high, critical; repeat or separate with commas. Default: every category")] = None,
+    owner: Annotated[list[str] | None, Query(description="Owner ids (a rep sees only their own deals anyway)")] = None,
+    stage: Annotated[list[str] | None, Query(description="Canonical stages")] = None,
+    forecast_category: Annotated[list[str] | None, Query(description="The rep's call")] = None,
+    verdict: Annotated[list[str] | None, Query(
+        description="The call in force (a manager's override, else the AI verdict): pipeline, best_case, commit")]
+    = None,
+    currency: Annotated[list[str] | None, Query(description="ISO 4217 codes")] = None,
+    min_amount: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    max_amount: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    stale: Annotated[bool | None, Query(description="Only stale deals (true) or only fresh ones (false)")] = None,
+    overridden: Annotated[bool | None, Query(description="Only deals with (true) or without (false) an override")]
+    = None,
+    sort_by: ListSort = "risk_score",
+    order: SortOrder = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> DealsPage:
+    """Every open deal with its latest score and verdict (override beside it), filtered, sorted and paged, with the
+    pipeline figures of all that match."""
+    if min_amount is not None and max_amount is not None and min_amount > max_amount:
+        raise invalid_query("min_amount", "min_amount must not exceed max_amount")
+    settings: GatewaySettings = request.app.state.settings
+    now = datetime.now(UTC)
+    stale_before = now - timedelta(days=settings.stale_after_days)
+    deal_filter = DealFilter(
+        owners=_owners(principal, owner), categories=parse_categories(risk_category, default=None),
+        stages=parse_choices(stage, [s.value for s in Stage], "stage"),
+        forecast_categories=parse_choices(forecast_category, [c.value for c in ForecastCategory],
+                                          "forecast_category"),
+        verdicts=parse_choices(verdict, [b.value for b in OPEN_BUCKETS], "verdict"),
+        currencies=[code.upper() for code in listed(currency) or []] or None,
+        min_amount=min_amount, max_amount=max_amount, stale=stale, stale_before=stale_before, overridden=overridden)
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, sort_by, order, limit,
+                                                     offset)
+        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
+        reporting = await analytics_store.reporting(conn, principal.tenant_id)
+    summary = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    deals = [DealRow.of(row, now, stale_before) for row in rows]
+    return DealsPage(deals=deals, pagination=_page(summary.open_deals, limit, offset, len(deals)), summary=summary)
 
 
 # Declared before /{deal_id} so that "high-risk" is never taken for a deal id.
@@ -43,95 +111,98 @@ async def high_risk_deals(
                     "Default: high and critical")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    sort_by: store.SortColumn = "risk_score",
-    order: store.SortOrder = "desc",
+    sort_by: Literal["risk_score", "amount"] = "risk_score",
+    order: SortOrder = "desc",
 ) -> HighRiskPage:
     """Open deals at risk (high and critical unless asked otherwise), riskiest first, with totals over all."""
     settings: GatewaySettings = request.app.state.settings
-    categories = parse_categories(risk_category)
-    owner_id = _owner_scope(principal)
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        rows = await store.high_risk_deals(conn, principal.tenant_id, categories, owner_id, sort_by, order,
-                                           limit, offset)
-        totals = await store.high_risk_totals(conn, principal.tenant_id, categories, owner_id)
     now = datetime.now(UTC)
-    deals = [HighRiskDeal(**dict(row), age_seconds=_age_seconds(row["scored_at"], now)) for row in rows]
-    total_count = sum(t.deals for t in totals.values())
+    stale_before = now - timedelta(days=settings.stale_after_days)
+    categories = parse_categories(risk_category) or []
+    deal_filter = DealFilter(owners=owner_scope(principal), categories=categories)
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, sort_by, order, limit,
+                                                     offset)
+        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
+        reporting = await analytics_store.reporting(conn, principal.tenant_id)
+    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    deals = [DealRow.of(row, now, stale_before) for row in rows]
     return HighRiskPage(
-        deals=deals,
-        pagination=Pagination(total_count=total_count, limit=limit, offset=offset,
-                              has_more=offset + len(deals) < total_count),
+        deals=deals, pagination=_page(figures.open_deals, limit, offset, len(deals)),
         summary=RiskSummary(
-            total_at_risk_revenue=sum(t.amount for t in totals.values()),
-            average_risk_score=(round(sum(t.risk_score_sum for t in totals.values()) / total_count, 1)
-                                if total_count else None),
-            deals_by_category={category: totals[category].deals if category in totals else 0
-                               for category in categories},
+            total_at_risk_revenue=single_currency_total(figures.pipeline_value),
+            at_risk_revenue=figures.pipeline_value, average_risk_score=figures.average_risk_score,
+            deals_by_category={category: figures.risk_distribution[category].deals for category in categories},
         ),
     )
 
 
-@router.get("/{deal_id}", response_model=DealView,
-            responses={**PROBLEMS, 403: {"description": "A rep asked for another rep's deal"},
-                       404: {"description": "No such deal in the caller's tenant"}})
+@router.get("/{deal_id}", response_model=DealView, responses=ONE_DEAL_PROBLEMS)
 async def get_deal(
     request: Request,
     principal: CurrentPrincipal,
     deal_id: Annotated[str, Path(min_length=1, max_length=200)],
 ) -> DealView:
-    """One deal: its snapshot, its latest score and verdict with their ages, and whether it is stale."""
-    if not _storable(deal_id):
-        raise HTTPException(404, "deal not found")  # PostgreSQL text cannot hold it, so no deal has this id
+    """One deal: its snapshot, its latest score and verdict (a manager's override beside the AI's call) with their
+    ages, and whether it is stale."""
     settings: GatewaySettings = request.app.state.settings
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        record = await store.deal_with_latest(conn, principal.tenant_id, deal_id)
-    if record is None:
-        raise HTTPException(404, f"deal {deal_id!r} not found")
-    if not visible_to(principal, record.snapshot.get("owner_id")):
-        raise HTTPException(403, "a rep may only read deals they own")
+        record = await visible_deal(conn, principal, deal_id)
     now = datetime.now(UTC)
     last_scored = record.scored_at or record.created_at
+    verdict = record.verdict
     return DealView(
         deal={**record.snapshot, "deal_id": deal_id},  # the stored snapshot keeps its id in a column
         deleted_at=record.deleted_at,
         score=_with_age(record.score, record.scored_at, now),
-        verdict=_with_age(record.verdict, record.decided_at, now),
+        verdict=_with_age(verdict, record.decided_at, now),
+        effective_verdict=None if verdict is None else (verdict.get("override") or {}).get(
+            "forecast_category", verdict["ai_verdict"]),
         stale=now - last_scored > timedelta(days=settings.stale_after_days),
     )
 
 
-def parse_categories(values: list[str] | None) -> list[str]:
-    if not values:
-        return [category.value for category in DEFAULT_CATEGORIES]
-    requested = {part.strip().lower() for value in values for part in value.split(",") if part.strip()}
-    unknown = sorted(requested - {category.value for category in RiskCategory})
-    if unknown or not requested:
-        raise RequestValidationError([{
-            "loc": ("query", "risk_category"), "type": "enum",
-            "msg": f"unknown risk category {', '.join(unknown) or '(empty)'}; use low, medium, high or critical",
-        }])
-    return [category.value for category in RiskCategory if category.value in requested]  # severity order
+@router.get("/{deal_id}/history", response_model=DealHistory, responses=ONE_DEAL_PROBLEMS)
+async def deal_history(
+    request: Request,
+    principal: CurrentPrincipal,
+    deal_id: Annotated[str, Path(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY, description="The newest this many of each kind")] = 1_000,
+) -> DealHistory:
+    """The deal's scores (each with why it changed and its model version), verdicts (with their reasons and the
+    model of the score they rest on) and override events, oldest first."""
+    settings: GatewaySettings = request.app.state.settings
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        await visible_deal(conn, principal, deal_id)
+        scores = await store.score_history(conn, principal.tenant_id, deal_id, limit)
+        verdicts = await store.verdict_history(conn, principal.tenant_id, deal_id, limit)
+        overrides = await store.override_history(conn, principal.tenant_id, deal_id, limit)
+    points = ([ScorePoint(**dict(row)) for row in scores] + [VerdictPoint(**dict(row)) for row in verdicts]
+              + [OverridePoint(**dict(row)) for row in overrides])
+    # Same instant: the score first, then the verdict it led to, then an override beside it.
+    rank = {"score": 0, "verdict": 1, "override": 2}
+    points.sort(key=lambda point: (point.at, rank[point.kind]))
+    return DealHistory(deal_id=deal_id, points=points,
+                       truncated=any(len(rows) == limit for rows in (scores, verdicts, overrides)))
 
 
-def _storable(text: str) -> bool:
-    """Whether PostgreSQL could store ``text`` (no NUL, valid UTF-8); anything else would fail the query."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
+def _owners(principal: Principal, asked: list[str] | None) -> list[str] | None:
+    """The owners asked for within those the principal may see (asking for more is 403)."""
+    visible = owner_scope(principal)
+    if not asked:
+        return visible
+    wanted = listed(asked) or []
+    if visible is not None and not set(wanted) <= set(visible):
+        raise HTTPException(403, "a rep may only read deals they own")
+    return wanted
 
 
-def _owner_scope(principal: Principal) -> str | None:
-    """The owner a query must be limited to: the rep themself, or nobody for managers and admins."""
-    return None if principal.sees_whole_tenant() else principal.user_id
-
-
-def _age_seconds(at: datetime, now: datetime) -> float:
-    return round(max(0.0, (now - at).total_seconds()), 1)
+def _page(total_count: int, limit: int, offset: int, shown: int) -> Pagination:
+    return Pagination(total_count=total_count, limit=limit, offset=offset, has_more=offset + shown < total_count)
 
 
 def _with_age(payload: dict[str, Any] | None, at: datetime | None, now: datetime) -> dict[str, Any] | None:
     if payload is None or at is None:
         return None
-    return {**payload, "age_seconds": _age_seconds(at, now)}
+    return {**payload, "age_seconds": age_seconds(at, now)}
+

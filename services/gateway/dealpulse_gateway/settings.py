@@ -35,3 +35,7 @@ class GatewaySettings(ServiceSettings):
     stream_read_count: int = Field(500, ge=1)
     # A deal without a score for this long is flagged stale.
     stale_after_days: int = Field(14, ge=1)
+    # The daily pipeline snapshot (trends): how often each replica looks for tenants without today's, and how long
+    # snapshots are kept (the longest trend is 90 days; a year leaves room for longer views).
+    snapshot_interval_s: float = Field(300.0, gt=0)
+    snapshot_retention_days: int = Field(400, ge=95)

@@ -1,5 +1,6 @@
-"""Every query of the gateway: reads of the deal read models (``deals``, ``deal_risk``, ``deal_verdict``), which it
-never writes, and the tenant settings it owns (the stage mapping, with its ``audit_log`` row).
+"""The gateway's queries of one deal (its snapshot, latest score and verdict, its history of scores, verdicts and
+overrides — read models it never writes) and of what it owns: tenant settings and the ``audit_log``. The analytics'
+aggregates are in ``analytics_store``, alert set-up and feedback in ``alert_store``.
 
 Every function takes a connection from ``tenant_connection``: row-level security admits only that tenant's rows,
 and each query also names the tenant so it uses the primary keys.
@@ -7,33 +8,16 @@ and each query also names the tenant so it uses the primary keys.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.service import ServiceUnavailable
-from dealpulse_common.stage_mapping import SETTINGS_KEY
-
-SortColumn = Literal["risk_score", "amount"]
-SortOrder = Literal["asc", "desc"]
-
-# ORDER BY is assembled only from these fragments, never from request text.
-_SORT_COLUMNS: dict[str, str] = {"risk_score": "r.risk_score", "amount": "r.amount"}
-_SORT_ORDERS: dict[str, str] = {"asc": "ASC", "desc": "DESC"}
-
-# A deleted deal is no longer pipeline. The scorer drops its deal_risk row when it takes the tombstone; this check
-# hides it from the moment ingest stored the deletion.
-_OPEN_AT_RISK = """
-    r.tenant_id = $1 AND NOT r.is_closed AND r.risk_category = ANY($2::text[])
-    AND ($3::text IS NULL OR r.owner_id = $3)
-    AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = r.tenant_id AND d.deal_id = r.deal_id
-                    AND d.deleted_at IS NOT NULL)
-"""
 
 
 @asynccontextmanager
@@ -75,60 +59,7 @@ async def deal_with_latest(conn: asyncpg.Connection, tenant_id: str, deal_id: st
     return DealRecord(**dict(row)) if row else None
 
 
-async def high_risk_deals(
-    conn: asyncpg.Connection, tenant_id: str, categories: Sequence[str], owner_id: str | None,
-    sort_by: SortColumn, order: SortOrder, limit: int, offset: int,
-) -> list[asyncpg.Record]:
-    direction = _SORT_ORDERS[order]
-    # deal_id breaks ties so pages never overlap or skip between requests.
-    order_by = f"{_SORT_COLUMNS[sort_by]} {direction} NULLS LAST, r.deal_id {direction}"
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"""
-        SELECT r.deal_id, r.payload->'deal'->>'name' AS name, r.payload->'deal'->>'account_name' AS account_name,
-               r.amount, r.risk_score, r.risk_category, r.win_probability, r.owner_id,
-               r.payload->'deal'->>'owner_name' AS owner_name, r.payload->'deal'->>'stage' AS stage, r.scored_at,
-               r.payload->>'model_version' AS model_version, r.payload->'factors'->0 AS top_factor,
-               r.payload->'since_previous' AS since_previous
-        FROM deal_risk r
-        WHERE {_OPEN_AT_RISK}
-        ORDER BY {order_by}
-        LIMIT $4 OFFSET $5
-        """,
-        tenant_id, list(categories), owner_id, limit, offset,
-    )
-    return rows
-
-
-@dataclass(frozen=True)
-class CategoryTotals:
-    deals: int
-    amount: float
-    risk_score_sum: int
-
-
-async def high_risk_totals(
-    conn: asyncpg.Connection, tenant_id: str, categories: Sequence[str], owner_id: str | None
-) -> dict[str, CategoryTotals]:
-    """Per risk category, totals over every matching deal (not just one page)."""
-    rows = await conn.fetch(
-        f"""
-        SELECT r.risk_category, count(*) AS deals, coalesce(sum(r.amount), 0) AS amount,
-               sum(r.risk_score) AS risk_score_sum
-        FROM deal_risk r
-        WHERE {_OPEN_AT_RISK}
-        GROUP BY r.risk_category
-        """,
-        tenant_id, list(categories), owner_id,
-    )
-    return {row["risk_category"]: CategoryTotals(row["deals"], float(row["amount"]), int(row["risk_score_sum"]))
-            for row in rows}
-
-
-# ---------------------------------------------------------------- tenant settings: the stage mapping
-
-_READ_STAGE_MAPPING = f"""
-SELECT settings->'{SETTINGS_KEY}' AS mapping, version, updated_at FROM tenant_settings WHERE tenant_id = $1
-"""
+# ---------------------------------------------------------------- tenant settings
 
 # Replaces only one key ($2: the stage mapping, the alert channels...); other settings stay. The version counts
 # every edit.
@@ -142,32 +73,28 @@ RETURNING version, updated_at
 """
 
 
-async def write_tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str,
-                               value: dict[str, Any]) -> tuple[int, datetime]:
-    """Replace one key of the tenant's settings; returns the new settings version and when."""
-    row = await conn.fetchrow(_WRITE_SETTING, tenant_id, key, value)
-    return row["version"], row["updated_at"]
-
-
 @dataclass(frozen=True)
-class StoredStageMapping:
-    mapping: dict[str, Any] | None  # as stored; None before the first edit
+class StoredSetting:
+    value: dict[str, Any] | None  # as stored; None before the first edit
     version: int  # tenant_settings version (every settings edit bumps it); 0 before any
     updated_at: datetime | None
 
 
-async def stage_mapping(conn: asyncpg.Connection, tenant_id: str) -> StoredStageMapping:
-    row = await conn.fetchrow(_READ_STAGE_MAPPING, tenant_id)
+async def tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str) -> StoredSetting:
+    """One key of the tenant's settings (the stage mapping, the reporting currency...)."""
+    row = await conn.fetchrow(
+        "SELECT settings->$2::text AS value, version, updated_at FROM tenant_settings WHERE tenant_id = $1",
+        tenant_id, key)
     if row is None:
-        return StoredStageMapping(None, 0, None)
-    return StoredStageMapping(row["mapping"], row["version"], row["updated_at"])
+        return StoredSetting(None, 0, None)
+    return StoredSetting(row["value"], row["version"], row["updated_at"])
 
 
-async def write_stage_mapping(conn: asyncpg.Connection, tenant_id: str,
-                              mapping: dict[str, Any]) -> StoredStageMapping:
-    """Replace the tenant's stage mapping (its other settings stay) and bump the settings version."""
-    version, updated_at = await write_tenant_setting(conn, tenant_id, SETTINGS_KEY, mapping)
-    return StoredStageMapping(mapping, version, updated_at)
+async def write_tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str,
+                               value: dict[str, Any]) -> StoredSetting:
+    """Replace one key of the tenant's settings and bump the settings version."""
+    row = await conn.fetchrow(_WRITE_SETTING, tenant_id, key, value)
+    return StoredSetting(value, row["version"], row["updated_at"])
 
 
 async def unmapped_stages(conn: asyncpg.Connection, tenant_id: str, limit: int) -> list[tuple[str, int]]:
@@ -185,8 +112,68 @@ async def unmapped_stages(conn: asyncpg.Connection, tenant_id: str, limit: int) 
 
 
 async def write_audit(conn: asyncpg.Connection, tenant_id: str, actor: str, action: str, subject: str,
-                      detail: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (tenant_id, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                      detail: dict[str, Any]) -> int:
+    """An audit_log row (who, what, on what, before/after in ``detail``; when is the row's time); its id."""
+    audit_id: int = await conn.fetchval(
+        "INSERT INTO audit_log (tenant_id, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb) "
+        "RETURNING audit_id",
         tenant_id, actor, action, subject, detail,
     )
+    return audit_id
+
+
+# ---------------------------------------------------------------- a deal's history (scores, verdicts, overrides)
+
+
+async def score_history(conn: asyncpg.Connection, tenant_id: str, deal_id: str, limit: int) -> list[asyncpg.Record]:
+    """The deal's newest ``limit`` scores, newest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT scored_at AS at, risk_score, risk_category, win_probability, model_version,
+               payload->'since_previous' AS since_previous, payload->>'provider' AS provider, source_event_id
+        FROM risk_scores WHERE tenant_id = $1 AND deal_id = $2
+        ORDER BY scored_at DESC, source_event_id DESC LIMIT $3
+        """,
+        tenant_id, deal_id, limit,
+    )
+    return rows
+
+
+async def verdict_history(conn: asyncpg.Connection, tenant_id: str, deal_id: str,
+                          limit: int) -> list[asyncpg.Record]:
+    """The deal's newest ``limit`` verdicts, newest first, each with the model of the score it rests on (the deal's
+    latest score when it was decided)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT v.decided_at AS at, v.ai_forecast, v.ai_verdict, v.commit_admission,
+               coalesce(v.payload->'reasons', '[]'::jsonb) AS reasons,
+               coalesce((v.payload->>'changed')::boolean, true) AS changed,
+               v.payload->>'thresholds_version' AS thresholds_version, s.model_version,
+               v.payload->'override' AS override, v.payload->>'provider' AS provider
+        FROM verdicts v
+        LEFT JOIN LATERAL (
+            SELECT model_version FROM risk_scores s
+            WHERE s.tenant_id = v.tenant_id AND s.deal_id = v.deal_id AND s.scored_at <= v.decided_at
+            ORDER BY s.scored_at DESC LIMIT 1
+        ) s ON true
+        WHERE v.tenant_id = $1 AND v.deal_id = $2
+        ORDER BY v.decided_at DESC, v.source_event_id DESC LIMIT $3
+        """,
+        tenant_id, deal_id, limit,
+    )
+    return rows
+
+
+async def override_history(conn: asyncpg.Connection, tenant_id: str, deal_id: str,
+                           limit: int) -> list[asyncpg.Record]:
+    """The deal's newest ``limit`` override events (set and clear, as verdict recorded them), newest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT at, action, verdict AS forecast_category, reason, overridden_by, ai_verdict,
+               previous_verdict AS previous
+        FROM verdict_overrides WHERE tenant_id = $1 AND deal_id = $2
+        ORDER BY at DESC, override_id DESC LIMIT $3
+        """,
+        tenant_id, deal_id, limit,
+    )
+    return rows

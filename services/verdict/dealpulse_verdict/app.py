@@ -9,8 +9,7 @@ from fastapi import FastAPI
 
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
-from dealpulse_common.topics import DEAL_SCORED
-from dealpulse_verdict.consumer import VerdictConsumer
+from dealpulse_verdict.consumer import CONSUMED_TOPICS, VerdictConsumer
 from dealpulse_verdict.settings import VerdictSettings
 from dealpulse_verdict.tenant_thresholds import tenant_thresholds
 
@@ -20,7 +19,7 @@ def create_app(settings: VerdictSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with ServiceRuntime(settings, consumes=[DEAL_SCORED]) as runtime:
+        async with ServiceRuntime(settings, consumes=CONSUMED_TOPICS) as runtime:
             app.state.runtime = runtime
             verdicts = VerdictConsumer(runtime.pool, tenant_thresholds(settings.settings_cache_ttl_s),
                                        settings.service_name, settings.transient_retry_s)

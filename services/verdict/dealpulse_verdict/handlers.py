@@ -12,11 +12,15 @@ from typing import Literal
 
 from dealpulse_common.deal import CanonicalDeal, Confidence, ForecastCategory, QualificationEntry, Stage
 from dealpulse_common.events import (
+    OPEN_BUCKETS,
+    OVERRIDE_PROVIDER,
     CommitAdmission,
     DealScored,
     DealScoredData,
     DealVerdict,
     DealVerdictData,
+    DealVerdictOverride,
+    DealVerdictOverrideData,
     ForecastBucket,
     GateCheck,
     deterministic_id,
@@ -26,8 +30,6 @@ from dealpulse_verdict.thresholds import StampedThresholds, VerdictThresholds
 
 SOURCE = "dealpulse/verdict"
 
-# Open forecast buckets from least to most confident; a downgrade moves down this ladder and stops at the bottom.
-OPEN_LADDER: tuple[ForecastBucket, ...] = (ForecastBucket.PIPELINE, ForecastBucket.BEST_CASE, ForecastBucket.COMMIT)
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,9 @@ def commit_admission(deal: CanonicalDeal, forecast: ForecastBucket, thresholds: 
 
 
 def downgrade(bucket: ForecastBucket, levels: int) -> ForecastBucket:
-    index = OPEN_LADDER.index(bucket)
-    return OPEN_LADDER[max(0, index - levels)]
+    # The open buckets run from least to most confident; a downgrade moves down them and stops at the bottom.
+    index = OPEN_BUCKETS.index(bucket)
+    return OPEN_BUCKETS[max(0, index - levels)]
 
 
 def closed_outcome(deal: CanonicalDeal) -> ForecastBucket | None:
@@ -155,20 +158,33 @@ def label(bucket: ForecastBucket) -> str:
 
 def decide(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str, decided_at: datetime,
            previous: DealVerdictData | None = None) -> DealVerdictData:
-    """The verdict of a score; ``previous``, the deal's latest verdict before it, decides whether it ``changed``."""
+    """The verdict of a score; ``previous``, the deal's latest verdict before it, decides whether it ``changed``
+    and hands on the manager's override in force — which a deal's close ends (its verdict is the outcome)."""
     verdict = _verdict(scored, stamped, source_event_id=source_event_id, decided_at=decided_at)
+    if previous is not None and verdict.predictive_eligible:
+        verdict.override = previous.override
     verdict.changed = verdict_changed(verdict, previous)
     return verdict
 
 
 def verdict_changed(verdict: DealVerdictData, previous: DealVerdictData | None) -> bool:
-    """What makes a verdict news: the deal's first, or a new AI forecast, AI verdict or commit admission. A new score
-    alone (another win probability, the same buckets) is not."""
+    """What makes a verdict news: the deal's first, or a new AI forecast, AI verdict, commit admission or override
+    in force. A new score alone (another win probability, the same buckets) is not."""
     return previous is None or _judgement(verdict) != _judgement(previous)
 
 
-def _judgement(verdict: DealVerdictData) -> tuple[ForecastBucket, ForecastBucket, CommitAdmission]:
-    return verdict.ai_forecast, verdict.ai_verdict, verdict.commit_admission
+def _judgement(verdict: DealVerdictData) -> tuple[ForecastBucket, ForecastBucket, CommitAdmission, str | None]:
+    override = verdict.override.forecast_category.value if verdict.override else None
+    return verdict.ai_forecast, verdict.ai_verdict, verdict.commit_admission, override
+
+
+def with_override(current: DealVerdictData, command: DealVerdictOverrideData) -> DealVerdictData:
+    """The deal's latest verdict re-stated with the override ``command`` puts in force beside its AI verdict (none
+    for a removal). It is news on the feed; to alerts it is a re-statement, not a new judgement of the deal."""
+    if not current.predictive_eligible:
+        raise ValueError("the deal closed before the override applied: its verdict is pinned to the outcome")
+    return current.model_copy(update={"override": command.requested(current.ai_verdict), "changed": True,
+                                      "provider": OVERRIDE_PROVIDER})
 
 
 def _verdict(scored: DealScoredData, stamped: StampedThresholds, *, source_event_id: str,
@@ -213,11 +229,13 @@ def _verdict(scored: DealScoredData, stamped: StampedThresholds, *, source_event
     )
 
 
-def verdict_event(scored: DealScored, data: DealVerdictData) -> DealVerdict:
-    """The event for a verdict; its id derives from the scored event's, so a replay yields the same event."""
+def verdict_event(cause: DealScored | DealVerdictOverride, data: DealVerdictData) -> DealVerdict:
+    """The event for a verdict (of a score, or re-stated by an override command); its id derives from its cause's,
+    so a replay yields the same event."""
+    time = cause.data.requested_at if isinstance(cause, DealVerdictOverride) else data.decided_at
     return DealVerdict.create(
-        source=SOURCE, tenant_id=scored.tenantid, deal_id=scored.dealid, data=data,
-        id=deterministic_id(scored.id), time=data.decided_at, traceparent=continue_trace(scored.traceparent),
+        source=SOURCE, tenant_id=cause.tenantid, deal_id=cause.dealid, data=data,
+        id=deterministic_id(cause.id), time=time, traceparent=continue_trace(cause.traceparent),
     )
 
 

@@ -1,4 +1,5 @@
-"""Verdict's tables: ``verdicts`` (one row per scored event) and ``deal_verdict`` (the latest per deal).
+"""Verdict's tables: ``verdicts`` (one row per scored event), ``deal_verdict`` (the latest per deal) and
+``verdict_overrides`` (every override command, once).
 
 Every function runs inside a tenant transaction (row-level security is forced).
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from dealpulse_common.events import DealVerdictData
+from dealpulse_common.events import DealVerdictData, DealVerdictOverride
 
 TENANT_VERDICT_SETTINGS = """
 SELECT settings -> 'verdict' AS verdict, version FROM tenant_settings WHERE tenant_id = $1
@@ -45,7 +46,24 @@ SELECT payload FROM inserted
 
 STORED_VERDICT = "SELECT payload FROM verdicts WHERE tenant_id = $1 AND source_event_id = $2"
 
-LATEST_VERDICT = "SELECT payload FROM deal_verdict WHERE tenant_id = $1 AND deal_id = $2"
+# Locked: a score and an override of one deal may be handled at once (two topics, two consumers of the group), and
+# neither may write the deal's latest verdict over the other's.
+LATEST_VERDICT = "SELECT payload FROM deal_verdict WHERE tenant_id = $1 AND deal_id = $2 FOR UPDATE"
+
+# The command once, by its event id, and - only when that row is new - the deal's latest verdict carrying it.
+RECORD_OVERRIDE = """
+WITH inserted AS (
+    INSERT INTO verdict_overrides (tenant_id, deal_id, command_id, action, verdict, reason, overridden_by, at,
+                                   ai_verdict, previous_verdict)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (tenant_id, command_id) DO NOTHING
+    RETURNING override_id
+), latest AS (
+    UPDATE deal_verdict SET payload = $11::jsonb
+    WHERE tenant_id = $1 AND deal_id = $2 AND EXISTS (SELECT 1 FROM inserted)
+)
+SELECT override_id FROM inserted
+"""
 
 
 @dataclass(frozen=True)
@@ -86,3 +104,17 @@ async def record_verdict(conn: asyncpg.Connection, tenant_id: str, deal_id: str,
     if stored is None:  # a conflict means the row exists; if it vanished, fail loudly rather than publish nothing
         raise LookupError(f"verdict for {data.source_event_id} conflicted but is not stored")
     return RecordedVerdict(DealVerdictData.model_validate(stored), is_new=False)
+
+
+async def record_override(conn: asyncpg.Connection, command: DealVerdictOverride, before: DealVerdictData,
+                          after: DealVerdictData) -> bool:
+    """Record the command (what it sets beside which AI verdict, and the override it replaces) and make ``after``
+    the deal's latest verdict; False when the command was recorded before (a replay changes nothing)."""
+    data, override = command.data, after.override
+    previous = before.override.forecast_category.value if before.override else None
+    recorded = await conn.fetchval(
+        RECORD_OVERRIDE, command.tenantid, command.dealid, command.id, data.action,
+        override.forecast_category.value if override else None, data.reason, data.requested_by, data.requested_at,
+        before.ai_verdict.value, previous, after.model_dump(mode="json"),
+    )
+    return recorded is not None

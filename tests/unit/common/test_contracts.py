@@ -14,7 +14,15 @@ from dealpulse_common import asyncapi
 from dealpulse_common.deal import Stage
 from dealpulse_common.events import RiskFactor
 from dealpulse_common.schemas import rendered_schemas
-from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
+from dealpulse_common.topics import (
+    ALL_TOPICS,
+    DEAD_LETTERS,
+    DEAL_ALERTS,
+    DEAL_CHANGED,
+    DEAL_SCORED,
+    DEAL_VERDICT,
+    DEAL_VERDICT_OVERRIDE,
+)
 from tests import events
 from tests.events import NOW
 
@@ -32,6 +40,7 @@ def _samples():
         (DEAL_SCORED, events.scored_event(scored)),
         (DEAL_VERDICT, events.verdict_event(events.verdict_data(
             forecast_basis="health_score", health_score=2, reasons=["r"], source_event_id="e1"))),
+        (DEAL_VERDICT_OVERRIDE, events.override_command()),
         (DEAL_ALERTS, events.alert_event(events.alert_data(
             title="t", summary="s", risk_score=80, deep_link="http://x/#deal=D1", source_event_id="e1"))),
         (DEAD_LETTERS, events.dead_letter_event()),
@@ -56,7 +65,7 @@ def test_consumers_tolerate_additive_fields() -> None:
     """Schema changes are additive: an older consumer must read an event with fields it does not know."""
     import orjson
 
-    event = _samples()[3][1]
+    event = _samples()[4][1]
     raw = orjson.loads(event.to_bytes())
     raw["newattribute"] = "from a newer producer"
     assert DEAL_ALERTS.decode(orjson.dumps(raw)) == event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from dealpulse_gateway.routes import parse_categories
+from dealpulse_gateway.query_params import parse_categories
 
 
 def test_default_is_high_and_critical() -> None:

@@ -1,0 +1,32 @@
+"""What every request about one deal passes first: the deal exists in the caller's tenant and the caller may see
+it (404 / 403 problems otherwise). Shared by the deal reads and the verdict overrides."""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import HTTPException
+
+from dealpulse_common.auth import Principal
+from dealpulse_gateway import store
+from dealpulse_gateway.auth import visible_to
+
+
+async def visible_deal(conn: asyncpg.Connection, principal: Principal, deal_id: str) -> store.DealRecord:
+    """The deal, or the 404/403 problem: absent from the tenant, or another rep's."""
+    if not _storable(deal_id):
+        raise HTTPException(404, "deal not found")  # PostgreSQL text cannot hold it, so no deal has this id
+    record = await store.deal_with_latest(conn, principal.tenant_id, deal_id)
+    if record is None:
+        raise HTTPException(404, f"deal {deal_id!r} not found")
+    if not visible_to(principal, record.snapshot.get("owner_id")):
+        raise HTTPException(403, "a rep may only read deals they own")
+    return record
+
+
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL could store ``text`` (no NUL, valid UTF-8); anything else would fail the query."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
