@@ -3,7 +3,7 @@
 // override form. Refreshed while open when the feed brings news of the deal.
 
 import { $, coalesce, el, fillList, riskBadge } from "./dom.js";
-import { formatMoney, formatPercent, formatTime, label, signed } from "./format.js";
+import { DEAL_DEFAULT_CURRENCY, formatMoney, formatPercent, formatTime, label, signed } from "./format.js";
 import { api, canOverride, hashParams } from "./session.js";
 import { renderOverrideForm } from "./override_form.js";
 
@@ -94,7 +94,7 @@ function showDeal(dealId, view) {
   $("detail-risk").hidden = score.risk_score == null;
   $("detail-facts").textContent = [
     deal.account_name, deal.stage && label(deal.stage), deal.owner_name || deal.owner_id,
-    formatMoney(deal.amount, deal.currency),
+    formatMoney(deal.amount, deal.currency || DEAL_DEFAULT_CURRENCY),
     deal.forecast_category && `rep's call ${label(deal.forecast_category)}`,
     score.win_probability == null ? null : `win probability ${formatPercent(score.win_probability)}`,
     deal.expected_close_date && `closes ${deal.expected_close_date}`,

@@ -1,6 +1,10 @@
 // How the dashboard writes values: money always in its own currency, ages, percentages, enum labels.
 // Every value from the server reaches the page through textContent (see dom.js), never as HTML.
 
+// A deal whose CRM named no currency is in this one: CanonicalDeal.currency's default (libs/common deal.py). The
+// stored snapshot may leave it out; a score's copy of the deal and the REST rows always carry it.
+export const DEAL_DEFAULT_CURRENCY = "USD";
+
 const moneyFormats = new Map();   // currency -> Intl.NumberFormat: building one costs more than formatting
 
 export function formatMoney(amount, currency) {

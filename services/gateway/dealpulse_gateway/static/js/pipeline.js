@@ -84,6 +84,7 @@ function ratesNote(reporting) {
 function closedNote(closed, period) {
   const win = closed.win_rate;
   const cycle = closed.cycle_time;
+  if (!win.deals) return `no deal closed in the period (${period.name})`;
   return `win rate ${formatPct(win.pct)} of ${countOf(win.deals, "deal")} closed (${period.name})` +
     (cycle.avg_days == null ? "" : `, cycle ${Math.round(cycle.avg_days)} days`);
 }
