@@ -55,3 +55,12 @@ export function coalesce(fn, waitMs) {
   }
   return schedule;
 }
+
+// A User Timing mark once what was just put in the DOM has been painted (the frame after it): the milestones
+// `dealpulse bench dashboard` reads (dealpulse:pipeline, dealpulse:first-page, dealpulse:charts).
+export function markPainted(name) {
+  if (performance.getEntriesByName(name).length) return;
+  requestAnimationFrame(() => setTimeout(() => {
+    if (!performance.getEntriesByName(name).length) performance.mark(name);
+  }, 0));
+}

@@ -2,7 +2,7 @@
 // from the server is inserted with textContent (dom.js), never as HTML.
 
 import { addAlert, addVerdict, initAlertsPanel } from "./alerts_panel.js";
-import { $, el } from "./dom.js";
+import { $, el, markPainted } from "./dom.js";
 import { applyDeletion, applyScore, applyVerdict, initDealTable, refreshDeals, reload as reloadDeals, shownRow,
          whenDealsLoaded } from "./deals_table.js";
 import { dealChanged, initDrilldown, openDeal, requestedDeal, showRequestedDeal } from "./drilldown.js";
@@ -60,7 +60,7 @@ function begin(token) {
   document.body.dataset.role = claims?.role || "";
   showRequestedDeal();
   loadEverything();
-  whenDealsLoaded(() => performance.mark("dealpulse:first-page"));
+  whenDealsLoaded(() => markPainted("dealpulse:first-page"));
   if (restartStream) {
     restartStream();
     return;

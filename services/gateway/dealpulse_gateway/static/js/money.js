@@ -30,5 +30,18 @@ export function moneyChange(change, reportingCurrency) {
   return parts.length ? parts.map(([currency, amount]) => signedMoney(amount, currency)).join(", ") : "±0";
 }
 
-// The amount a chart can plot: the reporting currency when complete, else nothing (no silent sum).
-export const plottable = (figure) => (figure?.reporting?.complete ? figure.reporting.amount : null);
+// The currency a chart of these figures can plot in: the reporting currency when every currency converted, else
+// the one currency there is; null across currencies without rates (no silent sum).
+export function plotCurrency(figures) {
+  const money = figures.pipeline_value;
+  if (money.reporting.complete) return { currency: money.reporting.currency, converted: true };
+  const currencies = Object.keys(money.by_currency);
+  return currencies.length === 1 ? { currency: currencies[0], converted: false } : null;
+}
+
+// A figure's amount in that currency.
+export function plotted(figure, plot) {
+  if (!figure) return null;
+  if (plot.converted) return figure.reporting.complete ? figure.reporting.amount : null;
+  return figure.by_currency[plot.currency]?.amount ?? 0;
+}

@@ -3,7 +3,7 @@
 // 90 days ago), the risk-distribution chart and the trend chart, all from GET /v1/pipeline/metrics; refetched
 // (coalesced) as scores arrive.
 
-import { $, coalesce, el } from "./dom.js";
+import { $, coalesce, el, markPainted } from "./dom.js";
 import { countOf, formatPct } from "./format.js";
 import { moneyBreakdown, moneyChange, moneyHeadline } from "./money.js";
 import { api } from "./session.js";
@@ -44,11 +44,11 @@ export async function loadPipeline() {
   const first = latest === null;
   latest = metrics;
   renderHeader(metrics);
-  if (first) performance.mark("dealpulse:pipeline");
+  if (first) markPainted("dealpulse:pipeline");
   const { drawRiskDistribution, drawTrends } = await import("./pipeline_charts.js");
   drawRiskDistribution($("risk-chart"), metrics);
   drawTrends($("trend-chart"), metrics);
-  if (first) performance.mark("dealpulse:charts");
+  if (first) markPainted("dealpulse:charts");
 }
 
 function renderHeader(metrics) {
