@@ -46,6 +46,20 @@ def test_every_import_resolves() -> None:
         assert _served(url).is_file(), f"index.html loads {url}, which does not exist"
 
 
+def test_every_module_the_page_starts_with_is_preloaded() -> None:
+    """main.js and what it imports, statically, all fetched in the first wave (no waterfall of import levels)."""
+    preloaded = {Path(url).name for url in re.findall(r'<link rel="modulepreload" href="([^"]+)"', INDEX)}
+    wanted, todo = set(), ["main.js"]
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        todo += [Path(t).name for t in re.findall(r'^import .*? from "(\./[^"]+)";', (STATIC / "js" / name).read_text(),
+                                                  re.M | re.S)]
+    assert wanted <= preloaded, f"not preloaded: {sorted(wanted - preloaded)}"
+
+
 def test_every_element_a_module_looks_up_is_on_the_page() -> None:
     ids = set(re.findall(r'\sid="([^"]+)"', INDEX))
     for module in MODULES:

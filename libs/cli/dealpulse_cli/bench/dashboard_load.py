@@ -11,6 +11,7 @@ the wall-clock figure is Playwright's, from ``goto`` until both of the first two
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -31,7 +32,7 @@ from dealpulse_common.settings import ServiceSettings
 MILESTONES = ("dealpulse:pipeline", "dealpulse:first-page", "dealpulse:charts")
 USABLE = MILESTONES[:2]
 LOADS = 7
-LOAD_TIMEOUT_MS = 30_000
+LOAD_TIMEOUT_MS = 120_000  # a failed load is reported as such; a slow one is measured
 TARGET_S = 2.0
 API_CALLS = ("/v1/pipeline/metrics", "/v1/deals?limit=50&sort_by=risk_score&order=desc", "/v1/reps")
 
@@ -45,6 +46,7 @@ class DashboardLoadResult:
     api_ms: dict[str, list[float]] = field(default_factory=dict)
     rows_shown: int = 0
     total_shown: str = ""
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)   # the machine's, as the page loads ended
 
 
 async def measure(system: BenchSystem, deals: int, data: Path, loads: int = LOADS) -> DashboardLoadResult:
@@ -67,6 +69,7 @@ async def measure(system: BenchSystem, deals: int, data: Path, loads: int = LOAD
                     await context.close()
         finally:
             await browser.close()
+    result.load_average = os.getloadavg()
     return result
 
 
@@ -128,7 +131,9 @@ def _markdown(result: DashboardLoadResult) -> str:
         f"the dashboard opened {len(result.usable_ms)} times in Debian's headless Chromium (1440×900), each in a "
         "fresh browser context (empty cache), as an admin who sees the whole tenant. Usable = the pipeline header "
         f"and the first page of the deal table ({result.rows_shown} rows, header: {result.total_shown}) are drawn. "
-        f"Target (DESIGN.md): < {TARGET_S:g} s — {verdict} it: median **{median_s:.2f} s**.",
+        f"Target (DESIGN.md): < {TARGET_S:g} s — {verdict} it: median **{median_s:.2f} s**. Load average of the "
+        f"machine (2 cores) as the loads ended: {' / '.join(f'{v:.1f}' for v in result.load_average)} (1 / 5 / 15 "
+        "min): other work on the box slows every figure here.",
         "",
         "| milestone (ms since navigation start) | median | max |",
         "| --- | ---: | ---: |",

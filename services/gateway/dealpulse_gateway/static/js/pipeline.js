@@ -34,6 +34,8 @@ export function initPipeline() {
 }
 
 export async function loadPipeline() {
+  const charts = import("./pipeline_charts.js");   // Chart.js loads while the figures are on their way
+  charts.catch(() => {});   // a failure is reported where the charts are drawn
   let metrics;
   try {
     metrics = await api("/v1/pipeline/metrics");
@@ -45,10 +47,14 @@ export async function loadPipeline() {
   latest = metrics;
   renderHeader(metrics);
   if (first) markPainted("dealpulse:pipeline");
-  const { drawRiskDistribution, drawTrends } = await import("./pipeline_charts.js");
-  drawRiskDistribution($("risk-chart"), metrics);
-  drawTrends($("trend-chart"), metrics);
-  if (first) markPainted("dealpulse:charts");
+  try {
+    const { drawRiskDistribution, drawTrends } = await charts;
+    drawRiskDistribution($("risk-chart"), metrics);
+    drawTrends($("trend-chart"), metrics);
+    if (first) markPainted("dealpulse:charts");
+  } catch (error) {   // e.g. static/vendor missing: `make install` copies Chart.js there
+    $("risk-chart-note").textContent = `charts unavailable: ${error.message}`;
+  }
 }
 
 function renderHeader(metrics) {
