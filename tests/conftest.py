@@ -46,7 +46,9 @@ def system(request: pytest.FixtureRequest) -> Iterator[RunningSystem]:
            # Alert delivery against the local Slack fake (tests/alert_fakes.py), with short retries and schedules.
            "ALERTS_SLACK_API_URL": f"http://127.0.0.1:{SLACK_API_PORT + TEST_PORT_OFFSET}/api/",
            "ALERTS_DELIVERY_BACKOFF_BASE_S": "0.3", "ALERTS_DELIVERY_MAX_ATTEMPTS": "4",
-           "ALERTS_SCHEDULE_INTERVAL_S": "1"}
+           "ALERTS_SCHEDULE_INTERVAL_S": "1",
+           # The gateway looks for tenants without today's pipeline snapshot every 2 s rather than every 5 minutes.
+           "GATEWAY_SNAPSHOT_INTERVAL_S": "2"}
     with running_system(stack_name=name, port_offset=TEST_PORT_OFFSET, fresh=True, env=env,
                         model_deals=TEST_MODEL_DEALS, ready_timeout_s=90, remove_data=True,
                         on_stopped=print_logs_if_failed) as running:

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,10 +22,12 @@ from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
-from dealpulse_common.events import CloudEvent, DeadLetter, DealChanged
+from dealpulse_common.deal import CanonicalDeal, Stage
+from dealpulse_common.events import CloudEvent, DeadLetter, DealChanged, DealVerdictData, RiskFactor, utcnow
 from dealpulse_common.kafka import EventPublisher, Outgoing, make_producer
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAD_LETTERS, DEAL_CHANGED, Topic
+from tests import events
 
 T = TypeVar("T")
 E = TypeVar("E", bound=CloudEvent)
@@ -49,16 +52,21 @@ class RunningSystem:
     def ws_url(self, path: str = "/v1/stream") -> str:
         return self.url("gateway").replace("http://", "ws://") + path
 
-    async def new_tenant(self, prefix: str = "t") -> Tenant:
-        """A tenant of the test's own, so tests never see each other's data."""
+    async def new_tenant(self, prefix: str = "t", *, register: bool = True) -> Tenant:
+        """A tenant of the test's own, so tests never see each other's data (``register=False``: not yet in
+        ``tenants``, so jobs that visit every tenant skip it until ``register_tenant``)."""
         tenant = Tenant(f"{prefix}-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex)
+        if register:
+            await self.register_tenant(tenant)
+        return tenant
+
+    async def register_tenant(self, tenant: Tenant) -> None:
         conn = await asyncpg.connect(self.stack.admin_database_url)
         try:
             await conn.execute("INSERT INTO tenants (tenant_id, name, webhook_secret) VALUES ($1, $2, $3)",
                                tenant.tenant_id, f"Test {tenant.tenant_id}", tenant.webhook_secret)
         finally:
             await conn.close()
-        return tenant
 
     def token(self, tenant: Tenant, role: str = "admin", user: str = "test-admin") -> str:
         return issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, role, user, 3600)
@@ -93,6 +101,13 @@ class RunningSystem:
 
     def auth(self, tenant: Tenant, role: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(tenant, role)}"}
+
+    async def gateway(self, method: str, path: str, tenant: Tenant, role: str = "admin", user: str = "test-admin",
+                      **kwargs: Any) -> httpx.Response:
+        """A REST call to the gateway as ``user`` of the tenant in ``role`` (``kwargs``: params, json...)."""
+        async with httpx.AsyncClient(base_url=self.url("gateway"), timeout=20) as client:
+            headers = {"Authorization": f"Bearer {self.token(tenant, role, user)}"}
+            return await client.request(method, path, headers=headers, **kwargs)
 
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""
@@ -201,3 +216,47 @@ class StreamClient:
 
 def deal_change(deal_id: str, modified_at: str, **fields: Any) -> dict[str, Any]:
     return {"deal_id": deal_id, "modified_at": modified_at, **fields}
+
+
+async def seed_deal(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: str | None = "rep-1",
+                    amount: float | None = 10_000, risk: int | None = 80,
+                    scored_ago: timedelta = timedelta(minutes=5), created_ago: timedelta = timedelta(days=1),
+                    deleted: bool = False, verdict: DealVerdictData | None = None,
+                    **deal_fields: Any) -> CanonicalDeal:
+    """A deal as the services would have stored it, written straight into the read models as the database owner (so
+    ages, staleness and ordering are exact): its snapshot in ``deals`` (``deleted`` marks the CRM's deletion), unless
+    ``risk`` is None its latest score in ``deal_risk`` (``scored_ago`` old), and ``verdict`` as its latest verdict.
+    ``deal_fields`` are canonical deal fields (currency, stage, is_closed, closed_at, forecast_category...)."""
+    now = utcnow()
+    fields: dict[str, Any] = {"name": f"Deal {deal_id}", "account_name": "Acme", "stage": Stage.PROPOSAL,
+                              "owner_name": f"Name of {owner}", **deal_fields}
+    deal = events.deal(tenant.tenant_id, deal_id, amount=amount, owner_id=owner, **fields)
+    conn = await asyncpg.connect(system.stack.admin_database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO deals (tenant_id, deal_id, snapshot, source_modified_at, last_event_id, created_at, "
+            "deleted_at) VALUES ($1, $2, $3::jsonb, $4, 'seed', $5, $6)",
+            tenant.tenant_id, deal_id, deal.model_dump_json(), now, now - created_ago, now if deleted else None)
+        if risk is None:
+            return deal
+        scored = events.scored_data(
+            deal, risk_score=risk, factors=[RiskFactor(feature="days_since_last_activity", label="Stalled",
+                                                       impact=-9.5, description="No activity for 40 days")],
+            model_version="v-test", scored_at=now - scored_ago, source_event_id=f"seed-{deal_id}")
+        await conn.execute(
+            "INSERT INTO deal_risk (tenant_id, deal_id, source_event_id, risk_score, risk_category, win_probability, "
+            "amount, owner_id, is_closed, features, payload, source_modified_at, scored_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}', $10::jsonb, $11, $12)",
+            tenant.tenant_id, deal_id, scored.source_event_id, risk, scored.risk_category.value,
+            scored.win_probability, amount, owner, deal.is_closed, scored.model_dump_json(), now, scored.scored_at)
+        if verdict is not None:
+            await conn.execute(
+                "INSERT INTO deal_verdict (tenant_id, deal_id, source_event_id, ai_forecast, ai_verdict, "
+                "commit_admission, predictive_eligible, payload, decided_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
+                tenant.tenant_id, deal_id, scored.source_event_id, verdict.ai_forecast.value, verdict.ai_verdict.value,
+                verdict.commit_admission.value, verdict.predictive_eligible, verdict.model_dump_json(),
+                now - scored_ago)
+    finally:
+        await conn.close()
+    return deal

@@ -1,6 +1,7 @@
 """The gateway's REST reads: one deal with its latest score and verdict, the at-risk listing.
 
-Read models are seeded directly as the database owner, so ages, staleness and ordering are exact.
+Read models are seeded directly as the database owner (``tests.support.seed_deal``), so ages, staleness and ordering
+are exact. The analytics routes are tested in test_pipeline_analytics.py.
 Needs the ``system`` fixture (tests/conftest.py): the embedded stack with the services running.
 """
 
@@ -9,57 +10,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 
-from dealpulse_common.deal import Stage
-from dealpulse_common.events import RiskFactor, utcnow
 from tests import events
-from tests.support import RunningSystem, Tenant
+from tests.support import RunningSystem, Tenant, seed_deal
 
 
 async def _seed(system: RunningSystem, tenant: Tenant, deal_id: str, *, owner: str = "rep-1", risk: int | None = 80,
                 amount: float = 10_000, closed: bool = False, age: timedelta = timedelta(minutes=5),
                 created_ago: timedelta = timedelta(days=1), verdict: bool = False) -> None:
     """A deal, and unless ``risk`` is None its latest score (``age`` old) and optionally a verdict."""
-    now = utcnow()
-    deal = events.deal(tenant.tenant_id, deal_id, name=f"Deal {deal_id}", account_name="Acme", amount=amount,
-                       stage=Stage.PROPOSAL, owner_id=owner, owner_name=f"Name of {owner}", is_closed=closed)
-    conn = await asyncpg.connect(system.stack.admin_database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO deals (tenant_id, deal_id, snapshot, source_modified_at, last_event_id, created_at) "
-            "VALUES ($1, $2, $3::jsonb, $4, 'seed', $5)",
-            tenant.tenant_id, deal_id, deal.model_dump_json(), now, now - created_ago)
-        if risk is None:
-            return
-        scored = events.scored_data(
-            deal, risk_score=risk, factors=[RiskFactor(feature="days_since_last_activity", label="Stalled",
-                                                       impact=-9.5, description="No activity for 40 days")],
-            model_version="v-test", scored_at=now - age, source_event_id=f"seed-{deal_id}")
-        await conn.execute(
-            "INSERT INTO deal_risk (tenant_id, deal_id, source_event_id, risk_score, risk_category, win_probability, "
-            "amount, owner_id, is_closed, features, payload, source_modified_at, scored_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}', $10::jsonb, $11, $12)",
-            tenant.tenant_id, deal_id, scored.source_event_id, risk, scored.risk_category.value,
-            scored.win_probability, amount, owner, closed, scored.model_dump_json(), now, scored.scored_at)
-        if verdict:
-            data = events.verdict_data(owner_id=owner)
-            await conn.execute(
-                "INSERT INTO deal_verdict (tenant_id, deal_id, source_event_id, ai_forecast, ai_verdict, "
-                "commit_admission, predictive_eligible, payload, decided_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
-                tenant.tenant_id, deal_id, scored.source_event_id, data.ai_forecast.value, data.ai_verdict.value,
-                data.commit_admission.value, data.predictive_eligible, data.model_dump_json(), now - age)
-    finally:
-        await conn.close()
+    await seed_deal(system, tenant, deal_id, owner=owner, risk=risk, amount=amount, is_closed=closed, scored_ago=age,
+                    created_ago=created_ago, verdict=events.verdict_data(owner_id=owner) if verdict else None)
 
 
 async def _get(system: RunningSystem, tenant: Tenant, path: str, role: str = "admin", user: str = "admin-1",
                **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as client:
-        return await client.get(path, params=params,
-                                headers={"Authorization": f"Bearer {system.token(tenant, role, user)}"})
+    return await system.gateway("GET", path, tenant, role, user, params=params)
 
 
 async def test_deal_with_its_latest_score_and_verdict_and_their_ages(system: RunningSystem) -> None:
@@ -123,8 +90,11 @@ async def test_high_risk_lists_open_high_and_critical_deals_with_totals(system: 
     assert first["owner_name"] == "Name of rep-1" and first["win_probability"] == 0.1
     assert first["top_factor"]["label"] == "Stalled" and first["age_seconds"] >= 0
     assert body["pagination"] == {"total_count": 3, "limit": 50, "offset": 0, "has_more": False}
-    assert body["summary"] == {"total_at_risk_revenue": 450_000, "average_risk_score": 73.3,
-                               "deals_by_category": {"high": 2, "critical": 1}}
+    summary = body["summary"]
+    assert {k: summary[k] for k in ("total_at_risk_revenue", "average_risk_score", "deals_by_category")} == {
+        "total_at_risk_revenue": 450_000, "average_risk_score": 73.3, "deals_by_category": {"high": 2, "critical": 1}}
+    assert summary["at_risk_revenue"]["by_currency"] == {"USD": {"amount": 450_000, "deals": 3}}
+    assert first["currency"] == "USD"
 
     by_amount = (await _get(system, tenant, "/v1/deals/high-risk", sort_by="amount", order="asc", limit=2)).json()
     assert [d["deal_id"] for d in by_amount["deals"]] == ["D-high2", "D-crit"]

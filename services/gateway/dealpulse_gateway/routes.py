@@ -8,6 +8,7 @@ allows (a rep: their own deals).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_gateway import analytics_store, store
 from dealpulse_gateway.analytics import fold, per_currency, pipeline_figures
 from dealpulse_gateway.analytics_store import DealFilter, ListSort, SortOrder
+from dealpulse_gateway.analytics_views import PipelineFigures
 from dealpulse_gateway.auth import owner_scope
 from dealpulse_gateway.deal_reads import visible_deal
 from dealpulse_gateway.money import single_currency_total
@@ -37,6 +39,7 @@ from dealpulse_gateway.views import (
     ScorePoint,
     VerdictPoint,
     age_seconds,
+    call_in_force,
 )
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
@@ -80,9 +83,7 @@ async def open_deals(
     pipeline figures of all that match."""
     if min_amount is not None and max_amount is not None and min_amount > max_amount:
         raise invalid_query("min_amount", "min_amount must not exceed max_amount")
-    settings: GatewaySettings = request.app.state.settings
     now = datetime.now(UTC)
-    stale_before = now - timedelta(days=settings.stale_after_days)
     deal_filter = DealFilter(
         owners=_owners(principal, owner), categories=parse_categories(risk_category, default=None),
         stages=parse_choices(stage, [s.value for s in Stage], "stage"),
@@ -90,15 +91,10 @@ async def open_deals(
                                           "forecast_category"),
         verdicts=parse_choices(verdict, [b.value for b in OPEN_BUCKETS], "verdict"),
         currencies=[code.upper() for code in listed(currency) or []] or None,
-        min_amount=min_amount, max_amount=max_amount, stale=stale, stale_before=stale_before, overridden=overridden)
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, sort_by, order, limit,
-                                                     offset)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
-        reporting = await analytics_store.reporting(conn, principal.tenant_id)
-    summary = pipeline_figures(per_currency(fold(cells)), reporting.settings)
-    deals = [DealRow.of(row, now, stale_before) for row in rows]
-    return DealsPage(deals=deals, pagination=_page(summary.open_deals, limit, offset, len(deals)), summary=summary)
+        min_amount=min_amount, max_amount=max_amount, stale=stale, stale_before=_stale_before(request, now),
+        overridden=overridden)
+    page = await _open_page(request, principal, deal_filter, _Order(sort_by, order, limit, offset), now)
+    return DealsPage(deals=page.deals, pagination=page.pagination, summary=page.figures)
 
 
 # Declared before /{deal_id} so that "high-risk" is never taken for a deal id.
@@ -115,20 +111,12 @@ async def high_risk_deals(
     order: SortOrder = "desc",
 ) -> HighRiskPage:
     """Open deals at risk (high and critical unless asked otherwise), riskiest first, with totals over all."""
-    settings: GatewaySettings = request.app.state.settings
-    now = datetime.now(UTC)
-    stale_before = now - timedelta(days=settings.stale_after_days)
     categories = parse_categories(risk_category) or []
-    deal_filter = DealFilter(owners=owner_scope(principal), categories=categories)
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, sort_by, order, limit,
-                                                     offset)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
-        reporting = await analytics_store.reporting(conn, principal.tenant_id)
-    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
-    deals = [DealRow.of(row, now, stale_before) for row in rows]
+    page = await _open_page(request, principal, DealFilter(owners=owner_scope(principal), categories=categories),
+                            _Order(sort_by, order, limit, offset), datetime.now(UTC))
+    figures = page.figures
     return HighRiskPage(
-        deals=deals, pagination=_page(figures.open_deals, limit, offset, len(deals)),
+        deals=page.deals, pagination=page.pagination,
         summary=RiskSummary(
             total_at_risk_revenue=single_currency_total(figures.pipeline_value),
             at_risk_revenue=figures.pipeline_value, average_risk_score=figures.average_risk_score,
@@ -156,8 +144,7 @@ async def get_deal(
         deleted_at=record.deleted_at,
         score=_with_age(record.score, record.scored_at, now),
         verdict=_with_age(verdict, record.decided_at, now),
-        effective_verdict=None if verdict is None else (verdict.get("override") or {}).get(
-            "forecast_category", verdict["ai_verdict"]),
+        effective_verdict=None if verdict is None else call_in_force(verdict["ai_verdict"], verdict.get("override")),
         stale=now - last_scored > timedelta(days=settings.stale_after_days),
     )
 
@@ -186,6 +173,41 @@ async def deal_history(
                        truncated=any(len(rows) == limit for rows in (scores, verdicts, overrides)))
 
 
+@dataclass(frozen=True)
+class _Order:
+    sort_by: ListSort
+    order: SortOrder
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class _Page:
+    deals: list[DealRow]
+    pagination: Pagination
+    figures: PipelineFigures  # of every deal that matches, not just the page
+
+
+async def _open_page(request: Request, principal: Principal, deal_filter: DealFilter, order: _Order,
+                     now: datetime) -> _Page:
+    settings: GatewaySettings = request.app.state.settings
+    stale_before = _stale_before(request, now)
+    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, order.sort_by,
+                                                     order.order, order.limit, order.offset)
+        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
+        reporting = await analytics_store.reporting(conn, principal.tenant_id)
+    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    deals = [DealRow.of(row, now, stale_before) for row in rows]
+    total = figures.open_deals
+    return _Page(deals, Pagination(total_count=total, limit=order.limit, offset=order.offset,
+                                   has_more=order.offset + len(deals) < total), figures)
+
+
+def _stale_before(request: Request, now: datetime) -> datetime:
+    return now - timedelta(days=request.app.state.settings.stale_after_days)
+
+
 def _owners(principal: Principal, asked: list[str] | None) -> list[str] | None:
     """The owners asked for within those the principal may see (asking for more is 403)."""
     visible = owner_scope(principal)
@@ -195,10 +217,6 @@ def _owners(principal: Principal, asked: list[str] | None) -> list[str] | None:
     if visible is not None and not set(wanted) <= set(visible):
         raise HTTPException(403, "a rep may only read deals they own")
     return wanted
-
-
-def _page(total_count: int, limit: int, offset: int, shown: int) -> Pagination:
-    return Pagination(total_count=total_count, limit=limit, offset=offset, has_more=offset + shown < total_count)
 
 
 def _with_age(payload: dict[str, Any] | None, at: datetime | None, now: datetime) -> dict[str, Any] | None:

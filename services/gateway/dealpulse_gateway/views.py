@@ -62,12 +62,15 @@ class DealRow(BaseModel):
         values = dict(row)
         verdict_fields = {k: values.pop(k) for k in ("ai_forecast", "ai_verdict", "commit_admission", "decided_at",
                                                      "override")}
-        override = verdict_fields["override"]
         verdict = None if verdict_fields["ai_verdict"] is None else RowVerdict(
-            **verdict_fields, effective_verdict=override["forecast_category"] if override
-            else verdict_fields["ai_verdict"])
+            **verdict_fields, effective_verdict=call_in_force(verdict_fields["ai_verdict"], verdict_fields["override"]))
         return cls(**values, age_seconds=age_seconds(row["scored_at"], now), stale=row["scored_at"] < stale_before,
                    verdict=verdict)
+
+
+def call_in_force(ai_verdict: str, override: dict[str, Any] | None) -> str:
+    """The forecast call a deal goes by: the manager's override, else the AI verdict."""
+    return str(override["forecast_category"]) if override else ai_verdict
 
 
 def age_seconds(at: datetime, now: datetime) -> float:

@@ -32,14 +32,17 @@ ALTER TABLE deal_risk
 ALTER TABLE deal_verdict
     ADD COLUMN override_forecast text GENERATED ALWAYS AS (payload->'override'->>'forecast_category') STORED;
 
--- The open pipeline by owner, with what its aggregate reads; closed deals by when they closed; the few deleted
--- deals, so "not deleted" is a probe of a tiny index rather than a scan of deals.
-CREATE INDEX deal_risk_open_pipeline ON deal_risk (tenant_id, owner_id)
-    INCLUDE (deal_id, currency, amount, win_probability, risk_score, risk_category, forecast_category, scored_at)
+-- The open pipeline with everything its aggregate reads, in deal order on both read models, so the aggregate is a
+-- merge of two index-only scans (no payload, no hash table); the open deals by owner (a rep's or a team's figures);
+-- closed deals by when they closed; the few deleted deals, so "not deleted" is a probe of a tiny index.
+CREATE INDEX deal_risk_open ON deal_risk (tenant_id, deal_id)
+    INCLUDE (owner_id, currency, amount, win_probability, risk_score, risk_category, forecast_category, scored_at)
     WHERE NOT is_closed;
+CREATE INDEX deal_risk_open_by_owner ON deal_risk (tenant_id, owner_id) WHERE NOT is_closed;
+CREATE INDEX deal_verdict_judgement ON deal_verdict (tenant_id, deal_id)
+    INCLUDE (ai_verdict, override_forecast, commit_admission, predictive_eligible);
 CREATE INDEX deal_risk_closed ON deal_risk (tenant_id, closed_at)
     INCLUDE (deal_id, owner_id, is_won, deal_created_at) WHERE is_closed;
-CREATE INDEX deal_risk_open_by_amount ON deal_risk (tenant_id, amount DESC) WHERE NOT is_closed;
 CREATE INDEX deals_deleted ON deals (tenant_id, deal_id) WHERE deleted_at IS NOT NULL;
 
 -- 2. Overrides: verdict records every command (set or clear) once, by the command's event id, with the AI verdict
