@@ -35,6 +35,10 @@ async def dashboard(system: RunningSystem, token: str | None, fragment: str = ""
         browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page(viewport=viewport, locale="en-US")  # the amounts tests read
+            # The page's own errors, in the test's captured output (shown when it fails).
+            page.on("pageerror", lambda error: print(f"page error: {error}"))
+            page.on("console", lambda message: print(f"console {message.type}: {message.text}")
+                    if message.type in ("error", "warning") else None)
             await page.goto(f"{system.url('gateway')}/" + (f"#{hash_part}" if hash_part else ""))
             yield page
         finally:
