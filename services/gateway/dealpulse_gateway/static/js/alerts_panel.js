@@ -30,8 +30,12 @@ export function addVerdict(event, dealName) {
     details.push(`commit ${label(data.commit_admission)}`);
   }
   const text = [details.join(" · "), ...(data.reasons || []).slice(0, 1)].join(" — ");
-  prepend(feedItem("verdict", data.decided_at, `${dealName || event.dealid}: AI verdict ${label(data.ai_verdict)}`,
-                   text, event.dealid));
+  const name = dealName || event.dealid;
+  // verdict re-states a deal's verdict when a manager sets or removes an override (provider "override").
+  const title = data.provider !== "override" ? `${name}: AI verdict ${label(data.ai_verdict)}`
+    : data.override ? `${name}: overridden to ${label(data.override.forecast_category)} by ${data.override.overridden_by}`
+      : `${name}: override removed, AI verdict ${label(data.ai_verdict)} stands`;
+  prepend(feedItem("verdict", data.decided_at, title, text, event.dealid));
 }
 
 function feedItem(kind, time, title, text, dealId) {
