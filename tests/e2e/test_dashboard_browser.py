@@ -3,59 +3,33 @@ removes it, an alert's deep link (#deal=ID) opens that deal, asking for sign-in 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
-from tests.support import RunningSystem, Tenant, deal_change, poll_until
+from tests.e2e.dashboard_page import dashboard, send_scored
+from tests.support import RunningSystem, Tenant, deal_change
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@asynccontextmanager
-async def _dashboard(system: RunningSystem, token: str | None, fragment: str = "") -> AsyncIterator[Page]:
-    """The dashboard page opened with ``token`` (none: signed out) and ``fragment`` (``deal=ID``) in a fresh headless
-    Chromium, closed afterwards."""
-    hash_part = "&".join(part for part in (f"token={token}" if token else "", fragment) if part)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.goto(f"{system.url('gateway')}/" + (f"#{hash_part}" if hash_part else ""))
-            yield page
-        finally:
-            await browser.close()
 
 
 async def test_dashboard_shows_a_new_score_live(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
     token = system.token(tenant, role="manager", user="mgr-1")
-    async with _dashboard(system, token) as page:
+    async with dashboard(system, token) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
 
         change = deal_change("D-web", "2026-11-20T10:00:00Z", name="Browser Co renewal", account_name="Browser Co",
                              amount=64_000, stage="Negotiation", owner_id="rep-7")
-        assert (await system.send_change(tenant, change)).status_code == 202
+        stored = await send_scored(system, tenant, change)
 
         row = page.locator("#deal-rows tr", has_text="Browser Co renewal")
-        await expect(row).to_be_visible(timeout=20_000)
-        shown_score = int(await row.locator(".risk").inner_text())
-        async with httpx.AsyncClient(base_url=system.url("gateway"),
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
-            stored = await poll_until(lambda: _score(client, "D-web"))
-        assert shown_score == stored
+        await expect(row.locator(".risk")).to_have_text(str(stored["risk_score"]), timeout=20_000)
         assert "token=" not in page.url, "the token must not stay in the address bar"
 
 
 async def test_dashboard_drops_a_deal_the_crm_deleted_until_it_is_restored(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
-    async with _dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
+    async with dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
         for deal_id, name in (("D-keep", "Keeper Inc expansion"), ("D-gone", "Gone Ltd renewal")):
             change = deal_change(deal_id, "2026-11-20T10:00:00Z", name=name, amount=30_000, stage="Proposal",
@@ -77,34 +51,31 @@ async def test_dashboard_drops_a_deal_the_crm_deleted_until_it_is_restored(syste
 
 
 async def test_dashboard_refuses_a_bad_token_visibly(system: RunningSystem) -> None:
-    async with _dashboard(system, "not-a-token") as page:
+    async with dashboard(system, "not-a-token") as page:
         await expect(page.locator("#notice")).to_be_visible(timeout=15_000)
         await expect(page.locator("#deal-rows tr")).to_have_count(0)
 
 
-async def _scored_deal(system: RunningSystem, tenant: Tenant, token: str, deal_id: str, name: str) -> int:
+async def _scored_deal(system: RunningSystem, tenant: Tenant, deal_id: str, name: str) -> int:
     """A deal sent through the CRM webhook, once scored: its stored risk score."""
     change = deal_change(deal_id, "2026-11-20T10:00:00Z", name=name, account_name="Linked Ltd", amount=52_000,
                          stage="Proposal", owner_id="rep-7")
-    assert (await system.send_change(tenant, change)).status_code == 202
-    async with httpx.AsyncClient(base_url=system.url("gateway"),
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
-        return await poll_until(lambda: _score(client, deal_id))
+    return int((await send_scored(system, tenant, change))["risk_score"])
 
 
 async def test_an_alerts_deep_link_opens_the_deal(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
     token = system.token(tenant, role="manager", user="mgr-1")
-    risk = await _scored_deal(system, tenant, token, "D-link", "Linked Ltd expansion")
+    risk = await _scored_deal(system, tenant, "D-link", "Linked Ltd expansion")
     # Opened from an alert: the dashboard's address with #deal=ID, the token given once in the same fragment
-    async with _dashboard(system, token, "deal=D-link") as page:
+    async with dashboard(system, token, "deal=D-link") as page:
         detail = page.locator("#deal-detail")
         await expect(detail).to_be_visible(timeout=15_000)
         await expect(page.locator("#detail-title")).to_have_text("Linked Ltd expansion")
         await expect(page.locator("#detail-risk")).to_have_text(str(risk))
         assert page.url.endswith("/#deal=D-link"), "the token leaves the address bar, the deal stays"
         # A second deep link in the same tab (the feed's "open deal") and a reload open the deal too
-        await _scored_deal(system, tenant, token, "D-other", "Other Co renewal")
+        await _scored_deal(system, tenant, "D-other", "Other Co renewal")
         await page.goto(f"{system.url('gateway')}/#deal=D-other")
         await expect(page.locator("#detail-title")).to_have_text("Other Co renewal", timeout=15_000)
         await page.reload()
@@ -117,8 +88,8 @@ async def test_an_alerts_deep_link_opens_the_deal(system: RunningSystem) -> None
 async def test_a_deep_link_without_a_token_asks_to_sign_in_then_opens_the_deal(system: RunningSystem) -> None:
     tenant = await system.new_tenant()
     token = system.token(tenant, role="manager", user="mgr-1")
-    await _scored_deal(system, tenant, token, "D-signin", "Sign In Co renewal")
-    async with _dashboard(system, None, "deal=D-signin") as page:
+    await _scored_deal(system, tenant, "D-signin", "Sign In Co renewal")
+    async with dashboard(system, None, "deal=D-signin") as page:
         await expect(page.locator("#signin")).to_be_visible(timeout=15_000)
         await expect(page.locator("#notice")).to_contain_text("Sign in to open deal D-signin")
         await expect(page.locator("#deal-detail")).to_be_hidden()
@@ -128,9 +99,3 @@ async def test_a_deep_link_without_a_token_asks_to_sign_in_then_opens_the_deal(s
         await expect(page.locator("#signin")).to_be_hidden()
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
 
-
-async def _score(client: httpx.AsyncClient, deal_id: str) -> int | None:
-    response = await client.get(f"/v1/deals/{deal_id}")
-    if response.status_code != 200 or not response.json().get("score"):
-        return None
-    return int(response.json()["score"]["risk_score"])

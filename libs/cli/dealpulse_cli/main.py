@@ -100,14 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", choices=("all", "latency", "framework", "model", "import", "skew", "alerts",
-                                                      "metrics"),
-                       default="all")
+    bench.add_argument("which", nargs="?", default="all",
+                       choices=("all", "latency", "framework", "model", "import", "skew", "alerts", "metrics",
+                                "dashboard"))
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--rows", type=int, default=100_000,
                        help="CSV rows for the import benchmark, deals in the tenant for the metrics benchmark")
     bench.add_argument("--requests", type=int, default=200, help="timed requests per route (metrics benchmark)")
+    bench.add_argument("--deals", type=int, default=10_000, help="open deals for the dashboard benchmark")
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     return parser
 
@@ -261,6 +262,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.pipeline_metrics import summary as metrics_summary
 
         print(metrics_summary(run_metrics_bench(args.report, args.rows, args.requests)))
+    if args.which in ("all", "dashboard"):
+        from dealpulse_cli.bench.dashboard_load import run_dashboard_bench
+        from dealpulse_cli.bench.dashboard_load import summary as dashboard_summary
+
+        print(dashboard_summary(run_dashboard_bench(args.deals, args.report)))
     print(f"written to {args.report}")
     return 0
 
