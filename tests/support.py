@@ -304,3 +304,13 @@ async def seed_deal(system: RunningSystem, tenant: Tenant, deal_id: str, *, owne
     finally:
         await conn.close()
     return deal
+
+
+def scorer_credential(tenant_id: str, *, caller: str = "gateway", secret: str | None = None) -> dict[str, str]:
+    """The headers the gateway sends the scorer: its service credential naming ``tenant_id``."""
+    from dealpulse_common.service_auth import issue_service_credential
+    from dealpulse_common.settings import ServiceSettings
+
+    credential = issue_service_credential(secret or ServiceSettings().service_secret, caller=caller,
+                                          audience="scorer", tenant_id=tenant_id)
+    return {"Authorization": f"Bearer {credential}"}

@@ -22,16 +22,17 @@ from dealpulse_common.kafka import (
     make_producer,
 )
 from dealpulse_common.settings import ServiceSettings
-from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED, Topic
+from dealpulse_common.topics import DEAL_CHANGED, Topic
 from dealpulse_gateway.app import FANNED_OUT_TOPICS
 from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_verdict.consumer import CONSUMED_TOPICS as VERDICT_TOPICS
 from tests.events import changed_event, deal
 from tests.support import RunningSystem, poll_until
 from tests.unit.deploy.conftest import render
 from tests.unit.deploy.queries import dashboard_queries, rule_queries
 
 # Each consumer, its group and what it consumes (the services' own declarations, so a new topic is checked too).
-CONSUMERS = {"scorer": ("scorer", (DEAL_CHANGED,)), "verdict": ("verdict", (DEAL_SCORED,)),
+CONSUMERS = {"scorer": ("scorer", (DEAL_CHANGED,)), "verdict": ("verdict", tuple(VERDICT_TOPICS)),
              "alerts": ("alerts", tuple(ALERTS_TOPICS)),
              "gateway": (GatewaySettings().consumer_group, tuple(FANNED_OUT_TOPICS))}
 

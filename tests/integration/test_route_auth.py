@@ -15,13 +15,11 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 
 from dealpulse_alerts.app import create_app as alerts_app
 from dealpulse_common.http_auth import current_principal, current_service
-from dealpulse_common.service_auth import issue_service_credential
-from dealpulse_common.settings import ServiceSettings
 from dealpulse_gateway.app import create_app as gateway_app
 from dealpulse_ingest.app import create_app as ingest_app
 from dealpulse_scorer.app import create_app as scorer_app
 from dealpulse_verdict.app import create_app as verdict_app
-from tests.support import RunningSystem
+from tests.support import RunningSystem, scorer_credential
 
 APPS: dict[str, Callable[[], FastAPI]] = {"ingest": ingest_app, "scorer": scorer_app, "verdict": verdict_app,
                                           "alerts": alerts_app, "gateway": gateway_app}
@@ -69,12 +67,6 @@ async def test_every_guarded_route_answers_401_without_credentials(system: Runni
                 assert response.headers["content-type"] == "application/problem+json"
 
 
-def _scorer_credential(tenant_id: str, *, caller: str = "gateway", secret: str | None = None) -> dict[str, str]:
-    credential = issue_service_credential(secret or ServiceSettings().service_secret, caller=caller,
-                                          audience="scorer", tenant_id=tenant_id)
-    return {"Authorization": f"Bearer {credential}"}
-
-
 DEAL = {"deal_id": "D-internal", "amount": 50_000, "stage": "proposal", "expected_close_date": "2026-12-31"}
 
 
@@ -85,23 +77,23 @@ async def test_the_scorer_answers_the_gateways_credential_for_its_tenant_only(sy
         assert (await scorer.post("/score", json=body)).status_code == 401
         user_token = {"Authorization": f"Bearer {system.token(tenant)}"}
         assert (await scorer.post("/score", json=body, headers=user_token)).status_code == 401
-        forged = _scorer_credential(tenant.tenant_id, secret="not-the-service-secret-but-32-bytes-long")
+        forged = scorer_credential(tenant.tenant_id, secret="not-the-service-secret-but-32-bytes-long")
         assert (await scorer.post("/score", json=body, headers=forged)).status_code == 401
-        wrong_tenant = await scorer.post("/score", json=body, headers=_scorer_credential(other.tenant_id))
+        wrong_tenant = await scorer.post("/score", json=body, headers=scorer_credential(other.tenant_id))
         assert wrong_tenant.status_code == 403, wrong_tenant.text
         assert "another tenant" in wrong_tenant.json()["detail"]
-        not_gateway = await scorer.post("/score", json=body, headers=_scorer_credential(tenant.tenant_id,
+        not_gateway = await scorer.post("/score", json=body, headers=scorer_credential(tenant.tenant_id,
                                                                                         caller="alerts"))
         assert not_gateway.status_code == 403
-        scored = await scorer.post("/score", json=body, headers=_scorer_credential(tenant.tenant_id))
+        scored = await scorer.post("/score", json=body, headers=scorer_credential(tenant.tenant_id))
         assert scored.status_code == 200, scored.text
 
         params = {"tenant_id": tenant.tenant_id}
         assert (await scorer.get("/model/performance", params=params)).status_code == 401
         other_tenants = await scorer.get("/model/performance", params=params,
-                                         headers=_scorer_credential(other.tenant_id))
+                                         headers=scorer_credential(other.tenant_id))
         assert other_tenants.status_code == 403
-        own = await scorer.get("/model/performance", params=params, headers=_scorer_credential(tenant.tenant_id))
+        own = await scorer.get("/model/performance", params=params, headers=scorer_credential(tenant.tenant_id))
         assert own.status_code == 200, own.text
 
 

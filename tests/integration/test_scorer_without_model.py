@@ -10,7 +10,7 @@ import httpx
 
 from dealpulse_cli.supervisor import Supervisor
 from tests.events import make_deal
-from tests.support import RunningSystem, poll_until
+from tests.support import RunningSystem, poll_until, scorer_credential
 
 
 async def test_a_scorer_without_a_model_is_live_not_ready_and_waits(system: RunningSystem, tmp_path: Path) -> None:
@@ -31,7 +31,9 @@ async def test_a_scorer_without_a_model_is_live_not_ready_and_waits(system: Runn
             await poll_until(waiting_and_live, timeout=60, interval=0.2)
             ready = await client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["checks"]["model"] is False, ready.text
-            scored = await client.post("/score", json=make_deal().model_dump(mode="json"))
+            deal = make_deal()
+            scored = await client.post("/score", json=deal.model_dump(mode="json"),
+                                       headers=scorer_credential(deal.tenant_id))
             assert scored.status_code == 503, scored.text
             assert scored.headers["content-type"].startswith("application/problem+json")
             assert int(scored.headers["Retry-After"]) > 0

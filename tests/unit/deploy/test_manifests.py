@@ -92,7 +92,9 @@ def test_the_gateway_reaches_the_scorer_and_alerts_at_their_services(rendered: R
     from dealpulse_gateway.settings import GatewaySettings
 
     _, docs = rendered
-    for name, value in {**_container_env(docs, "gateway"), "DEALPULSE_JWT_SECRET": "from-the-secret"}.items():
+    from_the_secret = {"DEALPULSE_JWT_SECRET": "from-the-secret",
+                       "DEALPULSE_SERVICE_SECRET": "from-the-secret-of-at-least-32-bytes"}
+    for name, value in {**_container_env(docs, "gateway"), **from_the_secret}.items():
         monkeypatch.setenv(name, value)
     settings = GatewaySettings()
     services = of_kind(docs, "Service")
