@@ -27,3 +27,6 @@ CREATE INDEX deal_verdict_pipeline_change ON deal_verdict (tenant_id, pipeline_c
 -- open deal.
 CREATE INDEX deal_risk_open_by_risk ON deal_risk (tenant_id, risk_score DESC NULLS LAST, deal_id DESC)
     WHERE NOT is_closed;
+
+-- The dashboard's alerts panel opens on the tenant's newest alerts (GET /v1/alerts).
+CREATE INDEX alerts_recent ON alerts (tenant_id, raised_at DESC, alert_id DESC);
