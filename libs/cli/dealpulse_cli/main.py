@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", default="all",
                        choices=("all", "latency", "framework", "model", "import", "skew", "alerts", "metrics",
-                                "dashboard"))
+                                "dashboard", "sync-score"))
     bench.add_argument("--changes", type=int, default=5_000)
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--rows", type=int, default=100_000,
@@ -267,6 +267,11 @@ def _bench(args: argparse.Namespace) -> int:
         from dealpulse_cli.bench.dashboard_load import summary as dashboard_summary
 
         print(dashboard_summary(run_dashboard_bench(args.deals, args.report)))
+    if args.which in ("all", "sync-score"):
+        from dealpulse_cli.bench.sync_score import run_sync_score_bench
+        from dealpulse_cli.bench.sync_score import summary as sync_summary
+
+        print(sync_summary(run_sync_score_bench(args.report, rate=args.rate)))
     print(f"written to {args.report}")
     return 0
 
