@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import joblib
 import numpy as np
 import psutil
 
+from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, BenchSystem, bench_system
 from dealpulse_cli.bench.report import write_section
 from dealpulse_common.auth import issue_token
@@ -53,6 +54,7 @@ class Served:
     achieved_rate: float = 0.0
     answers_per_cpu_s: float = 0.0
     closed_loop_rate: float = 0.0
+    profiles: dict[str, profile.Profile] = field(default_factory=dict)  # sampled during the closed loop
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latency_ms, q)) if self.latency_ms else float("nan")
@@ -123,17 +125,19 @@ async def _closed_loop(session: aiohttp.ClientSession, url: str, headers: dict[s
 
 
 async def _measure(name: str, url: str, headers: dict[str, str], bodies: list[dict[str, Any]], requests: int,
-                   rate: float, cpu_seconds: Callable[[], float], workers: int, seconds: float) -> Served:
+                   rate: float, pids: dict[str, int], workers: int, seconds: float, folder: Path) -> Served:
     served = Served(name)
     connector = aiohttp.TCPConnector(limit=128)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
         await _open_loop(session, url, headers, bodies, WARM_UP, rate / 4, Served("warm-up"))
         await _open_loop(session, url, headers, bodies, requests, rate, served)
-        await _closed_loop(session, url, headers, bodies, workers, seconds, cpu_seconds, served)
+        _, served.profiles = await asyncio.gather(
+            _closed_loop(session, url, headers, bodies, workers, seconds, _cpu_of(pids.values()), served),
+            profile.record(pids, seconds - 1, folder))
     return served
 
 
-def _cpu_of(pids: list[int]) -> Callable[[], float]:
+def _cpu_of(pids: Iterable[int]) -> Callable[[], float]:
     processes = [psutil.Process(pid) for pid in pids]
 
     def used() -> float:
@@ -194,9 +198,9 @@ async def _run(system: BenchSystem, gateway_url: str, headers: dict[str, str], b
                model_dir: Path, estimator: Path, version: str, requests: int, rate: float, workers: int,
                seconds: float) -> SyncScoreResult:
     await _serving_version(gateway_url, headers, bodies[0], version)
-    pids = [system.supervisor.processes[name].pid for name in ("gateway", "scorer")]
+    pids = {name: system.supervisor.processes[name].pid for name in ("gateway", "scorer")}
     dealpulse = await _measure("DealPulse (gateway → scorer, ONNX)", gateway_url, headers, bodies, requests, rate,
-                               _cpu_of(pids), workers, seconds)
+                               pids, workers, seconds, estimator.parent)
     baseline = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dealpulse_cli.bench.naive_baseline", str(estimator), str(model_dir),
         str(BASELINE_PORT))
@@ -204,7 +208,7 @@ async def _run(system: BenchSystem, gateway_url: str, headers: dict[str, str], b
         url = f"http://127.0.0.1:{BASELINE_PORT}/score"
         await _wait_for_port(url, baseline)
         naive = await _measure("naive baseline (one FastAPI process, scikit-learn per request)", url, {}, bodies,
-                               requests, rate, _cpu_of([baseline.pid]), workers, seconds)
+                               requests, rate, {"naive baseline": baseline.pid}, workers, seconds, estimator.parent)
     finally:
         baseline.terminate()
         await baseline.wait()
@@ -241,4 +245,9 @@ def _markdown(result: SyncScoreResult, workers: int, seconds: float) -> str:
         f"throughput per core × {ours.answers_per_cpu_s / naive.answers_per_cpu_s:.2f} (DealPulse's CPU is the "
         "gateway's and the scorer's together; the load generator runs in the benchmark's own process, on the same "
         "two cores).",
+        "",
+        f"Where each process's CPU went while {workers} requests were in flight (py-spy, `dealpulse_cli/bench/"
+        "profile.py`):",
+        "",
+        *profile.markdown({**ours.profiles, **naive.profiles}),
     ])
