@@ -301,3 +301,8 @@ def _markdown(result: MetricsBenchResult) -> str:
         "scans merged, the anti-join with deleted deals, a hash aggregate on eight columns) is where its time "
         "goes.",
     ])
+
+
+def figures(result: MetricsBenchResult) -> dict[str, float]:
+    return {f"{t.name}.{q}_ms": t.percentile(p) for t in result.timings if t.ms
+            for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}

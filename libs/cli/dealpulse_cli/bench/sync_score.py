@@ -251,3 +251,14 @@ def _markdown(result: SyncScoreResult, workers: int, seconds: float) -> str:
         "",
         *profile.markdown({**ours.profiles, **naive.profiles}),
     ])
+
+
+def figures(result: SyncScoreResult) -> dict[str, float]:
+    ours, naive = result.servers
+    found: dict[str, float] = {}
+    for key, served in (("dealpulse", ours), ("baseline", naive)):
+        found.update({f"{key}.p{q}_ms": served.percentile(q) for q in (50, 95, 99)})
+        found[f"{key}.answers_per_cpu_s"] = served.answers_per_cpu_s
+    found["p99_ratio_to_baseline"] = ours.percentile(99) / naive.percentile(99)
+    found["throughput_per_core_ratio_to_baseline"] = ours.answers_per_cpu_s / naive.answers_per_cpu_s
+    return found
