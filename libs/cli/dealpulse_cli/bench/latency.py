@@ -18,6 +18,7 @@ import aiohttp
 import numpy as np
 import orjson
 
+from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BenchSystem
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
@@ -47,6 +48,7 @@ class LatencyResult:
     webhook_answer_ms: list[float] = field(default_factory=list)
     client_to_client_ms: list[float] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, profile.Profile] = field(default_factory=dict)  # py-spy, while the load was offered
 
     def cpu_ms_per_change(self) -> dict[str, float]:
         """CPU milliseconds per accepted change: each service, their sum (``total``) and the broker beside it."""
@@ -75,8 +77,10 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
             await _wait_for_file(out.parent / (out.name + ".ready"))
             await _warm_up(system, tenant_id, secret, out)
             cpu_before = system.cpu_seconds(with_broker=True)
-            statuses, achieved, duration, answer_ms = await _offer_load(
-                system, tenant_id, secret, changes, rate, deals, seed)
+            pids = {name: process.pid for name, process in system.supervisor.processes.items()}
+            (statuses, achieved, duration, answer_ms), profiles = await asyncio.gather(
+                _offer_load(system, tenant_id, secret, changes, rate, deals, seed),
+                profile.record(pids, max(1.0, changes / rate - 2), Path(folder)))
             accepted = statuses.get(202, 0)
             lines = await _wait_for_lines(out, accepted)
             cpu_s = {name: used - cpu_before[name] for name, used in system.cpu_seconds(with_broker=True).items()}
@@ -90,7 +94,7 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
     result = LatencyResult(sent=changes, accepted=accepted, received=len(first),
                            duplicates=sum(c - 1 for c in counts.values() if c > 1), offered_rate=rate,
                            achieved_rate=achieved, statuses=dict(statuses), rss_mb=system.rss_mb(with_broker=True),
-                           cpu_share=cpu_share, cpu_s=cpu_s, webhook_answer_ms=answer_ms)
+                           cpu_share=cpu_share, cpu_s=cpu_s, webhook_answer_ms=answer_ms, profiles=profiles)
     for raw in first.values():
         timing = {k: datetime.fromisoformat(v) for k, v in raw.items() if v}
         result.end_to_end_ms.append(_ms(timing, "received_at", "client_at"))

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
+from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, bench_system
 from dealpulse_cli.bench.latency import HOPS, LatencyResult, measure
 from dealpulse_cli.bench.report import write_section
@@ -67,6 +68,10 @@ def _latency_markdown(result: LatencyResult) -> str:
         "",
         "CPU milliseconds per accepted change (target ≤ 2.5 summed over the five services): "
         + ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(result.cpu_ms_per_change().items())) + ".",
+        "",
+        "Where each service's CPU went while the load was offered (py-spy, `dealpulse_cli/bench/profile.py`):",
+        "",
+        *profile.markdown(result.profiles),
     ]
     return "\n".join(lines)
 
