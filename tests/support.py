@@ -21,6 +21,7 @@ import orjson
 import websockets
 from aiokafka import AIOKafkaConsumer
 
+from dealpulse_cli.bootstrap import ensure_tenant
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor, is_ready
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
@@ -72,12 +73,9 @@ class RunningSystem:
         return tenant
 
     async def register_tenant(self, tenant: Tenant) -> None:
-        conn = await asyncpg.connect(self.stack.admin_database_url)
-        try:
-            await conn.execute("INSERT INTO tenants (tenant_id, name, webhook_secret) VALUES ($1, $2, $3)",
-                               tenant.tenant_id, f"Test {tenant.tenant_id}", tenant.webhook_secret)
-        finally:
-            await conn.close()
+        """The tenant in ``tenants``, its webhook secret sealed as the services expect (the development key)."""
+        await ensure_tenant(self.stack.admin_database_url, tenant.tenant_id, f"Test {tenant.tenant_id}",
+                            tenant.webhook_secret)
 
     def token(self, tenant: Tenant, role: str = "admin", user: str = "test-admin") -> str:
         return issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, role, user, 3600)
