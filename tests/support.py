@@ -120,6 +120,15 @@ class RunningSystem:
             headers = {"Authorization": f"Bearer {self.token(tenant, role, user)}"}
             return await client.request(method, path, headers=headers, **kwargs)
 
+    async def platform(self, method: str, path: str, *, platform_admin: bool = True, **kwargs: Any) -> httpx.Response:
+        """A call to the gateway's platform-admin API (``/v1/platform/tenants...``) with a development token of an
+        operator outside every test tenant; ``platform_admin=False``: the same token without the claim."""
+        token = issue_token(ServiceSettings().jwt_secret, "platform", "admin", "test-operator", 3600,
+                            platform_admin=platform_admin)
+        async with httpx.AsyncClient(base_url=self.url("gateway"), timeout=20) as client:
+            return await client.request(method, f"/v1/platform/tenants{path}",
+                                        headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""
         producer = make_producer(ServiceSettings(kafka_bootstrap=self.stack.kafka_bootstrap))
@@ -302,6 +311,15 @@ async def seed_deal(system: RunningSystem, tenant: Tenant, deal_id: str, *, owne
     finally:
         await conn.close()
     return deal
+
+
+def hubspot_headers(secret: str, url: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """HubSpot's v3 signature headers of a POST of ``body`` to ``url``, signed with the app secret ``secret``."""
+    from dealpulse_ingest.connectors.hubspot import expected_signature
+
+    ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
+    return {"X-HubSpot-Signature-v3": expected_signature(secret, "POST", url, body, ts),
+            "X-HubSpot-Request-Timestamp": ts}
 
 
 def scorer_credential(tenant_id: str, *, caller: str = "gateway", secret: str | None = None) -> dict[str, str]:

@@ -27,11 +27,24 @@ def secret_box() -> SecretBox:
 
 async def prepare_database(admin_url: str, app_url: str) -> list[str]:
     """The database, the application role with the password ``app_url`` (the services' ``DATABASE_URL``) carries,
-    every migration, and no webhook secret left in plain text."""
+    every migration, no webhook secret left in plain text, and every stored secret sealed with the first key of
+    ``DEALPULSE_SECRETS_KEYS`` (so re-running the migrate Job is the re-encryption step of a key rotation)."""
     await ensure_database(admin_url, APP_ROLE, app_credentials(app_url, APP_ROLE))
     applied = await migrate(admin_url)
-    await seal_plaintext_secrets(admin_url, secret_box())
+    box = secret_box()
+    await seal_plaintext_secrets(admin_url, box)
+    await reseal_secrets(admin_url, box)
     return applied
+
+
+async def reseal_secrets(database_url: str, box: SecretBox) -> int:
+    """Every stored secret sealed again with the box's first key, all or nothing; how many."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            return await tenant_secrets.reseal_all(conn, box)
+    finally:
+        await conn.close()
 
 
 async def ensure_tenant(admin_url: str, tenant_id: str, name: str, webhook_secret: str) -> None:

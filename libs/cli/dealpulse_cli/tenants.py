@@ -7,7 +7,8 @@ token with ``DEALPULSE_JWT_SECRET``, as the embedded stack accepts. A webhook se
 ``rotate-secret`` only, once.
 
 ``reencrypt`` is the operator's step of a key rotation, run against the database itself (``DATABASE_URL``): every
-stored secret sealed again with the first of ``DEALPULSE_SECRETS_KEYS`` (docs/OPERATIONS.md, "Rotate secrets").
+stored secret sealed again with the first of ``DEALPULSE_SECRETS_KEYS`` (docs/OPERATIONS.md, "Rotate secrets"; on
+Kubernetes the migrate Job does the same on every run).
 """
 
 from __future__ import annotations
@@ -125,27 +126,15 @@ def _reencrypt(args: argparse.Namespace) -> int:
     if not args.database_url:
         print("set DATABASE_URL or pass --database-url", file=sys.stderr)
         return 2
+    from pydantic import ValidationError
+
+    from dealpulse_cli.bootstrap import reseal_secrets, secret_box
     from dealpulse_common.secrets_at_rest import MissingKey, SecretUnreadable
 
     try:
-        resealed = asyncio.run(_reseal(args.database_url))
-    except (MissingKey, SecretUnreadable) as exc:
+        resealed = asyncio.run(reseal_secrets(args.database_url, secret_box()))
+    except (MissingKey, SecretUnreadable, ValidationError) as exc:
         print(f"nothing changed: {exc}", file=sys.stderr)
         return 2
     print(f"re-encrypted {resealed} secrets with the first key of DEALPULSE_SECRETS_KEYS")
     return 0
-
-
-async def _reseal(database_url: str) -> int:
-    import asyncpg
-
-    from dealpulse_cli.bootstrap import secret_box
-    from dealpulse_common.tenant_secrets import reseal_all
-
-    box = secret_box()
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction():  # all or nothing: one unreadable secret leaves every one as it was
-            return await reseal_all(conn, box)
-    finally:
-        await conn.close()

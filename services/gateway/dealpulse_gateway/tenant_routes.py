@@ -36,6 +36,7 @@ MAX_PAGE = 500
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or expired bearer token (problem details)"},
     403: {"description": "The caller's token has no platform_admin claim (problem details)"},
+    422: {"description": "Invalid tenant id, name, page or overlap (problem details)"},
     503: {"description": "Database unavailable; retry after Retry-After seconds (problem details)"},
 }
 UNKNOWN = {404: {"description": "No such tenant (problem details)"}}
@@ -90,8 +91,7 @@ def _actor(principal: Principal) -> str:
 
 
 @router.post("", status_code=201, response_model=TenantWithSecret,
-             responses={**PROBLEMS, 409: {"description": "The tenant id is taken (problem details)"},
-                        422: {"description": "Invalid tenant id or name (problem details)"}})
+             responses={**PROBLEMS, 409: {"description": "The tenant id is taken (problem details)"}})
 async def create_tenant(request: Request, principal: CurrentPlatformAdmin, body: NewTenant) -> TenantWithSecret:
     """A new tenant and its webhook secret, which this answer shows once."""
     secret = secrets.token_urlsafe(SECRET_BYTES)
@@ -127,7 +127,7 @@ async def show_tenant(request: Request, principal: CurrentPlatformAdmin, tenant_
 
 
 @router.post("/{tenant_id}/rotate-secret", response_model=TenantWithSecret,
-             responses={**PROBLEMS, **UNKNOWN, 422: {"description": "Overlap beyond the maximum (problem details)"}})
+             responses={**PROBLEMS, **UNKNOWN})
 async def rotate_secret(request: Request, principal: CurrentPlatformAdmin, tenant_id: TenantId,
                         body: Rotation | None = None) -> TenantWithSecret:
     """A new webhook secret, shown once; the replaced one keeps working for the overlap."""

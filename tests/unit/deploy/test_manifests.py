@@ -159,11 +159,12 @@ def _env(template: Manifest) -> dict[str, Manifest]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
-def test_the_migrate_job_takes_both_database_urls_from_the_secret_and_nothing_else(rendered: Rendered) -> None:
+def test_the_migrate_job_takes_the_database_urls_and_keys_from_the_secret_and_nothing_else(
+        rendered: Rendered) -> None:
     _, docs = rendered
     template = pod_templates(docs)["dealpulse-migrate"]
     env = _env(template)
-    assert set(env) == {"DATABASE_ADMIN_URL", "DATABASE_URL"}
+    assert set(env) == {"DATABASE_ADMIN_URL", "DATABASE_URL", "DEALPULSE_SECRETS_KEYS"}
     for name, entry in env.items():
         assert entry["valueFrom"]["secretKeyRef"] == {"name": "dealpulse-secrets", "key": name}
     assert "envFrom" not in template["spec"]["containers"][0]
