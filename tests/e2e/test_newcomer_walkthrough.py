@@ -24,15 +24,19 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs/CRM_WEBHOOKS.md"
 SECTION = "## From nothing to a first scored deal"
+README_SECTION = "## A tenant of your own"
+
+
+def _block(document: Path, section: str) -> str:
+    text = document.read_text()
+    block = re.search(r"^```sh\n(.*?)^```", text[text.index(section):], flags=re.MULTILINE | re.DOTALL)
+    assert block, f"{document.name} has no sh block under {section!r}"
+    return block[1]
 
 
 def walkthrough_lines() -> list[str]:
     """The guide's block, one command per entry (continuation lines joined as the shell joins them)."""
-    text = GUIDE.read_text()
-    section = text[text.index(SECTION):]
-    block = re.search(r"^```sh\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
-    assert block, f"{GUIDE.name} has no sh block under {SECTION!r}"
-    joined = block[1].replace("\\\n", "")
+    joined = _block(GUIDE, SECTION).replace("\\\n", "")
     return [line for line in re.split(r"\n(?=\S)", joined.strip()) if line.strip()]
 
 
@@ -46,6 +50,10 @@ def _assignments(system: RunningSystem, tenant_id: str, app_secret: str) -> str:
     values = {"GATEWAY": system.url("gateway"), "INGEST": system.url("ingest"), "TENANT": tenant_id,
               "APP_SECRET": app_secret}
     return " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
+
+
+def test_the_readme_shows_the_walkthrough_the_guide_explains() -> None:
+    assert _block(ROOT / "README.md", README_SECTION) == _block(GUIDE, SECTION)
 
 
 async def test_a_second_tenant_goes_from_nothing_to_a_scored_deal_with_the_documented_commands(
