@@ -8,7 +8,7 @@ field maps); what is secret (the Salesforce token, HubSpot's app secret, the Pip
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
@@ -43,55 +43,43 @@ Secret = Annotated[SecretStr, Field(min_length=8, max_length=500)]
 
 class _Connector(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    CRM: ClassVar[str]
 
     field_map: FieldMap = Field(default_factory=dict)
 
     def stored_settings(self) -> dict[str, Any]:
         """What goes into ``tenant_settings`` (never a secret)."""
-        return self.model_dump(mode="json", exclude=set(CONNECTOR_SECRETS[self.crm()]), exclude_none=True)
+        return self.model_dump(mode="json", exclude=set(CONNECTOR_SECRETS[self.CRM]), exclude_none=True)
 
     def given_secrets(self) -> dict[str, str]:
         """The secrets this edit sets (an omitted one keeps its stored value)."""
-        values = {key: getattr(self, key) for key in CONNECTOR_SECRETS[self.crm()]}
+        values = {key: getattr(self, key) for key in CONNECTOR_SECRETS[self.CRM]}
         return {key: value.get_secret_value() for key, value in values.items() if value is not None}
-
-    @classmethod
-    def crm(cls) -> str:
-        raise NotImplementedError
 
 
 class SalesforceConnector(_Connector):
+    CRM = "salesforce"
     organization_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")] = Field(
         description="The org whose Outbound Messages are accepted (15 or 18 characters)")
     token: Secret | None = Field(None, description="The `token` query parameter of the Outbound Message URL "
                                                    "(write only; default: the tenant's webhook secret)")
 
-    @classmethod
-    def crm(cls) -> str:
-        return "salesforce"
-
 
 class HubSpotConnector(_Connector):
+    CRM = "hubspot"
     portal_id: Annotated[int, Field(gt=0)] | None = Field(None, description="Only this HubSpot account's events")
     app_secret: Secret | None = Field(None, description="The HubSpot app's client secret that signs its v3 "
                                                         "signatures (write only; default: the webhook secret)")
     stage_map: StageMap = Field(default_factory=dict)
 
-    @classmethod
-    def crm(cls) -> str:
-        return "hubspot"
-
 
 class PipedriveConnector(_Connector):
+    CRM = "pipedrive"
     username: CrmName | None = Field(None, description="HTTP Basic user of the webhook (default: the tenant id)")
     password: Secret | None = Field(None, description="HTTP Basic password (write only; default: the webhook "
                                                       "secret)")
     stage_map: StageMap = Field(default_factory=dict)
 
-    @classmethod
-    def crm(cls) -> str:
-        return "pipedrive"
 
-
-CONNECTORS: dict[str, type[_Connector]] = {c.crm(): c for c in (SalesforceConnector, HubSpotConnector,
+CONNECTORS: dict[str, type[_Connector]] = {c.CRM: c for c in (SalesforceConnector, HubSpotConnector,
                                                                 PipedriveConnector)}

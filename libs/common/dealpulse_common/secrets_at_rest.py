@@ -8,7 +8,8 @@ A value sealed with a key that is no longer listed is ``SecretUnreadable``: it i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -46,16 +47,19 @@ class SecretBox:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def open(self, sealed: str) -> str:
-        try:
+        with _unreadable():
             return self._fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:
-            raise SecretUnreadable("a stored secret is sealed with a key DEALPULSE_SECRETS_KEYS no longer "
-                                   "lists (or was altered)") from None
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (key rotation); ``SecretUnreadable`` like ``open``."""
-        try:
+        with _unreadable():
             return self._fernet.rotate(sealed.encode()).decode()
-        except InvalidToken:
-            raise SecretUnreadable("a stored secret is sealed with a key DEALPULSE_SECRETS_KEYS no longer "
-                                   "lists (or was altered)") from None
+
+
+@contextmanager
+def _unreadable() -> Iterator[None]:
+    try:
+        yield
+    except InvalidToken:
+        raise SecretUnreadable("a stored secret is sealed with a key DEALPULSE_SECRETS_KEYS no longer lists "
+                               "(or was altered)") from None
