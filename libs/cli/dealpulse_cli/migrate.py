@@ -15,7 +15,7 @@ from dealpulse_common.tenant_secrets import WEBHOOK, write_secret
 log = logging.getLogger(__name__)
 
 
-def _migration_files() -> list[tuple[str, str]]:
+def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("dealpulse_cli") / "migrations"
     files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
@@ -64,7 +64,7 @@ async def migrate(admin_url: str) -> list[str]:
             "applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for version, sql in _migration_files():
+        for version, sql in migration_files():
             if version in done:
                 continue
             async with conn.transaction():
