@@ -37,11 +37,13 @@ T = TypeVar("T")
 E = TypeVar("E", bound=CloudEvent)
 
 # What every service needs besides DEALPULSE_ENV outside development: production auth (an identity provider's
-# JWKS) and a service secret of its own (both come from deploy/k8s: the ConfigMap and the dealpulse-secrets Secret).
+# JWKS), a service secret of its own and the keys sealing tenants' secrets (from deploy/k8s: the ConfigMap and the
+# dealpulse-secrets Secret).
 PRODUCTION_AUTH_ENV = {
     "DEALPULSE_AUTH_MODE": "jwks", "DEALPULSE_JWKS_URL": "https://auth.example.com/.well-known/jwks.json",
     "DEALPULSE_JWT_ISSUER": "https://auth.example.com/", "DEALPULSE_JWT_AUDIENCE": "dealpulse",
     "DEALPULSE_SERVICE_SECRET": "a-production-service-secret-of-32-bytes-or-more",
+    "DEALPULSE_SECRETS_KEYS": "cHJvZHVjdGlvbi1rZXktb2YtdGhlLXRlc3Qtc3VpdGU=",
 }
 
 

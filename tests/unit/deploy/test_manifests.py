@@ -11,6 +11,7 @@ import pytest
 from dealpulse_cli.main import build_parser
 from dealpulse_cli.supervisor import DEFAULT_PORTS
 from dealpulse_common.topics import ALL_TOPICS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
+from tests.support import PRODUCTION_AUTH_ENV
 from tests.unit.deploy.conftest import OVERLAYS, ROOT, Manifest, of_kind, pod_templates
 
 CUSTOM_KINDS = {"KafkaTopic", "ScaledObject", "ServiceMonitor", "PrometheusRule"}  # test_custom_resources.py
@@ -82,7 +83,9 @@ def test_alerts_link_to_a_public_dashboard_address_their_settings_accept(rendere
     _, docs = rendered
     env = _container_env(docs, "alerts")
     assert env["ALERTS_DASHBOARD_URL"].startswith("https://")
-    for name, value in {**env, "DEALPULSE_SERVICE_SECRET": "from-the-secret-a-service-secret-of-32-bytes"}.items():
+    from_the_secret = {"DEALPULSE_SERVICE_SECRET": "from-the-secret-a-service-secret-of-32-bytes",
+                       "DEALPULSE_SECRETS_KEYS": PRODUCTION_AUTH_ENV["DEALPULSE_SECRETS_KEYS"]}
+    for name, value in {**env, **from_the_secret}.items():
         monkeypatch.setenv(name, value)
     assert AlertsSettings().dashboard_url == env["ALERTS_DASHBOARD_URL"]
 
@@ -93,7 +96,8 @@ def test_the_gateway_reaches_the_scorer_and_alerts_at_their_services(rendered: R
 
     _, docs = rendered
     from_the_secret = {"DEALPULSE_JWT_SECRET": "from-the-secret",
-                       "DEALPULSE_SERVICE_SECRET": "from-the-secret-of-at-least-32-bytes"}
+                       "DEALPULSE_SERVICE_SECRET": "from-the-secret-of-at-least-32-bytes",
+                       "DEALPULSE_SECRETS_KEYS": PRODUCTION_AUTH_ENV["DEALPULSE_SECRETS_KEYS"]}
     for name, value in {**_container_env(docs, "gateway"), **from_the_secret}.items():
         monkeypatch.setenv(name, value)
     settings = GatewaySettings()
