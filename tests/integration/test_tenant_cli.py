@@ -40,11 +40,8 @@ def test_the_tenant_commands_onboard_rotate_and_disable_printing_a_secret_only_w
 
     disabled = _tenant(system, "disable", tenant_id, "--json")
     assert disabled.returncode == 0 and '"disabled": true' in disabled.stdout, disabled.stderr
-    assert "disabled since" in _tenant(system, "show", tenant_id).stdout
 
     again = _tenant(system, "create", tenant_id, "--name", "CLI Corp")
     assert again.returncode == 2 and "refused (409)" in again.stderr and "exists" in again.stderr
-    unknown = _tenant(system, "show", f"nobody-{uuid.uuid4().hex[:8]}")
-    assert unknown.returncode == 2 and "refused (404)" in unknown.stderr
     away = _tenant(system, "list", url="http://127.0.0.1:9")
     assert away.returncode == 1 and "cannot reach the gateway" in away.stderr
