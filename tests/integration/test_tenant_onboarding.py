@@ -1,13 +1,15 @@
 """Onboarding through the gateway's platform-admin API: a tenant is created with a webhook secret shown once and
 stored sealed, a tenant admin cannot onboard, a rotation keeps the replaced secret working for its overlap and no
-longer, and a disabled tenant's webhooks and tokens are refused with problem details."""
+longer, and a disabled tenant's webhooks and tokens are refused with problem details (its open stream closed)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
 import httpx
+import websockets
 
 from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
@@ -110,12 +112,16 @@ async def test_a_disabled_tenants_webhooks_and_tokens_are_refused(system: Runnin
     token = issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, "admin", "onb-admin", 600)
     accepted = await system.send_change(tenant, deal_change("D-1", "2026-11-20T10:00:00Z"))
     assert accepted.status_code == 202, accepted.text  # ingest now holds the tenant's keys in its cache
-    async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
+    async with httpx.AsyncClient(base_url=system.url("gateway")) as client, \
+            websockets.connect(system.ws_url(f"/v1/stream?token={token}")) as live:
         before = await client.get("/v1/deals", headers={"Authorization": f"Bearer {token}"})
         assert before.status_code == 200, before.text
         disabled = await system.platform("POST", f"/{tenant.tenant_id}/disable")
         assert disabled.status_code == 200 and disabled.json()["disabled"] is True
         refused = await client.get("/v1/deals", headers={"Authorization": f"Bearer {token}"})
+        # The open stream is closed at its next read (GATEWAY_STREAM_BLOCK_MS, 5 s, apart).
+        await asyncio.wait_for(live.wait_closed(), timeout=15)
+    assert (live.close_code, live.close_reason) == (4401, "this tenant is disabled")
     assert "disabled" in str(_problem(refused, 401)["detail"])
 
     async def webhook_refused() -> httpx.Response | None:  # within ingest's cache TTL (INGEST_SECRET_CACHE_TTL_S)

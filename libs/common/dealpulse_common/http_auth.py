@@ -54,14 +54,14 @@ async def verified_principal(connection: HTTPConnection, token: str) -> Principa
         principal = await token_verifier_of(connection.app).verify(token)
     except KeysUnavailable as exc:
         raise ServiceUnavailable(str(exc), KEYS_RETRY_AFTER_S) from exc
-    await _refuse_disabled_tenant(connection.app, principal)
+    await refuse_disabled_tenant(connection.app, principal)
     return principal
 
 
-async def _refuse_disabled_tenant(app: FastAPI, principal: Principal) -> None:
-    """A disabled tenant's tokens admit nothing. The apps that read tenant data keep ``app.state.tenant_status``
-    (``tenant_status_cache``), so a disable is seen within its TTL; a platform admin still reaches the platform
-    routes to enable or inspect it."""
+async def refuse_disabled_tenant(app: FastAPI, principal: Principal) -> None:
+    """``InvalidToken`` when the principal's tenant is disabled: its tokens admit nothing (a live WebSocket asks
+    again as it goes). The apps that read tenant data keep ``app.state.tenant_status`` (``tenant_status_cache``), so
+    a disable is seen within its TTL; a platform admin still reaches the platform routes to inspect the tenant."""
     status: TenantCache[bool] | None = getattr(app.state, "tenant_status", None)
     if status is None or principal.platform_admin:
         return
