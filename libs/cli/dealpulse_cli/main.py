@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dealpulse_cli import model_jobs
+from dealpulse_cli import model_jobs, tenants
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=("rep", "manager", "admin"), default="admin")
     token.add_argument("--user", default="demo-admin")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument("--platform-admin", action="store_true",
+                       help="with the platform_admin claim (onboarding tenants: dealpulse tenant ...)")
 
     demo = commands.add_parser("demo-data", help="write a synthetic CRM history")
     demo.add_argument("--deals", type=int, default=20_000)
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
+    tenants.add_parsers(commands)  # tenant create | list | show | rotate-secret | disable | reencrypt
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", default="all", choices=("all", *bench_sections(), "compare"),
@@ -144,7 +147,8 @@ def _token(args: argparse.Namespace) -> int:
     from dealpulse_common.auth import issue_token
     from dealpulse_common.settings import ServiceSettings
 
-    print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl))
+    print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl,
+                      platform_admin=args.platform_admin))
     return 0
 
 
@@ -246,7 +250,8 @@ def bench_sections() -> tuple[str, ...]:
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data,
              "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
-             "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain}
+             "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain,
+             "tenant": tenants.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())
