@@ -43,3 +43,20 @@ def test_compare_says_so_when_there_is_nothing_to_compare(tmp_path: Path) -> Non
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     assert results.compare(tmp_path / results.JSON_NAME) == [
         f"nothing to compare: {tmp_path / results.JSON_NAME} and its HEAD version share no section"]
+
+
+def test_a_profile_sums_collapsed_stacks_into_packages_leaves_and_our_frames() -> None:
+    from dealpulse_cli.bench.profile import summarize
+
+    site = "/v/lib/python3.11/site-packages"
+    collapsed = "\n".join([
+        f"serve (/w/services/scorer/dealpulse_scorer/app.py:10);execute ({site}/asyncpg/connection.py:5) 3",
+        f"serve (/w/services/scorer/dealpulse_scorer/app.py:10);predict_win (/w/dealpulse_scorer/model.py:9);"
+        f"run ({site}/onnxruntime/session.py:2) 1",
+        "select (/usr/lib/python3.11/asyncio/base_events.py:1) 4",
+    ])
+    found = summarize("scorer", collapsed)
+    assert found.samples == 8
+    assert dict(found.packages) == {"asyncio": 0.5, "asyncpg": 0.375, "onnxruntime": 0.125}
+    assert dict(found.ours) == {"(outside our code)": 0.5, "serve (app.py)": 0.375, "predict_win (model.py)": 0.125}
+    assert found.on_cpu[0] == ("select (base_events.py)", 0.5)
