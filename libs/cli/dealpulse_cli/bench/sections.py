@@ -16,6 +16,13 @@ Figures = dict[str, float]
 Section = Callable[[argparse.Namespace], tuple[list[str], Figures]]
 
 
+def _idle(args: argparse.Namespace) -> tuple[list[str], Figures]:
+    from dealpulse_cli.bench.idle import run_idle_bench, summary
+
+    shares = run_idle_bench(args.report)
+    return [summary(shares)], shares
+
+
 def _framework(args: argparse.Namespace) -> tuple[list[str], Figures]:
     from dealpulse_cli.bench.run import run_framework
 
@@ -94,6 +101,7 @@ def _sync_score(args: argparse.Namespace) -> tuple[list[str], Figures]:
 
 
 SECTIONS: dict[str, Section] = {
+    "idle": _idle,
     "framework": _framework,
     "latency": _latency_at(200.0),
     "latency-500": _latency_at(500.0),
