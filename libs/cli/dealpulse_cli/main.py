@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dealpulse_cli import model_jobs
+from dealpulse_cli import model_jobs, people
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
+    people.add_parsers(commands)  # user add | list | disable: dealpulse_cli/people.py
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", default="all",
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the CLI's own output
     args = build_parser().parse_args(argv)
-    handler = _COMMANDS[args.command]
+    # A command module's parsers name their own handler; the rest are in _COMMANDS.
+    handler = getattr(args, "handler", None) or _COMMANDS[args.command]
     return handler(args) or 0
 
 

@@ -43,10 +43,6 @@ class Principal:
     expires_at: float
     """Unix time after which the token no longer admits anything (a live WebSocket is closed then)."""
 
-    def sees_whole_tenant(self) -> bool:
-        # Managers see the whole tenant until team scoping (users.manager_id) is built.
-        return self.role in (Role.MANAGER, Role.ADMIN)
-
 
 class InvalidToken(Exception):
     """The token is missing, malformed, forged, expired or carries claims we do not accept."""
