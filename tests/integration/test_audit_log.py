@@ -71,7 +71,8 @@ async def test_admins_list_the_audit_log_filtered_and_paged(system: RunningSyste
     {"limit": "0"},
     {"limit": "501"},
     {"offset": "-1"},
-], ids=["naive-time", "until-before-since", "not-a-time", "no-rows", "too-many", "negative-offset"])
+    {"actor": "adm\x00-1"},  # no stored text holds a NUL
+], ids=["naive-time", "until-before-since", "not-a-time", "no-rows", "too-many", "negative-offset", "nul"])
 async def test_bad_filters_are_refused(system: RunningSystem, params: dict[str, str]) -> None:
     tenant = await system.new_tenant("audbad")
     response = await system.gateway("GET", PATH, tenant, params=params)

@@ -25,7 +25,14 @@ from dealpulse_gateway.analytics_views import PipelineFigures
 from dealpulse_gateway.auth import OwnerScope, owner_scope, visible_to
 from dealpulse_gateway.deal_reads import OUTSIDE_SCOPE, visible_deal
 from dealpulse_gateway.money import single_currency_total
-from dealpulse_gateway.query_params import READ_PROBLEMS, invalid_query, listed, parse_categories, parse_choices
+from dealpulse_gateway.query_params import (
+    READ_PROBLEMS,
+    invalid_query,
+    listed,
+    listed_texts,
+    parse_categories,
+    parse_choices,
+)
 from dealpulse_gateway.settings import GatewaySettings
 from dealpulse_gateway.tenant_settings import stale_after
 from dealpulse_gateway.views import (
@@ -92,7 +99,8 @@ async def open_deals(
         verdicts=parse_choices(verdict, [b.value for b in OPEN_BUCKETS], "verdict"),
         currencies=[code.upper() for code in listed(currency) or []] or None,
         min_amount=min_amount, max_amount=max_amount, stale=stale, overridden=overridden)
-    page = await _open_page(request, principal, deal_filter, listed(owner), _Order(sort_by, order, limit, offset))
+    page = await _open_page(request, principal, deal_filter, listed_texts(owner, "owner"),
+                            _Order(sort_by, order, limit, offset))
     return DealsPage(deals=page.deals, pagination=page.pagination, summary=page.figures)
 
 

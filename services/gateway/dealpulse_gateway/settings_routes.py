@@ -24,7 +24,7 @@ from dealpulse_common.tenant_rules import (
 )
 from dealpulse_gateway import store
 from dealpulse_gateway.admin_routes import PROBLEMS as ADMIN_PROBLEMS
-from dealpulse_gateway.query_params import invalid_query, listed
+from dealpulse_gateway.query_params import invalid_query, listed_texts
 from dealpulse_gateway.settings import GatewaySettings
 from dealpulse_gateway.tenant_settings import Section, edit_sections, sections
 from dealpulse_gateway.views import Pagination
@@ -146,8 +146,8 @@ async def audit_log(
             raise invalid_query(name, f"{name} needs a UTC offset (2026-12-01T00:00:00Z)")
     if since is not None and until is not None and since >= until:
         raise invalid_query("until", "until must be after since")
-    audit_filter = store.AuditFilter(actions=listed(action), actors=listed(actor), subjects=listed(subject),
-                                     since=since, until=until)
+    audit_filter = store.AuditFilter(actions=listed_texts(action, "action"), actors=listed_texts(actor, "actor"),
+                                     subjects=listed_texts(subject, "subject"), since=since, until=until)
     settings: GatewaySettings = request.app.state.settings
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         rows, total = await store.audit_page(conn, principal.tenant_id, audit_filter, limit, offset)

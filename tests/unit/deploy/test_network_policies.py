@@ -41,7 +41,7 @@ DESTINATIONS: dict[str, tuple[Peer, str, int]] = {
     "the internet over http": (Peer(ip="44.237.180.172"), "TCP", 80),
 }
 EGRESS = {
-    "ingest": {"dns", "kafka", "postgresql"},
+    "ingest": {"dns", "kafka", "postgresql", "redis"},  # quotas and revoked users
     "scorer": {"dns", "kafka", "postgresql"},
     "verdict": {"dns", "kafka", "postgresql"},
     "alerts": {"dns", "kafka", "postgresql", "redis", "slack", "smtp"},
@@ -165,6 +165,18 @@ def test_an_operators_ops_pod_reaches_only_kafka_and_dns(rendered: Rendered) -> 
                if _reaches(policies, ops, _resolved(target, workloads), protocol, port)}
     assert reached == {"dns", "kafka"}
     assert not allowed(policies, "Ingress", ops, OUTSIDE, "TCP", 8080, {})
+
+
+def test_an_operators_people_pod_reaches_only_postgresql_redis_and_dns(rendered: Rendered) -> None:
+    """The one-off pod docs/OPERATIONS.md runs `dealpulse user` in: the users table and the revocations."""
+    _, docs = rendered
+    policies = list(of_kind(docs, "NetworkPolicy").values())
+    people = Peer({"app.kubernetes.io/name": "people", "app.kubernetes.io/part-of": "dealpulse"})
+    workloads = _workloads(docs)
+    reached = {where for where, (target, protocol, port) in DESTINATIONS.items()
+               if _reaches(policies, people, _resolved(target, workloads), protocol, port)}
+    assert reached == {"dns", "postgresql", "redis"}
+    assert not allowed(policies, "Ingress", people, OUTSIDE, "TCP", 8080, {})
 
 
 def test_prometheus_scrapes_every_service_and_nothing_else_is_exposed_to_it(rendered: Rendered) -> None:
