@@ -8,6 +8,8 @@ to B's mgr-top. A manager's team is everyone below them, directly or not.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dealpulse_common.topics import DEAL_SCORED
@@ -53,7 +55,7 @@ async def _world(system: RunningSystem) -> tuple[Tenant, Tenant]:
 async def test_rest(system: RunningSystem, caller: str, relation: str, deal_id: str, status: int) -> None:
     tenant_a, _ = await _world(system)
 
-    async def get(path: str, **params: str) -> tuple[int, dict]:
+    async def get(path: str, **params: str) -> tuple[int, Any]:
         response = await system.gateway("GET", path, tenant_a, caller, CALLERS[caller], params=params)
         return response.status_code, response.json()
 

@@ -108,13 +108,18 @@ async def test_a_threshold_edit_decides_the_next_verdict_without_a_restart(syste
     assert (first["ai_forecast"], first["thresholds_version"]) == ("best_case", "default-1")
 
     assert (await _settings(system, tenant, {"verdict": {"commit_health_score": 20}})).status_code == 200
-    # Verdict reuses a tenant's thresholds for a few seconds: changes keep coming until one is judged anew.
-    for minute in range(1, 16):
-        later = deal_change("D-1", f"2026-11-20T10:{minute:02d}:00Z", amount=40_000 + minute)
+    # Verdict reuses a tenant's thresholds for a few seconds: a change every half second until one is judged anew.
+    sent = 0
+
+    async def judged_anew() -> dict[str, Any] | None:
+        nonlocal sent
+        sent += 1
+        later = deal_change("D-1", f"2026-11-20T11:{sent // 60:02d}:{sent % 60:02d}Z", amount=40_000 + sent)
         assert (await system.send_change(tenant, later)).status_code == 202
-        judged = (await poll_until(lambda n=minute + 1: _verdicts(system, tenant, n)))[-1]
-        if judged["thresholds_version"] != "default-1":
-            break
+        latest = (await poll_until(lambda: _verdicts(system, tenant, sent + 1)))[-1]
+        return latest if latest["thresholds_version"] != "default-1" else None
+
+    judged = await poll_until(judged_anew, timeout=40, interval=0.5)
     assert (judged["ai_forecast"], judged["thresholds_version"]) == ("commit", "tenant-1")
 
 
@@ -143,23 +148,26 @@ async def test_an_alert_rule_edit_decides_the_next_alert_without_a_restart(syste
         return [row["deal_id"] for row in rows]
 
     await rise_of_15("D-before")
-    marker = events.scored_data(events.deal(tenant.tenant_id, "D-marker", owner_id="rep-1"), risk_score=90,
-                                scored_at=utcnow())
+    # Then the same deal enters critical: on the same partition, so once its alert is there, the rise was judged.
+    marker = events.scored_data(events.deal(tenant.tenant_id, "D-before", owner_id="rep-1"), risk_score=90,
+                                previous_category=RiskCategory.HIGH, scored_at=utcnow() + timedelta(seconds=1),
+                                source_event_id="crm-D-before-critical")
     await system.publish(DEAL_SCORED, [events.scored_event(marker)])
-    assert await poll_until(lambda: alerts_of("entered_critical")) == ["D-marker"]
+    assert await poll_until(lambda: alerts_of("entered_critical")) == ["D-before"]
     assert await alerts_of("risk_jump") == [], "a rise of 15 is no jump under the default of 20"
 
     assert (await _settings(system, tenant, {"alert_rules": {"risk_jump_points": 10}})).status_code == 200
-    # Alerts reuses a tenant's rules for a few seconds: rises keep coming until one is judged by the new rule.
-    jumped: list[str] = []
-    for attempt in range(15):
-        await rise_of_15(f"D-after-{attempt}")
-        try:
-            jumped = await poll_until(lambda: alerts_of("risk_jump"), timeout=1.5)
-            break
-        except AssertionError:
-            continue
-    assert jumped and all(deal_id.startswith("D-after-") for deal_id in jumped)
+    # Alerts reuses a tenant's rules for a few seconds: a rise on a deal of its own every half second until one
+    # raised a risk jump (each probe looks for the alerts of every rise before it).
+    rises = 0
+
+    async def jumped() -> list[str]:
+        nonlocal rises
+        rises += 1
+        await rise_of_15(f"D-after-{rises}")
+        return await alerts_of("risk_jump")
+
+    assert all(deal_id.startswith("D-after-") for deal_id in await poll_until(jumped, timeout=40, interval=0.5))
 
 
 async def test_a_tenants_staleness_decides_what_is_stale(system: RunningSystem) -> None:
