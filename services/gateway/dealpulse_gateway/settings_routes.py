@@ -33,6 +33,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 MAX_AUDIT_LIMIT = 500
 MAX_AUDIT_OFFSET = 100_000
+MIN_YEAR, MAX_YEAR = 1900, 2199
 EDIT_PROBLEMS: dict[int | str, dict[str, Any]] = {
     **ADMIN_PROBLEMS, 422: {"description": "A value out of range, inconsistent thresholds, an unknown section or "
                                            "field, or no section at all (problem details)"}}
@@ -144,6 +145,8 @@ async def audit_log(
     for name, instant in (("since", since), ("until", until)):
         if instant is not None and instant.utcoffset() is None:
             raise invalid_query(name, f"{name} needs a UTC offset (2026-12-01T00:00:00Z)")
+        if instant is not None and not MIN_YEAR <= instant.year <= MAX_YEAR:  # nor an instant off the calendar
+            raise invalid_query(name, f"{name} must lie between {MIN_YEAR} and {MAX_YEAR}")
     if since is not None and until is not None and since >= until:
         raise invalid_query("until", "until must be after since")
     audit_filter = store.AuditFilter(actions=listed_texts(action, "action"), actors=listed_texts(actor, "actor"),
