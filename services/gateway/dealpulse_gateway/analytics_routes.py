@@ -15,6 +15,7 @@ from pydantic import Field
 
 from dealpulse_common.auth import Principal
 from dealpulse_common.http_auth import CurrentAdmin, CurrentPrincipal
+from dealpulse_common.teams import team_members
 from dealpulse_gateway import analytics_store, store
 from dealpulse_gateway.analytics import (
     SNAPSHOT_TOLERANCE_DAYS,
@@ -151,7 +152,7 @@ async def _scope(conn: asyncpg.Connection, principal: Principal, owner: str | No
     scope = await owner_scope(conn, principal)
     owners = scope.listed()
     if team is not None:
-        members = await store.team_members(conn, principal.tenant_id, team)
+        members = await team_members(conn, principal.tenant_id, team)
         owners = members if owners is None else [o for o in owners if o in members]
     if owner is not None:
         owners = [owner] if owners is None or owner in owners else []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from dealpulse_common.auth import Principal, Role
-from dealpulse_gateway import store
+from dealpulse_common.teams import team_members
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,12 @@ WHOLE_TENANT = OwnerScope(None)
 
 async def owner_scope(conn: asyncpg.Connection, principal: Principal) -> OwnerScope:
     """An admin sees the tenant; a manager their team: themself and everyone who reports to them, directly or not
-    (``users.manager_id``; a manager nobody reports to sees only their own deals); a rep their own deals.
+    (``dealpulse_common.teams``; a manager nobody reports to sees only their own deals); a rep their own deals.
     ``conn`` is in the principal's tenant transaction."""
     if principal.role is Role.ADMIN:
         return WHOLE_TENANT
     if principal.role is Role.MANAGER:
-        return OwnerScope(frozenset(await store.team_members(conn, principal.tenant_id, principal.user_id)))
+        return OwnerScope(frozenset(await team_members(conn, principal.tenant_id, principal.user_id)))
     return OwnerScope(frozenset({principal.user_id}))
 
 

@@ -70,7 +70,8 @@ async def open_deals(
     principal: CurrentPrincipal,
     risk_category: Annotated[list[str] | None, Query(
         description="low, medium, high, critical; repeat or separate with commas. Default: every category")] = None,
-    owner: Annotated[list[str] | None, Query(description="Owner ids (a rep sees only their own deals anyway)")] = None,
+    owner: Annotated[list[str] | None, Query(
+        description="Owner ids, within what the caller may see (a rep: themself; a manager: their team)")] = None,
     stage: Annotated[list[str] | None, Query(description="Canonical stages")] = None,
     forecast_category: Annotated[list[str] | None, Query(description="The rep's call")] = None,
     verdict: Annotated[list[str] | None, Query(

@@ -59,25 +59,6 @@ async def deal_with_latest(conn: asyncpg.Connection, tenant_id: str, deal_id: st
     return DealRecord(**dict(row)) if row else None
 
 
-# ---------------------------------------------------------------- people
-
-
-async def team_members(conn: asyncpg.Connection, tenant_id: str, manager_id: str) -> list[str]:
-    """The manager and everyone who reports to them, directly or not (``users.manager_id``)."""
-    rows = await conn.fetch(
-        """
-        WITH RECURSIVE team(user_id) AS (
-            SELECT $2::text
-            UNION
-            SELECT u.user_id FROM users u JOIN team t ON u.manager_id = t.user_id WHERE u.tenant_id = $1
-        )
-        SELECT user_id FROM team ORDER BY user_id
-        """,
-        tenant_id, manager_id,
-    )
-    return [row["user_id"] for row in rows]
-
-
 # ---------------------------------------------------------------- tenant settings
 
 # Replaces only one key ($2: the stage mapping, the alert channels...); other settings stay. Each key counts its own
