@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.tenant_rules import StalenessSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -38,7 +39,7 @@ class GatewaySettings(ServiceSettings):
     stream_revocation_check_ms: int = Field(1_000, ge=100)
     stream_scope_refresh_s: float = Field(60.0, gt=0)
     # A deal without a score for this long is flagged stale, unless the tenant set its own (/v1/admin/settings).
-    stale_after_days: int = Field(14, ge=1)
+    stale_after_days: int = Field(StalenessSettings().stale_after_days, ge=1)
     # The daily pipeline snapshot (trends): how often each replica looks for tenants without today's, and how long
     # snapshots are kept (the longest trend is 90 days; a year leaves room for longer views).
     snapshot_interval_s: float = Field(300.0, gt=0)
