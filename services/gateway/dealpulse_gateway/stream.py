@@ -62,8 +62,8 @@ async def stream(websocket: WebSocket) -> None:
         if not token:
             raise InvalidToken("missing token: pass ?token= or Authorization: Bearer")
         principal = await verified_principal(websocket, token)
-        await refuse_revoked(websocket, principal)
         last_id = _resume_point(websocket.query_params.get("last_id"))
+        await refuse_revoked(websocket, principal)
         await limit_principal(websocket, principal)
         scope = await _scope(websocket, principal)
     except InvalidToken as exc:
