@@ -82,7 +82,8 @@ async def test_a_disabled_users_tokens_stop_working_at_once(system: RunningSyste
                 assert refused.json()["detail"] == "this user is disabled"
                 assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
             with pytest.raises(ConnectionClosed) as closed:
-                await stream.next_message(timeout=5)
+                for _ in range(10):  # the score's verdict and alert may still come first
+                    await stream.next_message(timeout=5)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
             assert time.monotonic() - started < 3, "an open socket is closed within about a second"
         finally:
