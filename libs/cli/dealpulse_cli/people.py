@@ -57,7 +57,6 @@ def add_parsers(commands: Any) -> None:
     disable = actions.add_parser("disable", help="disable a user: their tokens are refused from now on")
     _common(disable)
     disable.add_argument("--user", required=True)
-    user.set_defaults(handler=run_user)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

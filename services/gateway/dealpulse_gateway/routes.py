@@ -18,8 +18,8 @@ from dealpulse_common.auth import Principal
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.events import OPEN_BUCKETS
 from dealpulse_common.http_auth import CurrentPrincipal
-from dealpulse_gateway import analytics_store, store
-from dealpulse_gateway.analytics import fold, per_currency, pipeline_figures
+from dealpulse_gateway import analytics_store, pipeline_cache, store
+from dealpulse_gateway.analytics import per_currency, pipeline_figures
 from dealpulse_gateway.analytics_store import DealFilter, ListSort, SortOrder
 from dealpulse_gateway.analytics_views import PipelineFigures
 from dealpulse_gateway.auth import OwnerScope, owner_scope, visible_to
@@ -204,14 +204,16 @@ async def _open_page(request: Request, principal: Principal, deal_filter: DealFi
     settings: GatewaySettings = request.app.state.settings
     now = datetime.now(UTC)
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
-        stale_before = now - await stale_after(conn, principal.tenant_id, settings)
+        staleness = await stale_after(conn, principal.tenant_id, settings)
+        stale_before = now - staleness
         deal_filter = replace(deal_filter, owners=_owners(await owner_scope(conn, principal), asked_owners),
                               stale_before=stale_before)
         rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, order.sort_by,
                                                      order.order, order.limit, order.offset)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
+        totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id, deal_filter,
+                                                  now, staleness)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
-    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    figures = pipeline_figures(per_currency(totals), reporting.settings)
     deals = [DealRow.of(row, now, stale_before) for row in rows]
     total = figures.open_deals
     return _Page(deals, Pagination(total_count=total, limit=order.limit, offset=order.offset,

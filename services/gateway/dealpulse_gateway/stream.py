@@ -30,7 +30,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from dealpulse_common import metrics
 from dealpulse_common.auth import InvalidToken, Principal, bearer_token
-from dealpulse_common.http_auth import verified_principal
+from dealpulse_common.http_auth import refuse_disabled_tenant, verified_principal
 from dealpulse_common.rate_limits import RateLimited, limit_principal
 from dealpulse_common.revocation import is_revoked, refuse_revoked, revocations_of
 from dealpulse_common.service import ServiceUnavailable
@@ -150,14 +150,17 @@ async def _scope(websocket: WebSocket, principal: Principal) -> OwnerScope:
 
 
 async def _still_admitted(websocket: WebSocket, viewer: _Viewer) -> bool:
-    """Whether the socket may go on (closing it if not): the token unexpired, the user not disabled; the scope
-    re-read once it is older than ``stream_scope_refresh_s``."""
+    """Whether the socket may go on (closing it if not): the token unexpired, neither the user nor the tenant
+    disabled; the scope re-read once it is older than ``stream_scope_refresh_s``."""
     settings: GatewaySettings = websocket.app.state.settings
     if viewer.principal.expires_at <= time.time():
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token expired")
         return False
     if await is_revoked(revocations_of(websocket), viewer.principal):
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this user is disabled")
+        return False
+    if await _tenant_disabled(websocket, viewer.principal):
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this tenant is disabled")
         return False
     if time.monotonic() - viewer.scope_read_at > settings.stream_scope_refresh_s:
         viewer.scope, viewer.scope_read_at = await _scope(websocket, viewer.principal), time.monotonic()
@@ -188,6 +191,18 @@ async def _pump(websocket: WebSocket, reader: Redis, viewer: _Viewer, key: str, 
         log.warning("redis or the database unavailable for a stream reader: %r", exc)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="stream temporarily unavailable")
+
+
+async def _tenant_disabled(websocket: WebSocket, principal: Principal) -> bool:
+    """Asked before every read (at most ``stream_revocation_check_ms`` apart, through the tenant-status cache), so
+    disabling a tenant closes its open streams; a database that cannot answer right now leaves the stream open."""
+    try:
+        await refuse_disabled_tenant(websocket.app, principal)
+    except InvalidToken:
+        return True
+    except ServiceUnavailable:
+        return False
+    return False
 
 
 async def _current_end(reader: Redis, key: str) -> str:

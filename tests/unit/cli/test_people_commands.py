@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from dealpulse_cli.main import build_parser
+from dealpulse_cli.main import _COMMANDS, build_parser
 from dealpulse_cli.people import run_user
 
 
 def test_each_action_parses_to_the_user_handler() -> None:
     args = build_parser().parse_args(["user", "add", "--tenant", "acme", "--user", "rep-1", "--role", "rep",
                                       "--manager", "mgr-1", "--redis-url", "redis://127.0.0.1:1/0"])
-    assert args.handler is run_user and args.user_command == "add"
+    assert _COMMANDS[args.command] is run_user and args.user_command == "add"
     assert (args.tenant, args.user, args.role, args.manager, args.timezone) == ("acme", "rep-1", "rep", "mgr-1",
                                                                                  "UTC")
     assert build_parser().parse_args(["user", "list", "--tenant", "acme", "--json"]).json is True

@@ -31,6 +31,7 @@ EXERCISED = {
     "promote": "tests/unit/scorer/test_promotion_gate.py::test_cli_refuses_with_exit_code_2_and_says_why",
     "import": "tests/integration/test_imports.py::test_cli_imports_with_progress_and_summary",
     "dlq": "tests/unit/cli/test_dlq.py",
+    "tenant": "tests/integration/test_secret_keys.py::test_reencrypt_seals_with_the_first_key_or_changes_nothing",
     "user": "tests/integration/test_people.py",
 }
 # The label of the one-off pod a sub-command runs in (what the NetworkPolicies let it reach): ops (Kafka) unless
@@ -183,5 +184,5 @@ def _check_secret(flags: list[str], docs: tuple[Manifest, ...]) -> None:
                   for e in c.get("env", []) if (ref := e.get("valueFrom", {}).get("secretKeyRef"))
                   if ref["name"] == name}
     fields = ServiceSettings.model_fields
-    services = {fields[f].validation_alias for f in ("database_url", "redis_url", "jwt_secret")}
+    services = {fields[f].validation_alias for f in ("database_url", "redis_url", "jwt_secret", "secrets_keys")}
     assert referenced and referenced | services <= keys, (keys, referenced | services)
