@@ -286,11 +286,15 @@ class Person:
 
 async def add_users(system: RunningSystem, tenant: Tenant, *people: Person) -> None:
     """The tenant's users, written as the database owner (``dealpulse user add`` is tested on its own)."""
-    for person in people:
-        await system.admin_fetch(
+    conn = await asyncpg.connect(system.stack.admin_database_url)
+    try:
+        await conn.executemany(
             "INSERT INTO users (tenant_id, user_id, name, email, role, manager_id, timezone) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)", tenant.tenant_id, person.user_id, person.user_id.title(),
-            person.email, person.role, person.manager_id, person.timezone)
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(tenant.tenant_id, p.user_id, p.user_id.title(), p.email, p.role, p.manager_id, p.timezone)
+             for p in people])
+    finally:
+        await conn.close()
 
 
 async def add_team(system: RunningSystem, tenant: Tenant, manager: str, *reports: str) -> None:
