@@ -4,7 +4,6 @@ scores published as the scorer would."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,17 +13,7 @@ from dealpulse_common.events import DealScored, utcnow
 from dealpulse_common.topics import DEAL_SCORED
 from tests import events
 from tests.alert_fakes import SlackFake, SmtpSink
-from tests.support import RunningSystem, Tenant
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    email: str
-    role: str = "rep"
-    manager_id: str | None = None
-    timezone: str = "UTC"
-
+from tests.support import Person, RunningSystem, Tenant, add_users
 
 OWNER = Person("rep-ann", "ann@example.test", manager_id="mgr-bo")
 MANAGER = Person("mgr-bo", "bo@example.test", role="manager")
@@ -41,14 +30,6 @@ async def tenant_with_team(system: RunningSystem, prefix: str) -> Tenant:
 
 def email_of(name: str, tenant: Tenant) -> str:
     return f"{name}+{tenant.tenant_id}@example.test"
-
-
-async def add_users(system: RunningSystem, tenant: Tenant, *people: Person) -> None:
-    for person in people:
-        await system.admin_fetch(
-            "INSERT INTO users (tenant_id, user_id, name, email, role, manager_id, timezone) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)", tenant.tenant_id, person.user_id, person.user_id.title(),
-            person.email, person.role, person.manager_id, person.timezone)
 
 
 def channels(slack: SlackFake | None, smtp: SmtpSink | None, *, webhook: str | None = None,

@@ -131,6 +131,12 @@ class RunningSystem:
             return await client.request(method, f"/v1/platform/tenants{path}",
                                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
 
+    async def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``dealpulse ARGS`` as an operator runs it against this stack (its DATABASE_URL, REDIS_URL...)."""
+        command = [str(Path(sys.executable).parent / "dealpulse"), *args]
+        return await asyncio.to_thread(subprocess.run, command, env=self.supervisor.service_env(),
+                                       capture_output=True, text=True, timeout=60)
+
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""
         producer = make_producer(ServiceSettings(kafka_bootstrap=self.stack.kafka_bootstrap))
@@ -265,6 +271,41 @@ class StreamClient:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+@dataclass(frozen=True)
+class Person:
+    """A row of ``users``: who someone is in a tenant, in which role, reporting to whom."""
+
+    user_id: str
+    email: str | None = None
+    role: str = "rep"
+    manager_id: str | None = None
+    timezone: str = "UTC"
+
+
+async def add_users(system: RunningSystem, tenant: Tenant, *people: Person) -> None:
+    """The tenant's users, written as the database owner (``dealpulse user add`` is tested on its own)."""
+    conn = await asyncpg.connect(system.stack.admin_database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO users (tenant_id, user_id, name, email, role, manager_id, timezone) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(tenant.tenant_id, p.user_id, p.user_id.title(), p.email, p.role, p.manager_id, p.timezone)
+             for p in people])
+    finally:
+        await conn.close()
+
+
+async def add_team(system: RunningSystem, tenant: Tenant, manager: str, *reports: str) -> None:
+    """``manager`` (a manager) with ``reports`` (reps) reporting to them: whose deals the manager sees."""
+    await add_users(system, tenant, Person(manager, role="manager"),
+                    *(Person(rep, manager_id=manager) for rep in reports))
+
+
+def from_json(value: Any) -> Any:
+    """A json/jsonb value as ``admin_fetch`` returns it (text: its plain connection has no codec), decoded."""
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def deal_change(deal_id: str, modified_at: str, **fields: Any) -> dict[str, Any]:

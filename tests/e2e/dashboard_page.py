@@ -17,12 +17,23 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 from dealpulse_cli.bench.browser import launch_chromium
-from tests.support import RunningSystem, Tenant, poll_until
+from tests.support import RunningSystem, Tenant, add_team, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("DEALPULSE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+
+
+# The dashboard tests sign in as this manager, whose team owns their deals.
+MANAGER, TEAM = "mgr-1", ("rep-7", "rep-8")
+
+
+async def dashboard_tenant(system: RunningSystem, prefix: str = "dash") -> Tenant:
+    """A tenant of the test's own whose manager ``MANAGER`` has the reps ``TEAM`` reporting to them."""
+    tenant = await system.new_tenant(prefix)
+    await add_team(system, tenant, MANAGER, *TEAM)
+    return tenant
 
 
 @asynccontextmanager

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.dashboard_page import dashboard, send_scored
+from tests.e2e.dashboard_page import dashboard, dashboard_tenant, send_scored
 from tests.support import RunningSystem, Tenant, deal_change
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_dashboard_shows_a_new_score_live(system: RunningSystem) -> None:
-    tenant = await system.new_tenant()
+    tenant = await dashboard_tenant(system)
     token = system.token(tenant, role="manager", user="mgr-1")
     async with dashboard(system, token) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
@@ -28,7 +28,7 @@ async def test_dashboard_shows_a_new_score_live(system: RunningSystem) -> None:
 
 
 async def test_dashboard_drops_a_deal_the_crm_deleted_until_it_is_restored(system: RunningSystem) -> None:
-    tenant = await system.new_tenant()
+    tenant = await dashboard_tenant(system)
     async with dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=15_000)
         for deal_id, name in (("D-keep", "Keeper Inc expansion"), ("D-gone", "Gone Ltd renewal")):
@@ -64,7 +64,7 @@ async def _scored_deal(system: RunningSystem, tenant: Tenant, deal_id: str, name
 
 
 async def test_an_alerts_deep_link_opens_the_deal(system: RunningSystem) -> None:
-    tenant = await system.new_tenant()
+    tenant = await dashboard_tenant(system)
     token = system.token(tenant, role="manager", user="mgr-1")
     risk = await _scored_deal(system, tenant, "D-link", "Linked Ltd expansion")
     # Opened from an alert: the dashboard's address with #deal=ID, the token given once in the same fragment
@@ -86,7 +86,7 @@ async def test_an_alerts_deep_link_opens_the_deal(system: RunningSystem) -> None
 
 
 async def test_a_deep_link_without_a_token_asks_to_sign_in_then_opens_the_deal(system: RunningSystem) -> None:
-    tenant = await system.new_tenant()
+    tenant = await dashboard_tenant(system)
     token = system.token(tenant, role="manager", user="mgr-1")
     await _scored_deal(system, tenant, "D-signin", "Sign In Co renewal")
     async with dashboard(system, None, "deal=D-signin") as page:

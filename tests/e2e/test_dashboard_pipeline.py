@@ -13,7 +13,15 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.alert_setup import critical_score, publish_scores
-from tests.e2e.dashboard_page import PHONE, dashboard, mark_loaded, screenshot, send_scored, still_same_load
+from tests.e2e.dashboard_page import (
+    PHONE,
+    dashboard,
+    dashboard_tenant,
+    mark_loaded,
+    screenshot,
+    send_scored,
+    still_same_load,
+)
 from tests.support import RunningSystem, Tenant, deal_change, poll_until
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +44,7 @@ async def _set_rates(system: RunningSystem, tenant: Tenant, rates: dict[str, flo
 
 
 async def test_signing_in_shows_the_header_per_currency_and_each_amount_in_its_own(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     await _set_rates(system, tenant, {"EUR": 1.1})
     await send_scored(system, tenant, _deal("D-usd", "Dollar Co", 40_000))
     await send_scored(system, tenant, _deal("D-eur", "Euro GmbH", 25_000, currency="EUR"))
@@ -60,7 +68,7 @@ async def test_signing_in_shows_the_header_per_currency_and_each_amount_in_its_o
 
 async def test_a_webhook_moves_a_deal_and_its_row_and_the_header_follow_without_reload(
         system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     first = await send_scored(system, tenant, _deal("D-move", "Mover Inc", 50_000))
     async with dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=SHOWN)
@@ -83,7 +91,7 @@ async def test_a_webhook_moves_a_deal_and_its_row_and_the_header_follow_without_
 
 
 async def test_the_drill_down_shows_the_score_history_chart(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     await send_scored(system, tenant, _deal("D-hist", "History Ltd", 70_000))
     await send_scored(system, tenant, deal_change("D-hist", "2026-11-21T10:00:00Z", expected_close_date="2026-09-01"))
     token = system.token(tenant, role="manager", user="mgr-1")
@@ -108,7 +116,7 @@ async def test_the_drill_down_shows_the_score_history_chart(system: RunningSyste
 
 
 async def test_a_manager_overrides_a_verdict_and_sees_it_audited(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     await send_scored(system, tenant, _deal("D-over", "Override Co", 90_000))
     verdict = await _verdict(system, tenant, "D-over")
     call = "pipeline" if verdict["ai_verdict"] == "commit" else "commit"
@@ -138,7 +146,7 @@ async def test_a_manager_overrides_a_verdict_and_sees_it_audited(system: Running
 
 
 async def test_a_rep_sees_only_their_own_deals(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await system.new_tenant("dash")  # a rep needs no team; no users row names rep-7 either
     await send_scored(system, tenant, _deal("D-mine", "Mine Corp", 30_000, owner="rep-7"))
     await send_scored(system, tenant, _deal("D-theirs", "Theirs Corp", 45_000, owner="rep-8"))
     async with dashboard(system, system.token(tenant, role="rep", user="rep-7")) as page:
@@ -161,7 +169,7 @@ async def test_a_rep_sees_only_their_own_deals(system: RunningSystem) -> None:
 
 
 async def test_an_alert_in_the_panel_takes_feedback(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     async with dashboard(system, system.token(tenant, role="manager", user="mgr-1")) as page:
         await expect(page.locator("#status")).to_have_text("live", timeout=SHOWN)
         await publish_scores(system, [critical_score(tenant, "D-alert", "rep-7")])
@@ -184,7 +192,7 @@ async def test_an_alert_in_the_panel_takes_feedback(system: RunningSystem) -> No
 
 
 async def test_the_dashboard_fits_a_phone(system: RunningSystem) -> None:
-    tenant = await system.new_tenant("dash")
+    tenant = await dashboard_tenant(system)
     await send_scored(system, tenant, _deal("D-phone", "Pocket Ltd", 12_500, currency="EUR"))
     async with dashboard(system, system.token(tenant, role="manager", user="mgr-1"), viewport=PHONE) as page:
         await expect(_row(page, "Pocket Ltd").locator(".amount")).to_have_text("€12,500", timeout=SHOWN)

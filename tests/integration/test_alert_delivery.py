@@ -19,8 +19,6 @@ from dealpulse_common.db import create_pool
 from tests.alert_fakes import SlackFake, SmtpSink, slack_user_id
 from tests.alert_setup import (
     OWNER,
-    Person,
-    add_users,
     channels,
     configure_channels,
     critical_score,
@@ -30,7 +28,7 @@ from tests.alert_setup import (
     settled,
     tenant_with_team,
 )
-from tests.support import RunningSystem, poll_until
+from tests.support import Person, RunningSystem, add_users, poll_until
 
 
 async def test_a_critical_crossing_reaches_slack_and_email_exactly_once_each(

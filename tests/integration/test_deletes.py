@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import orjson
 
-from tests.support import RunningSystem, StreamClient, Tenant, deal_change, poll_until
+from tests.support import RunningSystem, StreamClient, Tenant, deal_change, from_json, poll_until
 
 
 async def _get(system: RunningSystem, tenant: Tenant, path: str) -> httpx.Response:
@@ -63,7 +62,7 @@ async def test_a_deleted_deal_leaves_the_pipeline_and_is_kept_for_audit(system: 
 
     rows = await system.admin_fetch("SELECT deleted_at, snapshot FROM deals WHERE tenant_id = $1 AND deal_id = $2",
                                     tenant.tenant_id, "D-del")
-    assert rows[0]["deleted_at"] is not None and _json(rows[0]["snapshot"])["name"] == "Doomed", "kept for audit"
+    assert rows[0]["deleted_at"] is not None and from_json(rows[0]["snapshot"])["name"] == "Doomed", "kept for audit"
     # The live read model forgets it (once the scorer took the tombstone); its score history stays.
     await poll_until(lambda: _gone_from_deal_risk(system, tenant, "D-del"))
     history = await system.admin_fetch("SELECT 1 FROM risk_scores WHERE tenant_id = $1 AND deal_id = 'D-del'",
@@ -90,7 +89,7 @@ async def test_a_deleted_deal_leaves_the_pipeline_and_is_kept_for_audit(system: 
     assert (await system.send_change(tenant, again)).json()["status"] == "stale"
     rows = await system.admin_fetch("SELECT snapshot FROM deals WHERE tenant_id = $1 AND deal_id = 'D-del'",
                                     tenant.tenant_id)
-    assert _json(rows[0]["snapshot"])["amount"] == 250_000
+    assert from_json(rows[0]["snapshot"])["amount"] == 250_000
 
 
 async def test_a_deletion_older_than_the_snapshot_is_stale(system: RunningSystem) -> None:
@@ -115,7 +114,7 @@ async def test_a_deletion_of_an_unseen_deal_refuses_its_late_creation(system: Ru
     assert (await system.send_change(tenant, mixed)).status_code == 202
     rows = await system.admin_fetch("SELECT snapshot, deleted_at FROM deals WHERE tenant_id = $1 AND deal_id = 'D-3'",
                                     tenant.tenant_id)
-    assert _json(rows[0]["snapshot"]) == {} and rows[0]["deleted_at"] is not None
+    assert from_json(rows[0]["snapshot"]) == {} and rows[0]["deleted_at"] is not None
 
 
 async def test_a_restored_deal_comes_back_with_its_kept_snapshot(system: RunningSystem) -> None:
@@ -169,7 +168,3 @@ async def _gone_from_deal_risk(system: RunningSystem, tenant: Tenant, deal_id: s
                                     tenant.tenant_id, deal_id)
     return not rows
 
-
-def _json(value: Any) -> Any:
-    """admin_fetch's plain connection returns jsonb as text."""
-    return orjson.loads(value) if isinstance(value, str) else value

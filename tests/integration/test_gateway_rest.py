@@ -68,7 +68,8 @@ async def test_other_tenants_deal_is_not_found_and_a_rep_reads_only_their_own(sy
     forbidden = await _get(system, tenant, "/v1/deals/D-theirs", "rep", "rep-1")
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"] == "application/problem+json"
-    assert (await _get(system, tenant, "/v1/deals/D-theirs", "manager", "manager-1")).status_code == 200
+    # A manager nobody reports to sees only their own deals (teams: tests/integration/test_rbac_matrix.py).
+    assert (await _get(system, tenant, "/v1/deals/D-theirs", "manager", "manager-1")).status_code == 403
     for response in (await _get(system, other, "/v1/deals/D-mine"), await _get(system, tenant, "/v1/deals/nope")):
         assert response.status_code == 404
         assert response.json()["title"] == "Not found"

@@ -19,7 +19,7 @@ from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway.messages import parse_stream_id
 from tests import events
-from tests.support import RunningSystem, StreamClient, Tenant
+from tests.support import RunningSystem, StreamClient, Tenant, add_team
 
 
 async def _stream(system: RunningSystem, tenant: Tenant, role: str, user: str, **params: str) -> StreamClient:
@@ -40,8 +40,10 @@ async def _until_ids(stream: StreamClient, wanted: set[str], within_s: float = 2
 
 
 async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system: RunningSystem) -> None:
-    # Given two tenants whose reps happen to share a user id, and three dashboards
+    # Given two tenants whose reps happen to share a user id, a manager of both of tenant A's reps, and three
+    # dashboards
     tenant_a, tenant_b = await system.new_tenant("gwa"), await system.new_tenant("gwb")
+    await add_team(system, tenant_a, "manager-1", "rep-1", "rep-2")
     rep = await _stream(system, tenant_a, "rep", "rep-1")
     manager = await _stream(system, tenant_a, "manager", "manager-1")
     other_tenant = await _stream(system, tenant_b, "admin", "admin-1")
@@ -57,7 +59,7 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
         await system.publish(DEAL_ALERTS, [own_alert])
         await system.publish(DEAL_CHANGED, [others_deletion])
 
-        # Then the manager sees all of tenant A, each as a frame with the stream id first
+        # Then the manager sees their team's deals of tenant A, each as a frame with the stream id first
         seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id,
                                           others_deletion.id})
         assert next(m for m in seen if m["event"]["id"] == others_deletion.id)["kind"] == "deleted"

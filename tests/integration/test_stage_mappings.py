@@ -9,9 +9,8 @@ import itertools
 from typing import Any
 
 import httpx
-import orjson
 
-from tests.support import RunningSystem, Tenant, deal_change, poll_until
+from tests.support import RunningSystem, Tenant, deal_change, from_json, poll_until
 
 PATH = "/v1/admin/stage-mappings"
 
@@ -26,7 +25,7 @@ async def _call(system: RunningSystem, tenant: Tenant, method: str, role: str = 
 async def _snapshot(system: RunningSystem, tenant: Tenant, deal_id: str) -> dict[str, Any]:
     rows = await system.admin_fetch("SELECT snapshot FROM deals WHERE tenant_id = $1 AND deal_id = $2",
                                     tenant.tenant_id, deal_id)
-    snapshot: dict[str, Any] = _json(rows[0]["snapshot"])
+    snapshot: dict[str, Any] = from_json(rows[0]["snapshot"])
     return snapshot
 
 
@@ -76,11 +75,11 @@ async def test_an_admin_mapping_decides_the_stage_of_the_next_change(system: Run
         "SELECT actor, action, subject, detail FROM audit_log WHERE tenant_id = $1", tenant.tenant_id)
     assert len(audit) == 1
     assert audit[0]["actor"] == "admin-1" and audit[0]["action"] == "stage_mappings.update"
-    detail = _json(audit[0]["detail"])
+    detail = from_json(audit[0]["detail"])
     assert detail["before"] is None and detail["after"]["stages"] == mapping["stages"]
     settings = await system.admin_fetch("SELECT settings, version FROM tenant_settings WHERE tenant_id = $1",
                                         tenant.tenant_id)
-    assert _json(settings[0]["settings"])["stages"]["stages"] == mapping["stages"] and settings[0]["version"] == 1
+    assert from_json(settings[0]["settings"])["stages"]["stages"] == mapping["stages"] and settings[0]["version"] == 1
 
 
 async def test_only_admins_read_or_change_mappings(system: RunningSystem) -> None:
@@ -114,10 +113,6 @@ async def test_targets_must_be_canonical_and_an_edit_bumps_the_version(system: R
     assert current["stages"] == {} and current["version"] == 2
     audit = await system.admin_fetch("SELECT detail FROM audit_log WHERE tenant_id = $1 ORDER BY audit_id",
                                      tenant.tenant_id)
-    assert [_json(a["detail"])["version"] for a in audit] == [1, 2]
-    assert _json(audit[1]["detail"])["before"]["stages"] == {"Legal": "negotiation"}
+    assert [from_json(a["detail"])["version"] for a in audit] == [1, 2]
+    assert from_json(audit[1]["detail"])["before"]["stages"] == {"Legal": "negotiation"}
 
-
-def _json(value: Any) -> Any:
-    """admin_fetch's plain connection returns jsonb as text."""
-    return orjson.loads(value) if isinstance(value, str) else value

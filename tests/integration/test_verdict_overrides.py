@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from tests import events
-from tests.support import RunningSystem, StreamClient, Tenant, deal_change, poll_until, seed_deal
+from tests.support import RunningSystem, StreamClient, Tenant, add_team, deal_change, from_json, poll_until, seed_deal
 
 REASON = "The CFO confirmed budget on today's call"
 
@@ -24,12 +22,13 @@ def _verdict_of(deal_id: str, provider: str | None = None) -> Any:
 async def _verdicts(system: RunningSystem, tenant: Tenant, deal_id: str, n: int) -> list[dict[str, Any]] | None:
     rows = await system.admin_fetch("SELECT payload FROM verdicts WHERE tenant_id = $1 AND deal_id = $2 "
                                     "ORDER BY decided_at", tenant.tenant_id, deal_id)
-    payloads = [_json(row["payload"]) for row in rows]
+    payloads = [from_json(row["payload"]) for row in rows]
     return payloads if len(payloads) >= n else None
 
 
 async def test_an_override_travels_to_verdict_shows_everywhere_and_is_audited(system: RunningSystem) -> None:
     tenant = await system.new_tenant("ovr")
+    await add_team(system, tenant, "mgr-1", "rep-1")
     stream = await StreamClient.connect(system.ws_url(), system.token(tenant, "manager", "mgr-1"))
     try:
         created = deal_change("D-ovr", "2026-11-20T10:00:00Z", name="Globex renewal", amount=90_000,
@@ -81,7 +80,7 @@ async def test_an_override_travels_to_verdict_shows_everywhere_and_is_audited(sy
                                      "ORDER BY audit_id", tenant.tenant_id)
     assert [(r["actor"], r["action"], r["subject"]) for r in audit] == [
         ("mgr-1", "verdict_override.set", "D-ovr"), ("test-admin", "verdict_override.clear", "D-ovr")]
-    set_detail, clear_detail = (_json(r["detail"]) for r in audit)
+    set_detail, clear_detail = (from_json(r["detail"]) for r in audit)
     assert set_detail["before"] is None and set_detail["after"]["forecast_category"] == "commit"
     assert set_detail["reason"] == REASON and set_detail["ai_verdict"] == first["ai_verdict"]
     assert clear_detail["before"]["forecast_category"] == "commit" and clear_detail["after"] is None
@@ -115,6 +114,7 @@ async def test_an_override_travels_to_verdict_shows_everywhere_and_is_audited(sy
 
 async def test_only_managers_and_admins_override_and_only_what_can_be(system: RunningSystem) -> None:
     tenant, other = await system.new_tenant("ovrbac"), await system.new_tenant("ovroth")
+    await add_team(system, tenant, "mgr-1", "rep-1")
     await seed_deal(system, tenant, "D-open", owner="rep-1", verdict=events.verdict_data(owner_id="rep-1"))
     await seed_deal(system, tenant, "D-unjudged", owner="rep-1")
     await seed_deal(system, tenant, "D-closed", owner="rep-1", is_closed=True, verdict=events.verdict_data(
@@ -163,6 +163,3 @@ async def _overridden(system: RunningSystem, tenant: Tenant, deal_id: str) -> di
     deal: dict[str, Any] = (await system.gateway("GET", f"/v1/deals/{deal_id}", tenant)).json()
     return deal if deal["verdict"].get("override") else None
 
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str) else value

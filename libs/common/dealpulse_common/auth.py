@@ -49,10 +49,6 @@ class Principal:
     """The ``platform_admin: true`` claim: may onboard, list, rotate and disable tenants (``/v1/platform/...``). It
     adds nothing inside a tenant: the role does that."""
 
-    def sees_whole_tenant(self) -> bool:
-        # Managers see the whole tenant until team scoping (users.manager_id) is built.
-        return self.role in (Role.MANAGER, Role.ADMIN)
-
 
 class InvalidToken(Exception):
     """The token is missing, malformed, forged, expired or carries claims we do not accept."""

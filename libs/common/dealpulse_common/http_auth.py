@@ -26,6 +26,7 @@ from dealpulse_common.auth import (
 )
 from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.rate_limits import limit_principal
+from dealpulse_common.revocation import refuse_revoked
 from dealpulse_common.service import ServiceUnavailable
 from dealpulse_common.service_auth import InvalidServiceCredential, ServiceCaller, verify_service_credential
 from dealpulse_common.tenant_cache import TenantCache
@@ -84,11 +85,13 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The verified caller (within their rate limits), or a 401 problem with ``WWW-Authenticate: Bearer``."""
+    """The verified caller (not disabled, within their rate limits), or a 401 problem with ``WWW-Authenticate:
+    Bearer``."""
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
         principal = await verified_principal(request, credentials.credentials)
+        await refuse_revoked(request, principal)
     except InvalidToken as exc:
         raise _invalid_token(str(exc)) from exc
     await limit_principal(request, principal)

@@ -18,6 +18,7 @@ from dealpulse_alerts.redis_guard import RedisGuard
 from dealpulse_alerts.scheduler import Scheduler, SchedulerConfig
 from dealpulse_alerts.senders import Senders
 from dealpulse_alerts.settings import AlertsSettings
+from dealpulse_alerts.tenant_rules import tenant_alert_rules
 from dealpulse_alerts.throttle import AlertThrottle
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
@@ -57,9 +58,11 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
                 app.state.runtime = runtime
                 guard = RedisGuard(settings.redis_cooldown_s)
                 alerts = AlertsConsumer(
-                    runtime.pool, runtime.publisher, AlertThrottle(redis, guard, settings.throttle_window),
+                    runtime.pool, runtime.publisher, AlertThrottle(redis, guard),
                     DealCardCache(redis, guard, settings.deal_card_ttl),
-                    AlertsConfig(rules=settings.alert_rules(), dashboard_url=settings.dashboard_url,
+                    AlertsConfig(rules=tenant_alert_rules(runtime.pool, settings.alert_rules(),
+                                                          settings.rules_cache_ttl_s),
+                                 dashboard_url=settings.dashboard_url,
                                  retry_budget_s=settings.transient_retry_s, service=settings.service_name),
                 )
                 # On the way out the batch in hand is finished (alerts stored, published, marked) and committed.

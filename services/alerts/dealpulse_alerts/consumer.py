@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeAlias
 
@@ -31,6 +31,7 @@ from dealpulse_alerts.handlers import (
     verdict_candidates,
 )
 from dealpulse_alerts.planning import plan_deliveries
+from dealpulse_alerts.tenant_rules import TenantAlertRules
 from dealpulse_alerts.throttle import AlertThrottle, Decision
 from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
@@ -46,7 +47,7 @@ SourceEvent: TypeAlias = DealScored | DealVerdict
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    rules: AlertRules
+    rules: TenantAlertRules  # each tenant's rules in force
     dashboard_url: str
     retry_budget_s: float
     service: str
@@ -85,8 +86,10 @@ class AlertsConsumer:
     async def _alert_batch(self, events: list[CloudEvent]) -> _BatchResult:
         scored = [e for e in events if isinstance(e, DealScored)]
         await self._cards.remember(scored)
-        lowest = await self._lowest_recent_scores(scored)
-        candidates = {event.id: found for event in events if (found := self._candidates(event, lowest))}
+        rules = {tenant_id: await self._config.rules.get(tenant_id) for tenant_id in {e.tenantid for e in events}}
+        lowest = await self._lowest_recent_scores(scored, rules)
+        candidates = {event.id: found for event in events
+                      if (found := self._candidates(event, lowest, rules[event.tenantid]))}
         result = _BatchResult()
         if not candidates:
             return result
@@ -99,33 +102,33 @@ class AlertsConsumer:
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 # Each in a savepoint: one poison event must not undo its neighbours.
                 _, dead_letters = await each_isolated(
-                    conn, tenant_events, partial(self._alert_one, conn, candidates, cards, result),
+                    conn, tenant_events, partial(self._alert_one, conn, candidates, cards, rules[tenant_id], result),
                     service=self._config.service, topic_of=_source_topic,
                     on_poison=partial(self._release, candidates))
             result.dead_letters.extend(dead_letters)
         await self._publish(result)
         return result
 
-    async def _lowest_recent_scores(self, scored: list[DealScored]) -> dict[str, PastScore | None]:
+    async def _lowest_recent_scores(self, scored: list[DealScored],
+                                    rules: dict[str, AlertRules]) -> dict[str, PastScore | None]:
         """Per scored event that could be a risk jump, the deal's lowest stored score of the jump window before it."""
         by_tenant: dict[str, list[DealScored]] = defaultdict(list)
         for event in scored:
-            if may_jump(event.data, self._config.rules):
+            if may_jump(event.data, rules[event.tenantid]):
                 by_tenant[event.tenantid].append(event)
         lowest: dict[str, PastScore | None] = {}
         for tenant_id, tenant_events in by_tenant.items():
             asked = [(e.dealid, e.data.scored_at) for e in tenant_events]
             async with tenant_transaction(self._pool, tenant_id) as conn:
-                found = await self._lowest_in(conn, tenant_id, asked)
+                found = await self._lowest_in(conn, tenant_id, asked, rules[tenant_id].risk_jump_window)
             lowest.update(zip((e.id for e in tenant_events), found, strict=True))
         return lowest
 
-    async def _lowest_in(self, conn: asyncpg.Connection, tenant_id: str,
-                         asked: list[tuple[str, datetime]]) -> list[PastScore | None]:
+    async def _lowest_in(self, conn: asyncpg.Connection, tenant_id: str, asked: list[tuple[str, datetime]],
+                         window: timedelta) -> list[PastScore | None]:
         """All of a tenant's look-ups in one query; if one event's data makes it fail (a deal id PostgreSQL cannot
         hold), one by one, each in a savepoint: that event has no stored score, and is dead-lettered where it is
         stored, while its neighbours go on."""
-        window = self._config.rules.risk_jump_window
         try:
             async with conn.transaction():
                 return await store.lowest_recent_scores(conn, tenant_id, asked, window)
@@ -144,22 +147,24 @@ class AlertsConsumer:
                 found.append(None)
         return found
 
-    def _candidates(self, event: CloudEvent, lowest: dict[str, PastScore | None]) -> list[Candidate]:
+    def _candidates(self, event: CloudEvent, lowest: dict[str, PastScore | None],
+                    rules: AlertRules) -> list[Candidate]:
         if isinstance(event, DealScored):
-            return scored_candidates(event, self._config.rules, lowest.get(event.id))
+            return scored_candidates(event, rules, lowest.get(event.id))
         if isinstance(event, DealVerdict):
             return verdict_candidates(event)
         raise TypeError(f"alerts consumes scores and verdicts, not {type(event).__name__}")
 
     async def _alert_one(self, conn: asyncpg.Connection, candidates: dict[str, list[Candidate]],
-                         cards: dict[DealKey, DealCard], result: _BatchResult, event: SourceEvent) -> None:
+                         cards: dict[DealKey, DealCard], rules: AlertRules, result: _BatchResult,
+                         event: SourceEvent) -> None:
         """Raise the first candidate the throttle admits; one source event raises at most one alert."""
         for candidate in candidates[event.id]:
             if await delivery_store.snoozed(conn, candidate.tenant_id, candidate.deal_id, candidate.alert_type.value,
                                             candidate.occurred_at):
                 result.snoozed.append(candidate.alert_type)
                 continue
-            admission = await self._throttle.admit(conn, candidate)
+            admission = await self._throttle.admit(conn, candidate, rules.throttle_window)
             if admission.decision is Decision.THROTTLED:
                 result.throttled.append(candidate.alert_type)
                 continue

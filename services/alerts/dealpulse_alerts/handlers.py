@@ -28,6 +28,7 @@ from dealpulse_common.events import (
     RiskCategory,
     deterministic_id,
 )
+from dealpulse_common.tenant_rules import AlertRuleSettings
 from dealpulse_common.tracing import continue_trace
 
 SOURCE = "dealpulse/alerts"
@@ -40,8 +41,16 @@ Severity = Literal["critical", "high", "medium"]
 
 @dataclass(frozen=True)
 class AlertRules:
+    """A tenant's rules in force: its ``alert_rules`` settings, else the service's defaults."""
+
     risk_jump_points: int = 20
     risk_jump_window: timedelta = timedelta(days=7)
+    throttle_window: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def of(cls, settings: AlertRuleSettings) -> AlertRules:
+        return cls(risk_jump_points=settings.risk_jump_points, risk_jump_window=settings.risk_jump_window,
+                   throttle_window=settings.throttle_window)
 
 
 @dataclass(frozen=True)

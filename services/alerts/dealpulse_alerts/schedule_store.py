@@ -9,6 +9,8 @@ from datetime import datetime
 
 import asyncpg
 
+from dealpulse_common.teams import TEAM_OF
+
 # A second replica's insert of the same key waits for the first one's transaction, then does nothing: one run.
 CLAIM_RUN = """
 INSERT INTO alert_schedule_runs (tenant_id, user_id, kind, period, deliveries) VALUES ($1, $2, $3, $4, 0)
@@ -20,13 +22,13 @@ RECORD_RUN = """
 UPDATE alert_schedule_runs SET deliveries = $5 WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND period = $4
 """
 
-# The user's high-risk open deals: their own, the ones they manage (on the deal or through users.manager_id),
-# or all of the tenant's for an admin ($2 NULL). A deleted deal is no longer pipeline.
-_HIGH_RISK_SCOPE = """
+# The user's high-risk open deals: their own and their team's (the deal names them its manager, or its owner is
+# on their team: the team the gateway shows them), or all of the tenant's for an admin ($2 NULL). A deleted deal is
+# no longer pipeline.
+_HIGH_RISK_SCOPE = f"""
 FROM deal_risk r
 WHERE r.tenant_id = $1 AND NOT r.is_closed AND r.risk_category IN ('high', 'critical')
-  AND ($2::text IS NULL OR r.owner_id = $2 OR r.payload->'deal'->>'manager_id' = $2
-       OR r.owner_id IN (SELECT u.user_id FROM users u WHERE u.tenant_id = $1 AND u.manager_id = $2))
+  AND ($2::text IS NULL OR r.payload->'deal'->>'manager_id' = $2 OR r.owner_id IN ({TEAM_OF}))
   AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = r.tenant_id AND d.deal_id = r.deal_id
                   AND d.deleted_at IS NOT NULL)
 """

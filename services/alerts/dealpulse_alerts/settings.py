@@ -9,6 +9,9 @@ from pydantic_settings import SettingsConfigDict
 from dealpulse_alerts.handlers import AlertRules
 from dealpulse_alerts.pacing import RetryPolicy
 from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.tenant_rules import AlertRuleSettings
+
+_RULES = AlertRuleSettings()  # the defaults of every tenant's alert rules
 
 
 class AlertsSettings(ServiceSettings):
@@ -25,9 +28,12 @@ class AlertsSettings(ServiceSettings):
                                                "digests and Slack buttons open (https://dealpulse.example.com); "
                                                "required outside development, where it is the local gateway")
     gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
-    throttle_hours: float = Field(24.0, gt=0, description="At most one alert per deal and type in this window")
-    risk_jump_points: int = Field(20, ge=1)
-    risk_jump_window_days: float = Field(7.0, gt=0)
+    # The defaults of a tenant's alert rules (each tenant may set its own: /v1/admin/settings).
+    throttle_hours: float = Field(_RULES.throttle_hours, gt=0,
+                                  description="At most one alert per deal and type in this window")
+    risk_jump_points: int = Field(_RULES.risk_jump_points, ge=1)
+    risk_jump_window_days: float = Field(_RULES.risk_jump_window_days, gt=0)
+    rules_cache_ttl_s: float = Field(5.0, ge=0, description="How long a tenant's alert rules are reused")
     deal_card_ttl_days: float = Field(30.0, gt=0, description="How long a deal's latest card is kept in Redis")
     redis_timeout_s: float = Field(0.5, gt=0)
     redis_cooldown_s: float = Field(5.0, ge=0, description="How long Redis is skipped after it failed")
@@ -58,10 +64,6 @@ class AlertsSettings(ServiceSettings):
         return self
 
     @property
-    def throttle_window(self) -> timedelta:
-        return timedelta(hours=self.throttle_hours)
-
-    @property
     def deal_card_ttl(self) -> timedelta:
         return timedelta(days=self.deal_card_ttl_days)
 
@@ -71,4 +73,5 @@ class AlertsSettings(ServiceSettings):
 
     def alert_rules(self) -> AlertRules:
         return AlertRules(risk_jump_points=self.risk_jump_points,
-                          risk_jump_window=timedelta(days=self.risk_jump_window_days))
+                          risk_jump_window=timedelta(days=self.risk_jump_window_days),
+                          throttle_window=timedelta(hours=self.throttle_hours))

@@ -1,6 +1,8 @@
 """Alerts' table: ``alerts``, one row per alert raised, written before it is published (an outbox); and what alerts
 read of the scorer's ``risk_scores`` (every score a deal had) to measure a risk jump against a week of them.
 
+Also the tenant's alert rules, read from the gateway's ``tenant_settings``.
+
 Every function runs inside a tenant transaction (row-level security is forced).
 """
 
@@ -8,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from dealpulse_alerts.handlers import PastScore
 from dealpulse_common.events import AlertType, DealAlert, DealAlertData
+from dealpulse_common.tenant_rules import ALERT_RULES_KEY
 
 # The alert this candidate raised before (a replay) if any, else the deal's latest alert of that type inside the
 # throttle window. The window has no upper end: after a replay of old events, no alert older than one already
@@ -87,3 +91,9 @@ async def lowest_recent_scores(conn: asyncpg.Connection, tenant_id: str, asked: 
                             window)
     found = {row["n"]: PastScore(row["risk_score"], row["scored_at"]) for row in rows}
     return [found.get(n) for n in range(1, len(asked) + 1)]
+
+
+async def alert_rule_settings(conn: asyncpg.Connection, tenant_id: str) -> Any:
+    """The tenant's ``alert_rules`` section as stored (None when it set none)."""
+    return await conn.fetchval("SELECT settings->$2::text FROM tenant_settings WHERE tenant_id = $1",
+                               tenant_id, ALERT_RULES_KEY)

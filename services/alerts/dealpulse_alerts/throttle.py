@@ -48,22 +48,22 @@ class _Claim(Enum):
 
 
 class AlertThrottle:
-    def __init__(self, redis: Redis, guard: RedisGuard, window: timedelta) -> None:
+    def __init__(self, redis: Redis, guard: RedisGuard) -> None:
         self._redis = redis
         self._guard = guard
-        self._window = window
 
-    async def admit(self, conn: asyncpg.Connection, candidate: Candidate) -> Admission:
-        """``conn`` is in the candidate's tenant transaction, so alerts raised earlier in it count too."""
-        if await self._claim(candidate) is _Claim.TAKEN:
+    async def admit(self, conn: asyncpg.Connection, candidate: Candidate, window: timedelta) -> Admission:
+        """``conn`` is in the candidate's tenant transaction, so alerts raised earlier in it count too; ``window``
+        is the tenant's throttle window (its alert rules)."""
+        if await self._claim(candidate, window) is _Claim.TAKEN:
             return Admission(Decision.THROTTLED)
         previous = await store.previous_alert(conn, candidate.tenant_id, candidate.deal_id, candidate.alert_type,
-                                              candidate.alert_id, since=candidate.occurred_at - self._window)
+                                              candidate.alert_id, since=candidate.occurred_at - window)
         if previous is None:
             return Admission(Decision.RAISE)
         if previous.alert_id == candidate.alert_id:
             return Admission(Decision.ALREADY_RAISED, previous.data, previous.published)
-        await self._hold(candidate, previous.alert_id, previous.raised_at)
+        await self._hold(candidate, previous.alert_id, previous.raised_at + window)
         return Admission(Decision.THROTTLED)
 
     async def release(self, candidate: Candidate) -> None:
@@ -74,8 +74,8 @@ class AlertThrottle:
         except REDIS_UNAVAILABLE as exc:
             self._guard.failed("releasing a throttle", exc)
 
-    async def _claim(self, candidate: Candidate) -> _Claim:
-        ttl_ms = self._remaining_ms(candidate.occurred_at)
+    async def _claim(self, candidate: Candidate, window: timedelta) -> _Claim:
+        ttl_ms = _ms_until(candidate.occurred_at + window)
         if ttl_ms <= 0 or not self._guard.available():
             return _Claim.UNKNOWN  # an event older than the window, or Redis away: the database judges alone
         key = _key(candidate)
@@ -92,9 +92,9 @@ class AlertThrottle:
         holder_id = holder.decode() if isinstance(holder, bytes) else holder
         return _Claim.OURS if holder_id == candidate.alert_id else _Claim.TAKEN
 
-    async def _hold(self, candidate: Candidate, alert_id: str, raised_at: datetime) -> None:
+    async def _hold(self, candidate: Candidate, alert_id: str, window_end: datetime) -> None:
         """Point the key at the alert that owns the window, so the next candidate stops at Redis."""
-        ttl_ms = self._remaining_ms(raised_at)
+        ttl_ms = _ms_until(window_end)
         if ttl_ms <= 0 or not self._guard.available():
             return
         try:
@@ -102,8 +102,9 @@ class AlertThrottle:
         except REDIS_UNAVAILABLE as exc:
             self._guard.failed("recording a throttle window", exc)
 
-    def _remaining_ms(self, since: datetime) -> int:
-        return int((since + self._window - utcnow()).total_seconds() * 1000)
+
+def _ms_until(end: datetime) -> int:
+    return int((end - utcnow()).total_seconds() * 1000)
 
 
 def _key(candidate: Candidate) -> str:

@@ -2,7 +2,7 @@
 
 The gateway is the one writer of ``tenant_settings``; ingest reads the mapping through a cache of a few seconds,
 so an edit applies to changes received from then on (stored deals keep the stage they were given). Every edit
-bumps the settings version and leaves an ``audit_log`` row with the mapping before and after.
+bumps the mapping's own version and leaves an ``audit_log`` row with the mapping before and after.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class UnmappedStage(BaseModel):
 
 
 class StageMappingsView(StageMappingSettings):
-    version: int = Field(description="tenant_settings version (every settings edit bumps it); 0 before any")
+    version: int = Field(description="This section's version (each edit of it bumps it); 0 before any")
     updated_at: datetime | None = None
     canonical_stages: list[Stage] = Field(default_factory=lambda: list(Stage))
     canonical_forecast_categories: list[ForecastCategory] = Field(default_factory=lambda: list(ForecastCategory))

@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from dealpulse_common import metrics
 from dealpulse_common.alert_settings import ChannelSettings
+from dealpulse_common.auth import Principal
 from dealpulse_common.events import AlertType, DealAlertData
 from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.tenancy import is_tenant_id
@@ -63,7 +64,7 @@ async def alert_feedback(request: Request, principal: CurrentPrincipal, body: Fe
                          alert_id: Annotated[str, Path(min_length=1, max_length=64)]) -> FeedbackView:
     """Acknowledge, snooze (for ``snooze_hours``) or mark a false alarm (with a ``reason``)."""
     return await _record(request, principal.tenant_id, principal.user_id, alert_id, body,
-                         dedupe_key=None, owner_check=lambda owner: visible_to(principal, owner))
+                         dedupe_key=None, viewer=principal)
 
 
 @router.post("/v1/slack/interactions/{tenant_id}", include_in_schema=False)
@@ -90,7 +91,7 @@ async def slack_interaction(request: Request, tenant_id: str) -> dict[str, Any]:
                             else None, reason="marked from Slack" if kind == "false_alarm" else None)
         dedupe = f"slack:{payload.get('trigger_id') or action.get('action_ts')}:{action['action_id']}"
         answers.append(await _record(request, tenant_id, f"slack:{user}", str(value.get("alert_id")), feedback,
-                                     dedupe_key=dedupe, owner_check=lambda _owner: True))
+                                     dedupe_key=dedupe, viewer=None))
     text = "; ".join(f"{a.action} recorded" for a in answers) or "nothing to record"
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
 
@@ -140,7 +141,8 @@ async def recent_alerts(
     types = parse_choices(alert_type, [t.value for t in AlertType], "alert_type")
     severities = parse_choices(severity, list(SEVERITIES), "severity")
     async with _connection(request, principal.tenant_id) as conn:
-        rows = await alert_store.recent_alerts(conn, principal.tenant_id, owner_scope(principal), deal_id, types,
+        scope = await owner_scope(conn, principal)
+        rows = await alert_store.recent_alerts(conn, principal.tenant_id, scope.listed(), deal_id, types,
                                                severities, before, limit + 1)
     alerts = [_alert_view(row) for row in rows[:limit]]
     more = len(rows) > limit
@@ -170,15 +172,17 @@ async def alert_precision(request: Request, principal: CurrentPrincipal) -> list
 
 
 async def _record(request: Request, tenant_id: str, user_id: str, alert_id: str, body: Feedback,
-                  dedupe_key: str | None, owner_check: Any) -> FeedbackView:
+                  dedupe_key: str | None, viewer: Principal | None) -> FeedbackView:
+    """``viewer``: the caller whose scope the alert's deal must be in (None: the tenant's own Slack app, whose
+    signature vouches for the click)."""
     now = datetime.now(UTC)
     until = now + timedelta(hours=body.snooze_hours or 24) if body.action == "snooze" else None
     async with _connection(request, tenant_id) as conn:
         stored = await alert_store.alert(conn, tenant_id, alert_id)
         if stored is None:
             raise HTTPException(404, f"alert {alert_id!r} not found")
-        if not owner_check(stored.owner_id):
-            raise HTTPException(403, "a rep may only give feedback on alerts about their own deals")
+        if viewer is not None and not visible_to(await owner_scope(conn, viewer), stored.owner_id):
+            raise HTTPException(403, "this alert's deal is outside what you may see")
         key = dedupe_key or f"api:{user_id}:{alert_id}:{body.action}:{now.isoformat()}"
         recorded = await alert_store.insert_feedback(conn, tenant_id, stored, user_id, body.action, body.reason,
                                                      until, key)

@@ -47,7 +47,7 @@ class StoredAlert:
 
 
 async def channel_settings(conn: asyncpg.Connection, tenant_id: str) -> tuple[dict[str, Any] | None, int]:
-    """The stored ``alert_channels`` (None before the first edit) and the tenant_settings version."""
+    """The stored ``alert_channels`` (None before the first edit) and their version (each edit of them bumps it)."""
     stored = await store.tenant_setting(conn, tenant_id, SETTINGS_KEY)
     return stored.value, stored.version
 

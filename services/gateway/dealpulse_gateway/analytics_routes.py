@@ -15,6 +15,7 @@ from pydantic import Field
 
 from dealpulse_common.auth import Principal
 from dealpulse_common.http_auth import CurrentAdmin, CurrentPrincipal
+from dealpulse_common.teams import team_members
 from dealpulse_gateway import analytics_store, pipeline_cache, store
 from dealpulse_gateway.analytics import (
     SNAPSHOT_TOLERANCE_DAYS,
@@ -35,6 +36,7 @@ from dealpulse_gateway.money import ReportingSettings
 from dealpulse_gateway.query_params import READ_PROBLEMS as PROBLEMS
 from dealpulse_gateway.query_params import invalid_query
 from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway.tenant_settings import stale_after
 
 router = APIRouter(tags=["analytics"])
 
@@ -42,7 +44,8 @@ AUDIT_ACTION = "reporting.update"
 PERIOD = Annotated[str | None, Query(description="Nd (trailing N days, 1-730), mtd, qtd or ytd. Default 90d")]
 PERSON = Annotated[str | None, Query(min_length=1, max_length=200)]
 SCOPE_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS, 403: {"description": "owner or team outside what the caller may see (a rep: only themself)"}}
+    **PROBLEMS, 403: {"description": "owner or team outside what the caller may see (a rep: only themself; a "
+                                     "manager: their team)"}}
 
 
 @router.get("/v1/pipeline/metrics", response_model=PipelineMetrics, responses=SCOPE_PROBLEMS)
@@ -61,7 +64,7 @@ async def pipeline_metrics(request: Request, principal: CurrentPrincipal, period
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
         totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
                                                   DealFilter(owners=owners), now,
-                                                  timedelta(days=settings.stale_after_days))
+                                                  await stale_after(conn, principal.tenant_id, settings))
         windows = trend_windows(chosen)
         counts = (await analytics_store.closed_counts(conn, principal.tenant_id, owners, windows)).get(
             "", [ClosedCounts() for _ in windows])
@@ -93,7 +96,7 @@ async def reps(request: Request, principal: CurrentPrincipal, period: PERIOD = N
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
         totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
                                                   DealFilter(owners=owners), now,
-                                                  timedelta(days=settings.stale_after_days), by_owner=True)
+                                                  await stale_after(conn, principal.tenant_id, settings), by_owner=True)
         closed = await analytics_store.closed_counts(conn, principal.tenant_id, owners, [chosen], by_owner=True)
         people = sorted({owner for owner, _ in totals} | set(closed))
         names = await analytics_store.people_names(conn, principal.tenant_id, people)
@@ -104,7 +107,7 @@ async def reps(request: Request, principal: CurrentPrincipal, period: PERIOD = N
 
 class ReportingSettingsView(ReportingSettings):
     configured: bool = Field(description="False while the defaults are in use")
-    version: int = Field(description="tenant_settings version (every settings edit bumps it); 0 before any")
+    version: int = Field(description="This section's version (each edit of it bumps it); 0 before any")
     updated_at: datetime | None = None
 
 
@@ -145,14 +148,15 @@ async def _scope(conn: asyncpg.Connection, principal: Principal, owner: str | No
                  team: str | None) -> list[str] | None:
     """The owners the figures cover: those the principal may see, narrowed to ``team`` and ``owner``. Asking for
     an owner or a team the principal cannot see (nobody in common) is 403."""
-    owners = owner_scope(principal)
+    scope = await owner_scope(conn, principal)
+    owners = scope.listed()
     if team is not None:
-        members = await analytics_store.team_members(conn, principal.tenant_id, team)
+        members = await team_members(conn, principal.tenant_id, team)
         owners = members if owners is None else [o for o in owners if o in members]
     if owner is not None:
         owners = [owner] if owners is None or owner in owners else []
-    if owners == [] and owner_scope(principal) is not None:
-        raise HTTPException(403, "a rep may only read their own deals")
+    if owners == [] and scope.owners is not None:
+        raise HTTPException(403, "owner or team outside what you may see (a rep: themself; a manager: their team)")
     return owners
 
 

@@ -270,22 +270,6 @@ _SQL_TYPES = {f: ("float8" if isinstance(getattr(PipelineTotals(), f), float) el
 # ---------------------------------------------------------------- people
 
 
-async def team_members(conn: asyncpg.Connection, tenant_id: str, manager_id: str) -> list[str]:
-    """The manager and everyone who reports to them, directly or not (``users.manager_id``)."""
-    rows = await conn.fetch(
-        """
-        WITH RECURSIVE team(user_id) AS (
-            SELECT $2::text
-            UNION
-            SELECT u.user_id FROM users u JOIN team t ON u.manager_id = t.user_id WHERE u.tenant_id = $1
-        )
-        SELECT user_id FROM team ORDER BY user_id
-        """,
-        tenant_id, manager_id,
-    )
-    return [row["user_id"] for row in rows]
-
-
 async def people_names(conn: asyncpg.Connection, tenant_id: str, owners: Sequence[str]) -> dict[str, str]:
     """Each owner's name: from ``users``, else as one of their open deals carries it (one index probe per owner,
     never a pass over the deals)."""

@@ -32,6 +32,7 @@ from dealpulse_gateway import (
     routes,
     scorer_proxy,
     scoring,
+    settings_routes,
     stream,
     tenant_routes,
 )
@@ -95,6 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(model_performance.router)
     app.include_router(stream.router)
     app.include_router(admin_routes.router)
+    app.include_router(settings_routes.router)
     app.include_router(alert_setup_routes.router)
     app.include_router(alert_feedback_routes.router)
     app.include_router(analytics_routes.router)

@@ -33,6 +33,23 @@ def listed(values: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(part.strip() for value in values for part in value.split(",") if part.strip()))
 
 
+def storable(text: str) -> bool:
+    """Whether PostgreSQL could store ``text`` (no NUL, valid UTF-8); anything else would fail the query."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def listed_texts(values: list[str] | None, field: str) -> list[str] | None:
+    """``listed`` for values compared with stored text: one PostgreSQL cannot hold is a 422, not a failed query."""
+    texts = listed(values)
+    if texts is not None and not all(storable(text) for text in texts):
+        raise invalid_query(field, f"{field} must be text without NUL characters")
+    return texts
+
+
 def parse_choices(values: list[str] | None, choices: Sequence[str], field: str,
                   default: Sequence[str] | None = None) -> list[str] | None:
     """The choices asked for (case and spaces do not matter), in the order of ``choices``; ``default`` if none."""

@@ -3,13 +3,13 @@ latest score and verdict, and one deal's history.
 
 The token's tenant is the only tenant a request touches: it is what ``tenant_transaction`` hands to row-level
 security, so a deal of another tenant is simply not found. Every read is limited to the owners ``owner_scope``
-allows (a rep: their own deals).
+allows (a rep: their own deals; a manager: their team's), and "stale" is the tenant's staleness setting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -22,11 +22,19 @@ from dealpulse_gateway import analytics_store, pipeline_cache, store
 from dealpulse_gateway.analytics import per_currency, pipeline_figures
 from dealpulse_gateway.analytics_store import DealFilter, ListSort, SortOrder
 from dealpulse_gateway.analytics_views import PipelineFigures
-from dealpulse_gateway.auth import owner_scope
-from dealpulse_gateway.deal_reads import visible_deal
+from dealpulse_gateway.auth import OwnerScope, owner_scope, visible_to
+from dealpulse_gateway.deal_reads import OUTSIDE_SCOPE, visible_deal
 from dealpulse_gateway.money import single_currency_total
-from dealpulse_gateway.query_params import READ_PROBLEMS, invalid_query, listed, parse_categories, parse_choices
+from dealpulse_gateway.query_params import (
+    READ_PROBLEMS,
+    invalid_query,
+    listed,
+    listed_texts,
+    parse_categories,
+    parse_choices,
+)
 from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway.tenant_settings import stale_after
 from dealpulse_gateway.views import (
     DealHistory,
     DealRow,
@@ -52,7 +60,7 @@ OWNER_ID = Annotated[str, Query(min_length=1, max_length=200)]
 
 PROBLEMS = READ_PROBLEMS
 ONE_DEAL_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS, 403: {"description": "A rep asked for another rep's deal"},
+    **PROBLEMS, 403: {"description": "The deal is outside the caller's scope (another rep's, another team's)"},
     404: {"description": "No such deal in the caller's tenant"}}
 
 
@@ -62,7 +70,8 @@ async def open_deals(
     principal: CurrentPrincipal,
     risk_category: Annotated[list[str] | None, Query(
         description="low, medium, high, critical; repeat or separate with commas. Default: every category")] = None,
-    owner: Annotated[list[str] | None, Query(description="Owner ids (a rep sees only their own deals anyway)")] = None,
+    owner: Annotated[list[str] | None, Query(
+        description="Owner ids, within what the caller may see (a rep: themself; a manager: their team)")] = None,
     stage: Annotated[list[str] | None, Query(description="Canonical stages")] = None,
     forecast_category: Annotated[list[str] | None, Query(description="The rep's call")] = None,
     verdict: Annotated[list[str] | None, Query(
@@ -83,17 +92,16 @@ async def open_deals(
     pipeline figures of all that match."""
     if min_amount is not None and max_amount is not None and min_amount > max_amount:
         raise invalid_query("min_amount", "min_amount must not exceed max_amount")
-    now = datetime.now(UTC)
     deal_filter = DealFilter(
-        owners=_owners(principal, owner), categories=parse_categories(risk_category, default=None),
+        categories=parse_categories(risk_category, default=None),
         stages=parse_choices(stage, [s.value for s in Stage], "stage"),
         forecast_categories=parse_choices(forecast_category, [c.value for c in ForecastCategory],
                                           "forecast_category"),
         verdicts=parse_choices(verdict, [b.value for b in OPEN_BUCKETS], "verdict"),
         currencies=[code.upper() for code in listed(currency) or []] or None,
-        min_amount=min_amount, max_amount=max_amount, stale=stale, stale_before=_stale_before(request, now),
-        overridden=overridden)
-    page = await _open_page(request, principal, deal_filter, _Order(sort_by, order, limit, offset), now)
+        min_amount=min_amount, max_amount=max_amount, stale=stale, overridden=overridden)
+    page = await _open_page(request, principal, deal_filter, listed_texts(owner, "owner"),
+                            _Order(sort_by, order, limit, offset))
     return DealsPage(deals=page.deals, pagination=page.pagination, summary=page.figures)
 
 
@@ -112,8 +120,8 @@ async def high_risk_deals(
 ) -> HighRiskPage:
     """Open deals at risk (high and critical unless asked otherwise), riskiest first, with totals over all."""
     categories = parse_categories(risk_category) or []
-    page = await _open_page(request, principal, DealFilter(owners=owner_scope(principal), categories=categories),
-                            _Order(sort_by, order, limit, offset), datetime.now(UTC))
+    page = await _open_page(request, principal, DealFilter(categories=categories), None,
+                            _Order(sort_by, order, limit, offset))
     figures = page.figures
     return HighRiskPage(
         deals=page.deals, pagination=page.pagination,
@@ -136,6 +144,7 @@ async def get_deal(
     settings: GatewaySettings = request.app.state.settings
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         record = await visible_deal(conn, principal, deal_id)
+        staleness = await stale_after(conn, principal.tenant_id, settings)
     now = datetime.now(UTC)
     last_scored = record.scored_at or record.created_at
     verdict = record.verdict
@@ -145,7 +154,7 @@ async def get_deal(
         score=_with_age(record.score, record.scored_at, now),
         verdict=_with_age(verdict, record.decided_at, now),
         effective_verdict=None if verdict is None else call_in_force(verdict["ai_verdict"], verdict.get("override")),
-        stale=now - last_scored > timedelta(days=settings.stale_after_days),
+        stale=now - last_scored > staleness,
     )
 
 
@@ -188,15 +197,21 @@ class _Page:
     figures: PipelineFigures  # of every deal that matches, not just the page
 
 
-async def _open_page(request: Request, principal: Principal, deal_filter: DealFilter, order: _Order,
-                     now: datetime) -> _Page:
+async def _open_page(request: Request, principal: Principal, deal_filter: DealFilter, asked_owners: list[str] | None,
+                     order: _Order) -> _Page:
+    """One page of the open deals ``deal_filter`` selects among those the principal may see (narrowed to
+    ``asked_owners``), with the figures of all of them."""
     settings: GatewaySettings = request.app.state.settings
-    stale_before = _stale_before(request, now)
+    now = datetime.now(UTC)
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        staleness = await stale_after(conn, principal.tenant_id, settings)
+        stale_before = now - staleness
+        deal_filter = replace(deal_filter, owners=_owners(await owner_scope(conn, principal), asked_owners),
+                              stale_before=stale_before)
         rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, order.sort_by,
                                                      order.order, order.limit, order.offset)
         totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id, deal_filter,
-                                                  now, timedelta(days=settings.stale_after_days))
+                                                  now, staleness)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
     figures = pipeline_figures(per_currency(totals), reporting.settings)
     deals = [DealRow.of(row, now, stale_before) for row in rows]
@@ -205,19 +220,13 @@ async def _open_page(request: Request, principal: Principal, deal_filter: DealFi
                                    has_more=order.offset + len(deals) < total), figures)
 
 
-def _stale_before(request: Request, now: datetime) -> datetime:
-    return now - timedelta(days=request.app.state.settings.stale_after_days)
-
-
-def _owners(principal: Principal, asked: list[str] | None) -> list[str] | None:
+def _owners(scope: OwnerScope, asked: list[str] | None) -> list[str] | None:
     """The owners asked for within those the principal may see (asking for more is 403)."""
-    visible = owner_scope(principal)
     if not asked:
-        return visible
-    wanted = listed(asked) or []
-    if visible is not None and not set(wanted) <= set(visible):
-        raise HTTPException(403, "a rep may only read deals they own")
-    return wanted
+        return scope.listed()
+    if not all(visible_to(scope, owner) for owner in asked):
+        raise HTTPException(403, OUTSIDE_SCOPE)
+    return asked
 
 
 def _with_age(payload: dict[str, Any] | None, at: datetime | None, now: datetime) -> dict[str, Any] | None:

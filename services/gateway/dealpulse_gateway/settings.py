@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_common.settings import ServiceSettings
+from dealpulse_common.tenant_rules import StalenessSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -38,8 +39,12 @@ class GatewaySettings(ServiceSettings):
     # XREAD BLOCK timeout: bounds how late a WebSocket notices an expired token.
     stream_block_ms: int = Field(5_000, ge=100)
     stream_read_count: int = Field(500, ge=1)
-    # A deal without a score for this long is flagged stale.
-    stale_after_days: int = Field(14, ge=1)
+    # How soon an open WebSocket of a user disabled meanwhile is closed (one Redis read per socket each time), and
+    # how often it re-reads whose deals it may show (a team edit reaches it then).
+    stream_revocation_check_ms: int = Field(1_000, ge=100)
+    stream_scope_refresh_s: float = Field(60.0, gt=0)
+    # A deal without a score for this long is flagged stale, unless the tenant set its own (/v1/admin/settings).
+    stale_after_days: int = Field(StalenessSettings().stale_after_days, ge=1)
     # The daily pipeline snapshot (trends): how often each replica looks for tenants without today's, and how long
     # snapshots are kept (the longest trend is 90 days; a year leaves room for longer views).
     snapshot_interval_s: float = Field(300.0, gt=0)

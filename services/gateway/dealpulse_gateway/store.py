@@ -8,7 +8,7 @@ and each query also names the tenant so it uses the primary keys.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,38 +61,52 @@ async def deal_with_latest(conn: asyncpg.Connection, tenant_id: str, deal_id: st
 
 # ---------------------------------------------------------------- tenant settings
 
-# Replaces only one key ($2: the stage mapping, the alert channels...); other settings stay. The version counts
-# every edit.
+# Replaces only one key ($2: the stage mapping, the alert channels...); other settings stay. Each key counts its own
+# edits in section_versions (the table's version still counts them all).
 _WRITE_SETTING = """
-INSERT INTO tenant_settings AS s (tenant_id, settings) VALUES ($1, jsonb_build_object($2::text, $3::jsonb))
+INSERT INTO tenant_settings AS s (tenant_id, settings, section_versions)
+VALUES ($1, jsonb_build_object($2::text, $3::jsonb), jsonb_build_object($2::text, 1))
 ON CONFLICT (tenant_id) DO UPDATE SET
     settings = s.settings || jsonb_build_object($2::text, $3::jsonb),
+    section_versions = s.section_versions
+        || jsonb_build_object($2::text, coalesce((s.section_versions->>$2::text)::int, 0) + 1),
     version = s.version + 1,
     updated_at = now()
-RETURNING version, updated_at
+RETURNING (section_versions->>$2::text)::int AS version, updated_at
 """
 
 
 @dataclass(frozen=True)
 class StoredSetting:
     value: dict[str, Any] | None  # as stored; None before the first edit
-    version: int  # tenant_settings version (every settings edit bumps it); 0 before any
-    updated_at: datetime | None
+    version: int  # this key's version (each edit of it bumps it); 0 before any
+    updated_at: datetime | None  # of the tenant's settings as a whole
 
 
 async def tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str) -> StoredSetting:
     """One key of the tenant's settings (the stage mapping, the reporting currency...)."""
     row = await conn.fetchrow(
-        "SELECT settings->$2::text AS value, version, updated_at FROM tenant_settings WHERE tenant_id = $1",
+        "SELECT settings->$2::text AS value, coalesce((section_versions->>$2::text)::int, 0) AS version, updated_at "
+        "FROM tenant_settings WHERE tenant_id = $1",
         tenant_id, key)
     if row is None:
         return StoredSetting(None, 0, None)
     return StoredSetting(row["value"], row["version"], row["updated_at"])
 
 
+async def tenant_settings(conn: asyncpg.Connection, tenant_id: str, keys: Sequence[str]) -> dict[str, StoredSetting]:
+    """Several keys of the tenant's settings in one read."""
+    row = await conn.fetchrow(
+        "SELECT settings, section_versions, updated_at FROM tenant_settings WHERE tenant_id = $1", tenant_id)
+    if row is None:
+        return {key: StoredSetting(None, 0, None) for key in keys}
+    return {key: StoredSetting(row["settings"].get(key), int(row["section_versions"].get(key, 0)), row["updated_at"])
+            for key in keys}
+
+
 async def write_tenant_setting(conn: asyncpg.Connection, tenant_id: str, key: str,
                                value: dict[str, Any]) -> StoredSetting:
-    """Replace one key of the tenant's settings and bump the settings version."""
+    """Replace one key of the tenant's settings and bump that key's version."""
     row = await conn.fetchrow(_WRITE_SETTING, tenant_id, key, value)
     return StoredSetting(value, row["version"], row["updated_at"])
 
@@ -120,6 +134,42 @@ async def write_audit(conn: asyncpg.Connection, tenant_id: str, actor: str, acti
         tenant_id, actor, action, subject, detail,
     )
     return audit_id
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit rows a read covers; None means "no condition"."""
+
+    actions: Sequence[str] | None = None
+    actors: Sequence[str] | None = None
+    subjects: Sequence[str] | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+
+
+_AUDIT_WHERE = """
+WHERE tenant_id = $1 AND ($2::text[] IS NULL OR action = ANY($2)) AND ($3::text[] IS NULL OR actor = ANY($3))
+  AND ($4::text[] IS NULL OR subject = ANY($4)) AND ($5::timestamptz IS NULL OR at >= $5)
+  AND ($6::timestamptz IS NULL OR at < $6)
+"""
+
+
+async def audit_page(conn: asyncpg.Connection, tenant_id: str, audit_filter: AuditFilter, limit: int,
+                     offset: int) -> tuple[list[asyncpg.Record], int]:
+    """The audit rows ``audit_filter`` selects, newest first, one page of them, and how many there are in all."""
+    f = audit_filter
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT audit_id, at, actor, action, subject, detail, count(*) OVER () AS total_count FROM audit_log "
+        f"{_AUDIT_WHERE} ORDER BY at DESC, audit_id DESC LIMIT $7 OFFSET $8",
+        tenant_id, f.actions, f.actors, f.subjects, f.since, f.until, limit, offset,
+    )
+    if rows:
+        return rows, int(rows[0]["total_count"])
+    # A page past the end still says how many there are.
+    total = 0 if offset == 0 else await conn.fetchval(
+        f"SELECT count(*) FROM audit_log {_AUDIT_WHERE}", tenant_id, f.actions, f.actors, f.subjects, f.since, f.until,
+    )
+    return rows, int(total)
 
 
 # ---------------------------------------------------------------- a deal's history (scores, verdicts, overrides)

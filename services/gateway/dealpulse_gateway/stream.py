@@ -5,8 +5,13 @@ That gives every client its own backpressure and an exact resume point, at the c
 open dashboard; past a few thousand sockets per replica, one reader per tenant per replica fanning out in-process
 is the next step.
 
-Close codes: 4401 missing/invalid/expired token, 4400 bad ``last_id``, 4429 the caller's rate limit is used up (the
-reason says when to retry), 1013 Redis or the identity provider's keys unavailable (reconnect later).
+Each socket sees what the caller's ``owner_scope`` admits (a rep their own deals, a manager their team's), read at
+connect and again every ``stream_scope_refresh_s``. A user disabled while connected is closed within
+``stream_revocation_check_ms`` (4401), as an expired token is when it expires.
+
+Close codes: 4401 missing/invalid/expired token or disabled user, 4400 bad ``last_id``, 4429 the caller's rate
+limit is used up (the reason says when to retry), 1013 Redis, the database or the identity provider's keys
+unavailable (reconnect later).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,8 +32,10 @@ from dealpulse_common import metrics
 from dealpulse_common.auth import InvalidToken, Principal, bearer_token
 from dealpulse_common.http_auth import refuse_disabled_tenant, verified_principal
 from dealpulse_common.rate_limits import RateLimited, limit_principal
+from dealpulse_common.revocation import is_revoked, refuse_revoked, revocations_of
 from dealpulse_common.service import ServiceUnavailable
-from dealpulse_gateway.auth import visible_to
+from dealpulse_gateway import store
+from dealpulse_gateway.auth import OwnerScope, owner_scope, visible_to
 from dealpulse_gateway.messages import (
     StreamEntry,
     client_frame,
@@ -55,7 +63,9 @@ async def stream(websocket: WebSocket) -> None:
             raise InvalidToken("missing token: pass ?token= or Authorization: Bearer")
         principal = await verified_principal(websocket, token)
         last_id = _resume_point(websocket.query_params.get("last_id"))
+        await refuse_revoked(websocket, principal)
         await limit_principal(websocket, principal)
+        scope = await _scope(websocket, principal)
     except InvalidToken as exc:
         await _refuse(websocket, CLOSE_UNAUTHORIZED, str(exc))
         return
@@ -87,7 +97,7 @@ async def stream(websocket: WebSocket) -> None:
 
     await websocket.accept()
     metrics.STREAM_CONNECTIONS.inc()
-    pump = asyncio.create_task(_pump(websocket, reader, principal, key, position, gap, settings))
+    pump = asyncio.create_task(_pump(websocket, reader, _Viewer(principal, scope), key, position, gap))
     watch = asyncio.create_task(_until_client_leaves(websocket))
     try:
         await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
@@ -124,41 +134,68 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
             return
 
 
-async def _pump(websocket: WebSocket, reader: Redis, principal: Principal, key: str, position: str, gap: bool,
-                settings: GatewaySettings) -> None:
+@dataclass
+class _Viewer:
+    """Who is watching, and what of the stream they may see (refreshed while connected)."""
+
+    principal: Principal
+    scope: OwnerScope
+    scope_read_at: float = field(default_factory=time.monotonic)
+
+
+async def _scope(websocket: WebSocket, principal: Principal) -> OwnerScope:
+    settings: GatewaySettings = websocket.app.state.settings
+    async with store.tenant_connection(websocket.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+        return await owner_scope(conn, principal)
+
+
+async def _still_admitted(websocket: WebSocket, viewer: _Viewer) -> bool:
+    """Whether the socket may go on (closing it if not): the token unexpired, neither the user nor the tenant
+    disabled; the scope re-read once it is older than ``stream_scope_refresh_s``."""
+    settings: GatewaySettings = websocket.app.state.settings
+    if viewer.principal.expires_at <= time.time():
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token expired")
+        return False
+    if await is_revoked(revocations_of(websocket), viewer.principal):
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this user is disabled")
+        return False
+    if await _tenant_disabled(websocket, viewer.principal):
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this tenant is disabled")
+        return False
+    if time.monotonic() - viewer.scope_read_at > settings.stream_scope_refresh_s:
+        viewer.scope, viewer.scope_read_at = await _scope(websocket, viewer.principal), time.monotonic()
+    return True
+
+
+async def _pump(websocket: WebSocket, reader: Redis, viewer: _Viewer, key: str, position: str, gap: bool) -> None:
+    settings: GatewaySettings = websocket.app.state.settings
     try:
         if gap:
             await websocket.send_text(orjson.dumps({"kind": "gap", "detail": (
                 "updates after last_id were trimmed from the stream; reload the current state over REST"
             )}).decode())
-        while True:
-            remaining_ms = int((principal.expires_at - time.time()) * 1000)
-            if remaining_ms <= 0:
-                await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token expired")
-                return
-            if await _tenant_disabled(websocket, principal):
-                await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this tenant is disabled")
-                return
-            response = await reader.xread({key: position}, count=settings.stream_read_count,
-                                          block=min(settings.stream_block_ms, remaining_ms))
+        while await _still_admitted(websocket, viewer):
+            remaining_ms = int((viewer.principal.expires_at - time.time()) * 1000)
+            block_ms = min(settings.stream_block_ms, settings.stream_revocation_check_ms, max(remaining_ms, 1))
+            response = await reader.xread({key: position}, count=settings.stream_read_count, block=block_ms)
             for entry_id, fields in _entries(response):
                 position = entry_id
                 entry = StreamEntry.from_fields(fields)
-                if not visible_to(principal, entry.owner_id):
+                if not visible_to(viewer.scope, entry.owner_id):
                     continue
                 await websocket.send_text(client_frame(entry_id, entry.message))
                 metrics.STREAM_MESSAGES.labels(entry.kind.value).inc()
     except (WebSocketDisconnect, OSError):
         return  # the client went away mid-send; the watcher task notices too
-    except RedisError as exc:
-        log.warning("redis unavailable for a stream reader: %r", exc)
+    except (RedisError, ServiceUnavailable) as exc:
+        log.warning("redis or the database unavailable for a stream reader: %r", exc)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="stream temporarily unavailable")
 
 
 async def _tenant_disabled(websocket: WebSocket, principal: Principal) -> bool:
-    """Asked before every read (at most ``stream_block_ms`` apart), so disabling a tenant closes its open streams;
-    a database that cannot answer right now leaves the stream open."""
+    """Asked before every read (at most ``stream_revocation_check_ms`` apart, through the tenant-status cache), so
+    disabling a tenant closes its open streams; a database that cannot answer right now leaves the stream open."""
     try:
         await refuse_disabled_tenant(websocket.app, principal)
     except InvalidToken:

@@ -25,8 +25,9 @@ from dealpulse_common.events import (
     GateCheck,
     deterministic_id,
 )
+from dealpulse_common.tenant_rules import VerdictThresholds
 from dealpulse_common.tracing import continue_trace
-from dealpulse_verdict.thresholds import StampedThresholds, VerdictThresholds
+from dealpulse_verdict.thresholds import StampedThresholds
 
 SOURCE = "dealpulse/verdict"
 

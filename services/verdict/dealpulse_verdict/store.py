@@ -15,7 +15,8 @@ import asyncpg
 from dealpulse_common.events import DealVerdictData, DealVerdictOverride
 
 TENANT_VERDICT_SETTINGS = """
-SELECT settings -> 'verdict' AS verdict, version FROM tenant_settings WHERE tenant_id = $1
+SELECT settings -> 'verdict' AS verdict, coalesce((section_versions ->> 'verdict')::int, version) AS version
+FROM tenant_settings WHERE tenant_id = $1
 """
 
 # One statement: the history row, idempotent by the scored event's id, and - only when that row is new - the

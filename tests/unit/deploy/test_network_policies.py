@@ -8,6 +8,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from tests.unit.deploy.conftest import Manifest, of_kind, pod_templates
 
 Rendered = tuple[str, tuple[Manifest, ...]]
@@ -41,7 +43,7 @@ DESTINATIONS: dict[str, tuple[Peer, str, int]] = {
     "the internet over http": (Peer(ip="44.237.180.172"), "TCP", 80),
 }
 EGRESS = {
-    "ingest": {"dns", "kafka", "postgresql"},
+    "ingest": {"dns", "kafka", "postgresql", "redis"},  # quotas and revoked users
     "scorer": {"dns", "kafka", "postgresql"},
     "verdict": {"dns", "kafka", "postgresql"},
     "alerts": {"dns", "kafka", "postgresql", "redis", "slack", "smtp"},
@@ -155,16 +157,20 @@ def test_each_workload_sends_only_where_its_work_needs(rendered: Rendered) -> No
         assert reached == EGRESS[name], name
 
 
-def test_an_operators_ops_pod_reaches_only_kafka_and_dns(rendered: Rendered) -> None:
-    """The one-off pod docs/OPERATIONS.md runs `dealpulse dlq` and the model commands in."""
+# The one-off pods docs/OPERATIONS.md runs the CLI in: `dealpulse dlq` and the model commands (ops), `dealpulse user`
+# (people: the users table and the revocations).
+@pytest.mark.parametrize(("label", "reaches"), [("ops", {"dns", "kafka"}),
+                                                ("people", {"dns", "postgresql", "redis"})])
+def test_an_operators_one_off_pod_reaches_only_what_its_commands_need(rendered: Rendered, label: str,
+                                                                       reaches: set[str]) -> None:
     _, docs = rendered
     policies = list(of_kind(docs, "NetworkPolicy").values())
-    ops = Peer({"app.kubernetes.io/name": "ops", "app.kubernetes.io/part-of": "dealpulse"})
+    pod = Peer({"app.kubernetes.io/name": label, "app.kubernetes.io/part-of": "dealpulse"})
     workloads = _workloads(docs)
     reached = {where for where, (target, protocol, port) in DESTINATIONS.items()
-               if _reaches(policies, ops, _resolved(target, workloads), protocol, port)}
-    assert reached == {"dns", "kafka"}
-    assert not allowed(policies, "Ingress", ops, OUTSIDE, "TCP", 8080, {})
+               if _reaches(policies, pod, _resolved(target, workloads), protocol, port)}
+    assert reached == reaches
+    assert not allowed(policies, "Ingress", pod, OUTSIDE, "TCP", 8080, {})
 
 
 def test_prometheus_scrapes_every_service_and_nothing_else_is_exposed_to_it(rendered: Rendered) -> None:

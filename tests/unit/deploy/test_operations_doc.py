@@ -32,7 +32,11 @@ EXERCISED = {
     "import": "tests/integration/test_imports.py::test_cli_imports_with_progress_and_summary",
     "dlq": "tests/unit/cli/test_dlq.py",
     "tenant": "tests/integration/test_secret_keys.py::test_reencrypt_seals_with_the_first_key_or_changes_nothing",
+    "user": "tests/integration/test_people.py",
 }
+# The label of the one-off pod a sub-command runs in (what the NetworkPolicies let it reach): ops (Kafka) unless
+# named here; people reaches PostgreSQL and Redis (`dealpulse user`).
+POD_LABELS = {"user": "app.kubernetes.io/name=people"}
 # kubectl's short names for the kinds the runbook names.
 KINDS = {"deployment": "Deployment", "job": "Job", "cronjob": "CronJob", "scaledobject": "ScaledObject",
          "hpa": "HorizontalPodAutoscaler", "kafkatopic": "KafkaTopic", "secret": "Secret"}
@@ -77,7 +81,7 @@ def _params() -> list[object]:
 def test_the_runbook_has_commands_for_every_task() -> None:
     argvs = [" ".join(c.argv) for c in runbook_commands()]
     for expected in ("apply -k", "-- rollback", "-- promote", "dlq replay", "create job", "rollout restart",
-                     "dealpulse import", "create secret generic"):
+                     "dealpulse import", "create secret generic", "-- user disable"):
         assert any(expected in argv for argv in argvs), expected
 
 
@@ -148,19 +152,27 @@ def _option(flags: list[str], name: str) -> list[str]:
 
 
 def _check_one_off_pod(flags: list[str], inner: list[str], docs: tuple[Manifest, ...]) -> None:
-    """A pod of the overlay's CLI image, labelled ops, with the overlay's settings and claim, running a command the
-    CLI accepts."""
+    """A pod of the overlay's CLI image, labelled for what its command reaches, with the overlay's settings, claim
+    and secret keys, running a command the CLI accepts."""
     images = {c["image"] for t in pod_templates(docs).values() for c in t["spec"]["containers"]
               if c.get("args", [""])[0] in {"migrate", "bootstrap-model", "retrain"}}
     assert _option(flags, "image") == [images.pop()] and not images
-    assert _option(flags, "labels") == ["app.kubernetes.io/name=ops"]
+    assert _option(flags, "labels") == [POD_LABELS.get(inner[0], "app.kubernetes.io/name=ops")]
     config = of_kind(docs, "ConfigMap")["dealpulse-config"]["data"]
     for setting in _option(flags, "env"):
         name, value = setting.split("=", 1)
         assert name == "DEALPULSE_MODEL_REGISTRY" or config[name] == value, setting
+    # The keys of the Secret a pod may take: those a workload takes by name, and the services' own settings.
+    fields = ServiceSettings.model_fields
+    secret_keys = {ref["key"] for t in pod_templates(docs).values() for c in t["spec"]["containers"]
+                   for e in c.get("env", []) if (ref := e.get("valueFrom", {}).get("secretKeyRef"))} | {
+        fields[f].validation_alias for f in ("database_url", "redis_url")}
     for overrides in _option(flags, "overrides"):
-        claims = {v["persistentVolumeClaim"]["claimName"] for v in json.loads(overrides)["spec"]["volumes"]}
+        spec = json.loads(overrides)["spec"]
+        claims = {v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])}
         assert claims <= set(of_kind(docs, "PersistentVolumeClaim")), claims
+        keys = {e["valueFrom"]["secretKeyRef"]["key"] for c in spec["containers"] for e in c.get("env", [])}
+        assert keys <= secret_keys, keys - secret_keys
     _check_dealpulse(inner)
 
 

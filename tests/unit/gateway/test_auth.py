@@ -88,7 +88,7 @@ def test_bearer_token_parsing(header: str | None, token: str | None) -> None:
 @pytest.fixture
 def client() -> TestClient:
     app = FastAPI()
-    app.state.settings = GatewaySettings(jwt_secret=SECRET)
+    app.state.settings = GatewaySettings(jwt_secret=SECRET, redis_url="redis://127.0.0.1:1/0")
     install_problem_handlers(app)
 
     @app.get("/whoami")
@@ -98,11 +98,14 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-def test_dependency_admits_a_valid_bearer_token(client: TestClient) -> None:
+def test_a_valid_token_whose_user_cannot_be_checked_is_not_admitted(client: TestClient) -> None:
+    # No Redis behind this app: whether the user was disabled cannot be told, so the answer is "retry", never a way
+    # in. Admission itself (a valid token of a user not disabled) runs against the real stack in
+    # tests/integration/test_people.py and every integration test of the REST routes.
     token = issue_token(SECRET, "acme", "rep", "rep-1", 60)
     response = client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200
-    assert response.json() == {"tenant_id": "acme", "role": "rep", "user_id": "rep-1"}
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json" and response.headers["retry-after"]
 
 
 @pytest.mark.parametrize("headers", [

@@ -15,13 +15,9 @@ from dealpulse_common.events import (
     RiskCategory,
     deterministic_id,
 )
+from dealpulse_common.tenant_rules import VerdictThresholds
 from dealpulse_verdict.handlers import ai_forecast, decide, downgrade, verdict_event
-from dealpulse_verdict.thresholds import (
-    DEFAULT_THRESHOLDS,
-    StampedThresholds,
-    VerdictThresholds,
-    stamp_tenant_thresholds,
-)
+from dealpulse_verdict.thresholds import DEFAULT_THRESHOLDS, StampedThresholds, stamp_tenant_thresholds
 from tests import events
 from tests.events import NOW
 
