@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import asyncpg
 import httpx
 import orjson
 import websockets
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dealpulse_cli.stack import EmbeddedStack
 from dealpulse_cli.supervisor import Supervisor, is_ready
@@ -131,6 +132,23 @@ class RunningSystem:
         finally:
             await producer.stop()
 
+    async def publish_bytes(self, topic: Topic[CloudEvent], key: str, values: Sequence[bytes]) -> None:
+        """Put raw bytes onto a topic under one key (one partition, in this order), as a foreign or broken producer
+        would: nothing checks that they parse."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(topic.name, value, key=key.encode())
+        finally:
+            await producer.stop()
+
+    async def stream(self, tenant: Tenant, role: str = "admin", user: str = "test-admin",
+                     **params: str) -> StreamClient:
+        """A dashboard's WebSocket on the gateway's live stream as ``user`` (``params``: ``last_id`` to resume)."""
+        query = "&".join([f"token={self.token(tenant, role, user)}", *(f"{k}={v}" for k, v in params.items())])
+        return StreamClient(await websockets.connect(f"{self.ws_url()}?{query}", open_timeout=10))
+
     async def dead_letters(self, tenant_id: str, service: str, expected: int) -> list[DeadLetter]:
         """The tenant's dead letters from ``service``, once at least ``expected`` of them are on the topic."""
         return await self.read_topic(DEAD_LETTERS, expected,
@@ -207,6 +225,13 @@ def own_service(system: RunningSystem, service: str, env: Mapping[str, str], por
             process.wait()
 
 
+def run_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``dealpulse ARGS`` as an operator runs it (the virtualenv's entry point), with ``env`` added."""
+    cli = Path(sys.executable).parent / "dealpulse"
+    return subprocess.run([str(cli), *args], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 async def poll_until(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1) -> T:
     """Poll ``probe`` until it returns something truthy, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -243,6 +268,17 @@ class StreamClient:
             message = await self.next_message(remaining)
             if match(message):
                 return message
+
+    async def until_ids(self, wanted: set[str], within_s: float = 20.0) -> list[dict[str, Any]]:
+        """Every message received until all ``wanted`` event ids have arrived."""
+        received: list[dict[str, Any]] = []
+        pending = set(wanted)
+        async with asyncio.timeout(within_s):
+            while pending:
+                message = await self.next_message(within_s)
+                received.append(message)
+                pending.discard(message["event"]["id"])
+        return received
 
     async def collect(self, seconds: float) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

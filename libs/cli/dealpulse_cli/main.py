@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dealpulse_cli import model_jobs
+from dealpulse_cli import dlq, model_jobs
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
+    dlq.add_parsers(commands)  # dlq list | show | replay: dealpulse_cli/dlq.py
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", default="all",
@@ -274,7 +275,8 @@ def _bench(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data,
              "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
-             "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain}
+             "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain,
+             "dlq": dlq.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())
