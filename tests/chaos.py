@@ -52,9 +52,9 @@ class Feed:
 
 
 def commit_call(n: int) -> bool:
-    """Every fourth deal is called Commit by its rep without any gate evidence: verdict does not admit it and alerts
+    """Every eighth deal is called Commit by its rep without any gate evidence: verdict does not admit it and alerts
     raises "commit not admitted" for it, once."""
-    return n % 4 == 0
+    return n % 8 == 0
 
 
 class RetryingCrm:
