@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ class Feed:
     def acknowledged(self) -> set[str]:
         """The deals whose change DealPulse acknowledged (stored): each must be scored and judged once."""
         return {a.deal_id for a in self.answers if a.status in ACKNOWLEDGED}
+
+    def unexpected(self) -> Counter[int]:
+        """Answers other than acknowledged, 503 (come back later) or none at all: a 500 is a bug even mid-fault."""
+        return Counter(a.status for a in self.answers
+                       if a.status is not None and a.status not in ACKNOWLEDGED and a.status != 503)
 
     def between(self, start: float, end: float) -> list[Answer]:
         """Answers to requests sent at or after ``start`` and answered before ``end``."""

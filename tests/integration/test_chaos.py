@@ -63,7 +63,7 @@ async def test_sigkill_of_each_service_mid_stream_loses_and_doubles_nothing(
         assert sorted(kubelet.restarts) == sorted((service, -signal.SIGKILL) for service in SERVICES)
         faults_over.set()
         acknowledged = (await feed).acknowledged
-        assert len(acknowledged) == crm.sent
+        assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
         await _every_change_landed_once(chaos, tenant, acknowledged)
         await _alerted_and_delivered_once(chaos, tenant, slack, acknowledged)
         await poll_until(lambda: _streamed(dashboard, acknowledged), timeout=30, interval=0.2)
@@ -84,7 +84,7 @@ async def test_postgres_and_redis_restarts_mid_stream_recover_by_themselves(chao
     await _after(crm, at_least=crm.sent + 30)
     faults_over.set()
     acknowledged = (await feed).acknowledged
-    assert len(acknowledged) == crm.sent
+    assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
     await _every_change_landed_once(chaos, tenant, acknowledged)
     await _all_ready(chaos)
 
@@ -112,7 +112,7 @@ async def test_a_frozen_broker_is_answered_with_503_and_nothing_acknowledged_is_
     assert any(answer.status == 503 for answer in during), Counter(a.status for a in during)
     assert {answer.status for answer in during} <= {503, None}, Counter(a.status for a in during)
     assert all(answer.retry_after for answer in during if answer.status == 503)
-    assert len(acknowledged) == crm.sent
+    assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
     await _every_change_landed_once(chaos, tenant, acknowledged)
 
 
@@ -131,7 +131,7 @@ async def test_a_rolling_restart_of_every_service_mid_stream_loses_nothing(chaos
         await asyncio.to_thread(chaos.supervisor.wait_ready, [service], 60.0)
     faults_over.set()
     acknowledged = (await feed).acknowledged
-    assert len(acknowledged) == crm.sent
+    assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
     await _every_change_landed_once(chaos, tenant, acknowledged)
 
 
