@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from dealpulse_common import metrics
 from dealpulse_common.backoff import with_backoff
-from dealpulse_common.events import CloudEvent, DeadLetter
+from dealpulse_common.events import CloudEvent, DeadLetter, deterministic_id
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, Topic
@@ -147,9 +147,12 @@ class EventPublisher:
     async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None
         tenant_id, _, deal_id = (key or "").partition(":")
+        # Named by where the bytes sit, so a batch re-read after a crash writes the same letter again, not another.
         letter = DeadLetter.of(service=self._service, original_topic=record.topic, original_key=key,
                                original=record.value or b"", error=error, tenant_id=tenant_id, deal_id=deal_id,
-                               partition=record.partition, offset=record.offset)
+                               partition=record.partition, offset=record.offset,
+                               id=deterministic_id("dead-letter", self._service, record.topic, str(record.partition),
+                                                   str(record.offset)))
         await self.publish(DEAD_LETTERS, letter)
         metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
 
