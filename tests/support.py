@@ -23,7 +23,7 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack
+from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack, stop_process
 from dealpulse_cli.supervisor import Supervisor, is_ready
 from dealpulse_cli.system import LIFTED_QUOTAS, running_system
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
@@ -266,12 +266,7 @@ def own_service(system: RunningSystem, service: str, env: Mapping[str, str], por
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
 
 
 def run_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -87,7 +87,7 @@ class EmbeddedStack:
         for process in reversed(self._processes.values()):
             process.terminate()
         for process in self._processes.values():
-            _wait_or_kill(process)
+            stop_process(process, terminate=False)
         self._processes.clear()
         self.stop_postgres()
 
@@ -96,7 +96,7 @@ class EmbeddedStack:
 
     def restart_redis(self) -> None:
         """Stop Valkey and start a new one on its port: it keeps nothing on disk, so everything it held is gone."""
-        _wait_or_kill(self._processes.pop("redis"), terminate=True)
+        stop_process(self._processes.pop("redis"))
         self._start_redis()
 
     def restart_postgres(self) -> None:
@@ -161,11 +161,12 @@ class EmbeddedStack:
         _wait_for_port(port, process, name)
 
 
-def _wait_or_kill(process: subprocess.Popen[bytes], *, terminate: bool = False) -> None:
+def stop_process(process: subprocess.Popen[bytes], *, terminate: bool = True, timeout: float = 5.0) -> None:
+    """SIGTERM (unless already sent), then SIGKILL if it is still running after ``timeout`` seconds."""
     if terminate:
         process.terminate()
     try:
-        process.wait(timeout=5)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
