@@ -46,4 +46,7 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # A connection the server ended while asyncpg was mid-operation on it ("cannot switch to state ..."): that
+    # connection is unusable, the next one from the pool is not.
+    asyncpg.InternalClientError,
 )
