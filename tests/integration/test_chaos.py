@@ -75,7 +75,7 @@ async def test_sigkill_of_each_service_mid_stream_loses_and_doubles_nothing(
 async def test_postgres_and_redis_restarts_mid_stream_recover_by_themselves(chaos: RunningSystem,
                                                                             kubelet: Kubelet) -> None:
     tenant = await chaos.new_tenant("restart")
-    crm, faults_over = RetryingCrm(chaos, tenant), asyncio.Event()
+    crm, faults_over, restarts_before = RetryingCrm(chaos, tenant), asyncio.Event(), len(kubelet.restarts)
     feed = asyncio.create_task(crm.stream("R", rate_per_s=30, until=faults_over))
     await _after(crm, at_least=60)
     await asyncio.to_thread(chaos.stack.restart_postgres)
@@ -87,12 +87,14 @@ async def test_postgres_and_redis_restarts_mid_stream_recover_by_themselves(chao
     assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
     await _every_change_landed_once(chaos, tenant, acknowledged)
     await _all_ready(chaos)
+    assert kubelet.restarts[restarts_before:] == []  # the outages were waited out, nothing crashed on them
 
 
 async def test_a_frozen_broker_is_answered_with_503_and_nothing_acknowledged_is_lost(chaos: RunningSystem,
                                                                                      kubelet: Kubelet) -> None:
     tenant = await chaos.new_tenant("freeze")
     crm, faults_over = RetryingCrm(chaos, tenant, give_up_after_s=FREEZE_S + 60), asyncio.Event()
+    restarts_before = len(kubelet.restarts)
     feed = asyncio.create_task(crm.stream("F", rate_per_s=10, until=faults_over))
     await _after(crm, at_least=30)
     broker = chaos.stack.broker_pid()
@@ -114,6 +116,7 @@ async def test_a_frozen_broker_is_answered_with_503_and_nothing_acknowledged_is_
     assert all(answer.retry_after for answer in during if answer.status == 503)
     assert len(acknowledged) == crm.sent and not crm.feed.unexpected(), crm.feed.unexpected()
     await _every_change_landed_once(chaos, tenant, acknowledged)
+    assert kubelet.restarts[restarts_before:] == []  # every service waited the freeze out
 
 
 async def test_a_rolling_restart_of_every_service_mid_stream_loses_nothing(chaos: RunningSystem,
