@@ -23,6 +23,7 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from dealpulse_cli.bootstrap import ensure_tenant
 from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack, stop_process
 from dealpulse_cli.supervisor import Supervisor, is_ready
 from dealpulse_cli.system import LIFTED_QUOTAS, running_system
@@ -39,11 +40,13 @@ T = TypeVar("T")
 E = TypeVar("E", bound=CloudEvent)
 
 # What every service needs besides DEALPULSE_ENV outside development: production auth (an identity provider's
-# JWKS) and a service secret of its own (both come from deploy/k8s: the ConfigMap and the dealpulse-secrets Secret).
+# JWKS), a service secret of its own and the keys sealing tenants' secrets (from deploy/k8s: the ConfigMap and the
+# dealpulse-secrets Secret).
 PRODUCTION_AUTH_ENV = {
     "DEALPULSE_AUTH_MODE": "jwks", "DEALPULSE_JWKS_URL": "https://auth.example.com/.well-known/jwks.json",
     "DEALPULSE_JWT_ISSUER": "https://auth.example.com/", "DEALPULSE_JWT_AUDIENCE": "dealpulse",
     "DEALPULSE_SERVICE_SECRET": "a-production-service-secret-of-32-bytes-or-more",
+    "DEALPULSE_SECRETS_KEYS": "cHJvZHVjdGlvbi1rZXktb2YtdGhlLXRlc3Qtc3VpdGU=",
 }
 
 
@@ -75,12 +78,9 @@ class RunningSystem:
         return tenant
 
     async def register_tenant(self, tenant: Tenant) -> None:
-        conn = await asyncpg.connect(self.stack.admin_database_url)
-        try:
-            await conn.execute("INSERT INTO tenants (tenant_id, name, webhook_secret) VALUES ($1, $2, $3)",
-                               tenant.tenant_id, f"Test {tenant.tenant_id}", tenant.webhook_secret)
-        finally:
-            await conn.close()
+        """The tenant in ``tenants``, its webhook secret sealed as the services expect (the development key)."""
+        await ensure_tenant(self.stack.admin_database_url, tenant.tenant_id, f"Test {tenant.tenant_id}",
+                            tenant.webhook_secret)
 
     def token(self, tenant: Tenant, role: str = "admin", user: str = "test-admin") -> str:
         return issue_token(ServiceSettings().jwt_secret, tenant.tenant_id, role, user, 3600)
@@ -124,6 +124,15 @@ class RunningSystem:
         async with httpx.AsyncClient(base_url=self.url("gateway"), timeout=20) as client:
             headers = {"Authorization": f"Bearer {self.token(tenant, role, user)}"}
             return await client.request(method, path, headers=headers, **kwargs)
+
+    async def platform(self, method: str, path: str, *, platform_admin: bool = True, **kwargs: Any) -> httpx.Response:
+        """A call to the gateway's platform-admin API (``/v1/platform/tenants...``) with a development token of an
+        operator outside every test tenant; ``platform_admin=False``: the same token without the claim."""
+        token = issue_token(ServiceSettings().jwt_secret, "platform", "admin", "test-operator", 3600,
+                            platform_admin=platform_admin)
+        async with httpx.AsyncClient(base_url=self.url("gateway"), timeout=20) as client:
+            return await client.request(method, f"/v1/platform/tenants{path}",
+                                        headers={"Authorization": f"Bearer {token}"}, **kwargs)
 
     async def publish(self, topic: Topic[CloudEvent], events: Sequence[CloudEvent]) -> None:
         """Put events straight onto a topic, acknowledged, as one of the services would."""
@@ -384,6 +393,15 @@ async def seed_deal(system: RunningSystem, tenant: Tenant, deal_id: str, *, owne
     finally:
         await conn.close()
     return deal
+
+
+def hubspot_headers(secret: str, url: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """HubSpot's v3 signature headers of a POST of ``body`` to ``url``, signed with the app secret ``secret``."""
+    from dealpulse_ingest.connectors.hubspot import expected_signature
+
+    ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
+    return {"X-HubSpot-Signature-v3": expected_signature(secret, "POST", url, body, ts),
+            "X-HubSpot-Request-Timestamp": ts}
 
 
 def scorer_credential(tenant_id: str, *, caller: str = "gateway", secret: str | None = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The pipeline dashboard in Debian's headless Chromium: sign-in and the header, each amount in its own currency, a
 webhook moving a row and the header without a reload, the drill-down's history chart, a manager's audited override,
-a rep's own deals only, the alerts panel's feedback, and the page at phone width. Each test keeps screenshots under
-test-artifacts/dashboard/ (tests/e2e/dashboard_page.py)."""
+a rep's own deals only, the alerts panel's feedback (still there after a reload), and the page at phone width. Each
+test keeps screenshots under test-artifacts/dashboard/ (tests/e2e/dashboard_page.py)."""
 
 from __future__ import annotations
 
@@ -172,6 +172,10 @@ async def test_an_alert_in_the_panel_takes_feedback(system: RunningSystem) -> No
         await alert.get_by_role("button", name="False alarm").click()
         await expect(alert.locator(".outcome")).to_have_text("marked a false alarm", timeout=SHOWN)
         await screenshot(page, "alert-feedback")
+
+        await page.reload()  # the panel opens on the recent alerts (GET /v1/alerts), feedback and all
+        await expect(alert).to_have_count(1, timeout=SHOWN)
+        await expect(alert.locator(".outcome")).to_have_text("marked a false alarm by mgr-1", timeout=SHOWN)
 
     rows = await system.admin_fetch(
         "SELECT action, note, user_id FROM alert_feedback WHERE tenant_id = $1", tenant.tenant_id)

@@ -17,8 +17,7 @@ import orjson
 
 from dealpulse_common.deal import DealHistory
 from dealpulse_common.history import DealReplay
-from dealpulse_ingest.connectors.hubspot import expected_signature
-from tests.support import RunningSystem, Tenant, poll_until
+from tests.support import RunningSystem, Tenant, hubspot_headers, poll_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 ORG = "00D5g000004XyZ1EAK"
@@ -156,11 +155,6 @@ async def test_salesforce_refusals_are_soap_faults(system: RunningSystem) -> Non
 # --- HubSpot ------------------------------------------------------------------------------------------------
 
 
-def _hubspot_headers(secret: str, url: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
-    return {"X-HubSpot-Signature-v3": expected_signature(secret, "POST", url, body, ts),
-            "X-HubSpot-Request-Timestamp": ts}
-
 
 async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: RunningSystem) -> None:
     tenant = await system.new_tenant("hs")
@@ -168,7 +162,7 @@ async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: 
     body = (FIXTURES / "hubspot_deal_batch.json").read_bytes()
     path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
     url = system.url("ingest") + path
-    response = await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+    response = await _post(system, path, body, "application/json", hubspot_headers(tenant.webhook_secret, url, body))
     assert response.status_code == 200, response.text
     statuses = [r["status"] for r in response.json()["results"]]
     assert statuses == ["accepted"] * 6 + ["ignored", "accepted", "rejected", "accepted"]
@@ -179,7 +173,7 @@ async def test_hubspot_batch_events_are_accepted_or_rejected_one_by_one(system: 
     await _scored(system, tenant, "18329450112")
     # HubSpot retries a batch it thinks failed (attemptNumber differs): nothing is applied twice.
     retry = orjson.dumps([{**e, "attemptNumber": 1} for e in orjson.loads(body)])
-    again = await _post(system, path, retry, "application/json", _hubspot_headers(tenant.webhook_secret, url, retry))
+    again = await _post(system, path, retry, "application/json", hubspot_headers(tenant.webhook_secret, url, retry))
     assert [r["status"] for r in again.json()["results"]] == (
         ["duplicate"] * 6 + ["ignored", "duplicate", "rejected", "duplicate"])
     letters = await system.dead_letters(tenant.tenant_id, "ingest", expected=1)
@@ -194,7 +188,7 @@ async def test_a_hubspot_merge_takes_the_merged_deals_out_of_the_pipeline(system
 
     async def send(events: list[dict[str, Any]]) -> httpx.Response:
         body = orjson.dumps(events)
-        return await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+        return await _post(system, path, body, "application/json", hubspot_headers(tenant.webhook_secret, url, body))
 
     created = [{"subscriptionType": "deal.propertyChange", "objectId": deal_id, "occurredAt": 1763650000000 + i,
                 "propertyName": "dealname", "propertyValue": f"Deal {deal_id}", "eventId": i}
@@ -219,7 +213,7 @@ async def test_hubspot_history_reaches_the_deal_as_a_replay_builds_it(system: Ru
     path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
     url = system.url("ingest") + path
     body = (FIXTURES / "hubspot_deal_history_batch.json").read_bytes()
-    response = await _post(system, path, body, "application/json", _hubspot_headers(tenant.webhook_secret, url, body))
+    response = await _post(system, path, body, "application/json", hubspot_headers(tenant.webhook_secret, url, body))
     assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 10 + ["ignored"], response.text
     assert await _stored_crm_history(system, tenant, "18329450600") == [
         {"stage_entered_at": "2025-11-16T13:33:20Z", "activity_count_30d": 2},
@@ -233,7 +227,7 @@ async def test_hubspot_history_reaches_the_deal_as_a_replay_builds_it(system: Ru
                             for i, (name, value) in enumerate([("dealstage", "1034567"),
                                                                ("hs_v2_date_entered_current_stage", "1763400000000")])])
     response = await _post(system, path, midlife, "application/json",
-                           _hubspot_headers(tenant.webhook_secret, url, midlife))
+                           hubspot_headers(tenant.webhook_secret, url, midlife))
     assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 2, response.text
     history = await _published_history(system, tenant, "18329450700", changes=1)
     assert history.stage_entered_at == datetime(2025, 11, 17, 17, 20, tzinfo=UTC)
@@ -246,8 +240,8 @@ async def test_hubspot_signature_is_required(system: RunningSystem) -> None:
     path = f"/v1/webhooks/hubspot?tenant={tenant.tenant_id}"
     url = system.url("ingest") + path
     stale_ts = int(time.time() * 1000) - 301_000
-    for headers, reason in [(_hubspot_headers("not-the-secret", url, body), "does not match"),
-                            (_hubspot_headers(tenant.webhook_secret, url, body, stale_ts), "5-minute window"),
+    for headers, reason in [(hubspot_headers("not-the-secret", url, body), "does not match"),
+                            (hubspot_headers(tenant.webhook_secret, url, body, stale_ts), "5-minute window"),
                             ({}, "missing")]:
         response = await _post(system, path, body, "application/json", headers)
         assert response.status_code == 401 and reason in response.json()["detail"]

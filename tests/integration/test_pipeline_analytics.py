@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from dealpulse_common.events import CommitAdmission, ForecastBucket, VerdictOverride
 from tests import events
@@ -378,3 +380,44 @@ async def _snapshot(system: RunningSystem, tenant: Tenant, day: Any, pipeline: d
             f"INSERT INTO pipeline_daily (tenant_id, day, owner_id, currency, open_deals, pipeline_value, {zeros}) "
             f"VALUES ($1, $2, $3, $4, 1, $5, {', '.join('0' for _ in columns)})",
             tenant.tenant_id, day, owner, currency, value)
+
+
+async def test_cached_figures_last_only_while_nothing_in_the_pipeline_changed(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("metcache")
+    await seed_deal(system, tenant, "K1", amount=10_000, risk=20)
+    await seed_deal(system, tenant, "K2", amount=5_000, risk=90, verdict=events.verdict_data(owner_id="rep-1"))
+
+    async def pipeline() -> dict[str, Any]:
+        response = await system.gateway("GET", "/v1/pipeline/metrics", tenant)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()["pipeline"]
+        return body
+
+    first = await pipeline()
+    hits = await _cache_reads(system, "hit")
+    assert await pipeline() == first
+    assert await _cache_reads(system, "hit") == hits + 1, "the unchanged pipeline was read from the cache"
+
+    # As the scorer, verdict and ingest would write: each change is in the very next answer.
+    await system.admin_fetch("UPDATE deal_risk SET amount = 25000 WHERE tenant_id = $1 AND deal_id = 'K1'",
+                             tenant.tenant_id)
+    assert (await pipeline())["pipeline_value"]["by_currency"]["USD"]["amount"] == pytest.approx(30_000)
+    await system.admin_fetch(
+        "UPDATE deal_verdict SET payload = jsonb_set(payload, '{override}', $2::jsonb) "
+        "WHERE tenant_id = $1 AND deal_id = 'K2'", tenant.tenant_id,
+        '{"forecast_category": "commit", "reason": "Signed", "overridden_by": "mgr-1", '
+        '"overridden_at": "2026-12-01T00:00:00Z", "ai_verdict": "pipeline"}')
+    assert (await pipeline())["forecast"]["overridden_deals"] == 1
+    await system.admin_fetch("UPDATE deals SET deleted_at = now() WHERE tenant_id = $1 AND deal_id = 'K1'",
+                             tenant.tenant_id)
+    assert (await pipeline())["open_deals"] == 1
+
+
+async def _cache_reads(system: RunningSystem, result: str) -> float:
+    async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
+        exposition = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(exposition):
+        if family.name == "dealpulse_pipeline_cache":
+            return sum(s.value for s in family.samples if s.labels.get("result") == result
+                       and s.name.endswith("_total"))
+    return 0.0

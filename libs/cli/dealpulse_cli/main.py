@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dealpulse_cli import dlq, model_jobs
+from dealpulse_cli import dlq, model_jobs, tenants
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=("rep", "manager", "admin"), default="admin")
     token.add_argument("--user", default="demo-admin")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument("--platform-admin", action="store_true",
+                       help="with the platform_admin claim (onboarding tenants: dealpulse tenant ...)")
 
     demo = commands.add_parser("demo-data", help="write a synthetic CRM history")
     demo.add_argument("--deals", type=int, default=20_000)
@@ -98,19 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an admin JWT (env DEALPULSE_TOKEN; default: one signed with DEALPULSE_JWT_SECRET)")
 
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
+    tenants.add_parsers(commands)  # tenant create | list | show | rotate-secret | disable | reencrypt
     dlq.add_parsers(commands)  # dlq list | show | replay: dealpulse_cli/dlq.py
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
-    bench.add_argument("which", nargs="?", default="all",
-                       choices=("all", "latency", "framework", "model", "import", "skew", "alerts", "metrics",
-                                "dashboard"))
-    bench.add_argument("--changes", type=int, default=5_000)
+    bench.add_argument("which", nargs="?", default="all", choices=("all", *bench_sections(), "compare"),
+                       help="one section, every section in one run (all), or compare the figures with git's")
+    bench.add_argument("--changes", type=int, default=12_000, help="webhooks of the 200/s latency run (60 s)")
     bench.add_argument("--rate", type=float, default=200.0)
     bench.add_argument("--rows", type=int, default=100_000,
                        help="CSV rows for the import benchmark, deals in the tenant for the metrics benchmark")
     bench.add_argument("--requests", type=int, default=200, help="timed requests per route (metrics benchmark)")
     bench.add_argument("--deals", type=int, default=10_000, help="open deals for the dashboard benchmark")
     bench.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
+    bench.add_argument("--soak-minutes", type=float, default=10.0, help="how long the soak feeds the system")
+    bench.add_argument("--against", default="HEAD", help="compare: the git revision of docs/benchmarks.json")
     return parser
 
 
@@ -144,7 +148,8 @@ def _token(args: argparse.Namespace) -> int:
     from dealpulse_common.auth import issue_token
     from dealpulse_common.settings import ServiceSettings
 
-    print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl))
+    print(issue_token(ServiceSettings().jwt_secret, args.tenant, args.role, args.user, args.ttl,
+                      platform_admin=args.platform_admin))
     return 0
 
 
@@ -227,56 +232,27 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from dealpulse_cli.bench.run import run_framework, run_latency
+    from dealpulse_cli.bench import results, sections
 
+    if args.which == "compare":
+        print("\n".join(results.compare(args.report.with_name(results.JSON_NAME), args.against)))
+        return 0
     # A benchmark starts a whole system: on SIGTERM unwind through its teardown instead of orphaning it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return sections.run(args.which, args)
 
-    if args.which in ("all", "framework"):
-        for name, summary in run_framework(args.report).items():
-            print(f"{name}: one hop p50 {summary['p50']:.1f} ms, p99 {summary['p99']:.1f} ms")
-    if args.which in ("all", "latency"):
-        result = run_latency(args.changes, args.rate, args.report)
-        p = result.percentiles(result.end_to_end_ms)
-        print(f"end to end: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms; "
-              f"lost {result.accepted - result.received}, duplicated {result.duplicates}")
-    if args.which in ("all", "model"):
-        from dealpulse_cli.bench.model import run_model_bench, summary_lines
 
-        print("\n".join(summary_lines(run_model_bench(args.report))))
-    if args.which in ("all", "import"):
-        from dealpulse_cli.bench.bulk_import import run_import_bench, summary
+def bench_sections() -> tuple[str, ...]:
+    from dealpulse_cli.bench.sections import SECTIONS
 
-        print(summary(run_import_bench(args.rows, args.report)))
-    if args.which in ("all", "skew"):
-        from dealpulse_cli.bench.skew import run_skew_bench
-        from dealpulse_cli.bench.skew import summary_lines as skew_lines
-
-        print("\n".join(skew_lines(run_skew_bench(args.report))))
-    if args.which in ("all", "alerts"):
-        from dealpulse_cli.bench.alert_volume import run_alert_volume_bench
-        from dealpulse_cli.bench.alert_volume import summary_lines as alert_lines
-
-        print("\n".join(alert_lines(run_alert_volume_bench(args.report))))
-    if args.which in ("all", "metrics"):
-        from dealpulse_cli.bench.pipeline_metrics import run_metrics_bench
-        from dealpulse_cli.bench.pipeline_metrics import summary as metrics_summary
-
-        print(metrics_summary(run_metrics_bench(args.report, args.rows, args.requests)))
-    if args.which in ("all", "dashboard"):
-        from dealpulse_cli.bench.dashboard_load import run_dashboard_bench
-        from dealpulse_cli.bench.dashboard_load import summary as dashboard_summary
-
-        print(dashboard_summary(run_dashboard_bench(args.deals, args.report)))
-    print(f"written to {args.report}")
-    return 0
+    return tuple(SECTIONS)
 
 
 _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _demo_data,
              "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
              "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain,
-             "dlq": dlq.run}
+             "tenant": tenants.run, "dlq": dlq.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())

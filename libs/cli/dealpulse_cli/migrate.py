@@ -8,10 +8,14 @@ from urllib.parse import unquote, urlparse, urlunparse
 
 import asyncpg
 
+from dealpulse_common.db import set_tenant
+from dealpulse_common.secrets_at_rest import SecretBox
+from dealpulse_common.tenant_secrets import WEBHOOK, write_secret
+
 log = logging.getLogger(__name__)
 
 
-def _migration_files() -> list[tuple[str, str]]:
+def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("dealpulse_cli") / "migrations"
     files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
@@ -60,7 +64,7 @@ async def migrate(admin_url: str) -> list[str]:
             "applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for version, sql in _migration_files():
+        for version, sql in migration_files():
             if version in done:
                 continue
             async with conn.transaction():
@@ -71,3 +75,27 @@ async def migrate(admin_url: str) -> list[str]:
     finally:
         await conn.close()
     return applied
+
+
+async def seal_plaintext_secrets(admin_url: str, box: SecretBox) -> int:
+    """Migration 009's second half: seal the webhook secrets still in plain text, then drop their column; how many.
+
+    In one transaction, so a missing or wrong key (``MissingKey`` from the box) leaves the column as it was."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        present = await conn.fetchval("SELECT 1 FROM information_schema.columns WHERE table_name = 'tenants' "
+                                      "AND column_name = 'webhook_secret_plaintext'")
+        if not present:
+            return 0
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.scope', 'platform', true)")
+            rows = await conn.fetch("SELECT tenant_id, webhook_secret_plaintext FROM tenants "
+                                    "WHERE webhook_secret_plaintext IS NOT NULL")
+            for row in rows:
+                await set_tenant(conn, row["tenant_id"])
+                await write_secret(conn, box, row["tenant_id"], WEBHOOK, row["webhook_secret_plaintext"])
+            await conn.execute("ALTER TABLE tenants DROP COLUMN webhook_secret_plaintext")
+        log.info("sealed %d plain-text webhook secrets and dropped their column", len(rows))
+        return len(rows)
+    finally:
+        await conn.close()

@@ -27,6 +27,9 @@ from dealpulse_common.tenancy import is_tenant_id
 ALGORITHM = "HS256"
 MAX_USER_ID_LENGTH = 200
 PRINCIPAL_CLAIMS = ("sub", "tenant_id", "role", "exp")
+# A boolean claim: true only for the operators who onboard tenants (set by the identity provider, or
+# `dealpulse token --platform-admin` in development).
+PLATFORM_ADMIN_CLAIM = "platform_admin"
 
 
 class Role(StrEnum):
@@ -42,6 +45,9 @@ class Principal:
     user_id: str
     expires_at: float
     """Unix time after which the token no longer admits anything (a live WebSocket is closed then)."""
+    platform_admin: bool = False
+    """The ``platform_admin: true`` claim: may onboard, list, rotate and disable tenants (``/v1/platform/...``). It
+    adds nothing inside a tenant: the role does that."""
 
     def sees_whole_tenant(self) -> bool:
         # Managers see the whole tenant until team scoping (users.manager_id) is built.
@@ -62,13 +68,18 @@ class TokenVerifier(Protocol):
         ...
 
 
-def issue_token(secret: str, tenant_id: str, role: str, user_id: str, ttl_s: int) -> str:
-    """A signed token for ``user_id`` of ``tenant_id`` in ``role``, valid for ``ttl_s`` seconds."""
+def issue_token(secret: str, tenant_id: str, role: str, user_id: str, ttl_s: int, *,
+                platform_admin: bool = False) -> str:
+    """A signed token for ``user_id`` of ``tenant_id`` in ``role``, valid for ``ttl_s`` seconds (``platform_admin``:
+    with the cross-tenant claim)."""
     _check_claims(tenant_id, role, user_id)
     if ttl_s <= 0:
         raise ValueError("ttl_s must be positive")
     now = int(time.time())
-    claims = {"sub": user_id, "tenant_id": tenant_id, "role": str(role), "iat": now, "exp": now + ttl_s}
+    claims: dict[str, Any] = {"sub": user_id, "tenant_id": tenant_id, "role": str(role), "iat": now,
+                              "exp": now + ttl_s}
+    if platform_admin:
+        claims[PLATFORM_ADMIN_CLAIM] = True
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -150,7 +161,8 @@ def principal_of(claims: Mapping[str, Any]) -> Principal:
         _check_claims(tenant_id, role, user_id)
     except ValueError as exc:
         raise InvalidToken(f"invalid token: {exc}") from exc
-    return Principal(tenant_id=tenant_id, role=Role(role), user_id=user_id, expires_at=float(claims["exp"]))
+    return Principal(tenant_id=tenant_id, role=Role(role), user_id=user_id, expires_at=float(claims["exp"]),
+                     platform_admin=claims.get(PLATFORM_ADMIN_CLAIM) is True)
 
 
 def _check_claims(tenant_id: object, role: object, user_id: object) -> None:

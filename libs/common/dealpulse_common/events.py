@@ -134,6 +134,7 @@ class SimilarDeal(BaseModel):
     name: str | None = None
     account_name: str | None = None
     amount: float | None = None
+    currency: str | None = Field(None, description="The amount's currency: always the scored deal's own")
     similarity: float = Field(ge=0.0, le=1.0)
     closed_at: datetime | None = None
     what_happened: list[str]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
@@ -23,9 +24,12 @@ from dealpulse_common.auth import (
     TokenVerifier,
     token_verifier,
 )
+from dealpulse_common.db import DATABASE_UNAVAILABLE
 from dealpulse_common.rate_limits import limit_principal
 from dealpulse_common.service import ServiceUnavailable
 from dealpulse_common.service_auth import InvalidServiceCredential, ServiceCaller, verify_service_credential
+from dealpulse_common.tenant_cache import TenantCache
+from dealpulse_common.tenant_secrets import tenant_disabled
 
 # auto_error=False: a missing header must produce our problem-details 401, not FastAPI's plain 403.
 _bearer = HTTPBearer(auto_error=False, description="A DealPulse JWT (`dealpulse token`, or the identity provider's)")
@@ -44,11 +48,36 @@ def token_verifier_of(app: FastAPI) -> TokenVerifier:
 
 
 async def verified_principal(connection: HTTPConnection, token: str) -> Principal:
-    """The principal ``token`` proves to ``connection``'s app; ``InvalidToken`` or ``ServiceUnavailable``."""
+    """The principal ``token`` proves to ``connection``'s app, of a tenant that is not disabled; ``InvalidToken``
+    or ``ServiceUnavailable``."""
     try:
-        return await token_verifier_of(connection.app).verify(token)
+        principal = await token_verifier_of(connection.app).verify(token)
     except KeysUnavailable as exc:
         raise ServiceUnavailable(str(exc), KEYS_RETRY_AFTER_S) from exc
+    await refuse_disabled_tenant(connection.app, principal)
+    return principal
+
+
+async def refuse_disabled_tenant(app: FastAPI, principal: Principal) -> None:
+    """``InvalidToken`` when the principal's tenant is disabled: its tokens admit nothing (a live WebSocket asks
+    again as it goes). The apps that read tenant data keep ``app.state.tenant_status`` (``tenant_status_cache``), so
+    a disable is seen within its TTL; a platform admin still reaches the platform routes to inspect the tenant."""
+    status: TenantCache[bool] | None = getattr(app.state, "tenant_status", None)
+    if status is None or principal.platform_admin:
+        return
+    try:
+        disabled = await status.get(principal.tenant_id)
+    except DATABASE_UNAVAILABLE as exc:
+        raise ServiceUnavailable("database unavailable; retry later", KEYS_RETRY_AFTER_S) from exc
+    if disabled:
+        raise InvalidToken("this tenant is disabled")
+
+
+def tenant_status_cache(app: FastAPI, pool: asyncpg.Pool) -> TenantCache[bool]:
+    """Whether each tenant is disabled, kept ``tenant_status_cache_ttl_s``; installed as ``app.state.tenant_status``."""
+    cache: TenantCache[bool] = TenantCache(app.state.settings.tenant_status_cache_ttl_s, tenant_disabled, pool=pool)
+    app.state.tenant_status = cache
+    return cache
 
 
 async def current_principal(
@@ -70,6 +99,13 @@ async def current_admin(principal: Annotated[Principal, Depends(current_principa
     """The verified caller if they are their tenant's admin, else a 403 problem."""
     if principal.role is not Role.ADMIN:
         raise HTTPException(403, "this needs the tenant admin role")
+    return principal
+
+
+async def current_platform_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The verified caller if their token carries the platform admin claim (a tenant admin's does not), else 403."""
+    if not principal.platform_admin:
+        raise HTTPException(403, "this needs the platform admin role (the platform_admin claim)")
     return principal
 
 
@@ -97,4 +133,5 @@ def _invalid_token(reason: str) -> HTTPException:
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentAdmin = Annotated[Principal, Depends(current_admin)]
+CurrentPlatformAdmin = Annotated[Principal, Depends(current_platform_admin)]
 CurrentService = Annotated[ServiceCaller, Depends(current_service)]

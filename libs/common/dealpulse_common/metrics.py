@@ -99,9 +99,17 @@ RATE_LIMITED = Counter(
     "dealpulse_rate_limited_total", "Requests refused with 429 because a quota was used up", ["scope"]
 )
 
+PIPELINE_CACHE = Counter(
+    "dealpulse_pipeline_cache_total",
+    "Open-pipeline reads of the analytics routes: hit (the tenant's pipeline version was unchanged), miss (recomputed "
+    "and stored) or unavailable (Redis away: computed, not stored)",
+    ["result"],
+)
+
 ALL_METRICS = (
     EVENTS_CONSUMED, EVENTS_PUBLISHED, DEAD_LETTERS, CONSUMER_LAG, BATCH_DURATION, HTTP_REQUESTS, HTTP_DURATION,
     WEBHOOKS, SCORES, INFERENCE_DURATION, VERDICTS, ALERTS, ALERTS_THROTTLED, ALERT_DELIVERIES,
     ALERT_DELIVERIES_DEFERRED, ALERTS_SNOOZED, ALERTS_TO_DIGEST, ALERT_FEEDBACK, ALERT_PRECISION, STREAM_CONNECTIONS,
     STREAM_MESSAGES, WEBHOOK_TO_STREAM, MODEL_INFO, FEATURE_PSI, DRIFT_WINDOW_ROWS, RESCORES, RATE_LIMITED,
+    PIPELINE_CACHE,
 )

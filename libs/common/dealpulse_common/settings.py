@@ -8,8 +8,12 @@ from limits import parse as parse_rate_limit
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dealpulse_common.secrets_at_rest import parse_keys
+
 DEV_JWT_SECRET = "dealpulse-development-secret-change-me"
 DEV_SERVICE_SECRET = "dealpulse-development-service-secret-change-me"
+# Seals webhook and connector secrets in the embedded stack and `make run` (development only, like the two above).
+DEV_SECRETS_KEY = "ZGVhbHB1bHNlLWRldmVsb3BtZW50LWtleS1jaGFuZ2U="
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 
 
@@ -68,6 +72,11 @@ class ServiceSettings(BaseSettings):
     jwks_timeout_s: float = Field(5.0, gt=0, validation_alias="DEALPULSE_JWKS_TIMEOUT_S")
     # Signs the credential one service presents to another (the gateway to the scorer); a Kubernetes Secret.
     service_secret: str = Field(DEV_SERVICE_SECRET, validation_alias="DEALPULSE_SERVICE_SECRET", min_length=32)
+    # Fernet keys sealing the secrets stored in PostgreSQL (dealpulse_common.secrets_at_rest), comma-separated: the
+    # first encrypts, all decrypt. A Kubernetes Secret in production.
+    secrets_keys: str = Field(DEV_SECRETS_KEY, validation_alias="DEALPULSE_SECRETS_KEYS")
+    # How soon a disabled tenant's tokens stop working on a replica that did not disable it.
+    tenant_status_cache_ttl_s: float = Field(5.0, gt=0, validation_alias="DEALPULSE_TENANT_STATUS_CACHE_TTL_S")
 
     # Quotas of the token-taking routes ("100/minute", "5 per 10 seconds"), under the service's own env prefix
     # (GATEWAY_RATE_LIMIT_PER_USER, INGEST_RATE_LIMIT_PER_TENANT, ...): dealpulse_common.rate_limits.
@@ -87,6 +96,12 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"must be some of {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}")
         return value
 
+    @field_validator("secrets_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        parse_keys(value)
+        return value
+
     @model_validator(mode="after")
     def _refuse_development_auth_in_production(self) -> ServiceSettings:
         if self.auth_mode == "jwks" and not (self.jwks_url and self.jwt_issuer and self.jwt_audience):
@@ -97,4 +112,7 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("outside development DEALPULSE_AUTH_MODE must be jwks (HS256 is for development)")
             if self.service_secret == DEV_SERVICE_SECRET:
                 raise ValueError("DEALPULSE_SERVICE_SECRET must be set outside development")
+            if DEV_SECRETS_KEY in parse_keys(self.secrets_keys):
+                raise ValueError("DEALPULSE_SECRETS_KEYS must be set outside development (the development key "
+                                 "is public)")
         return self

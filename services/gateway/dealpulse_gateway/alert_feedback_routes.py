@@ -15,16 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from slack_sdk.signature import SignatureVerifier
 
 from dealpulse_common import metrics
 from dealpulse_common.alert_settings import ChannelSettings
+from dealpulse_common.events import AlertType, DealAlertData
 from dealpulse_common.http_auth import CurrentPrincipal
 from dealpulse_common.tenancy import is_tenant_id
 from dealpulse_gateway import alert_store, store
-from dealpulse_gateway.auth import visible_to
+from dealpulse_gateway.auth import owner_scope, visible_to
+from dealpulse_gateway.query_params import READ_PROBLEMS, parse_choices
 from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(tags=["alerts"])
@@ -33,6 +35,7 @@ router = APIRouter(tags=["alerts"])
 SLACK_ACTIONS = {"snooze_24h": "snooze", "false_alarm": "false_alarm", "open_deal": "acknowledge"}
 SLACK_SNOOZE = timedelta(hours=24)
 MAX_SNOOZE_HOURS = 24 * 30
+SEVERITIES = ("critical", "high", "medium")
 
 
 class Feedback(BaseModel):
@@ -90,6 +93,67 @@ async def slack_interaction(request: Request, tenant_id: str) -> dict[str, Any]:
                                      dedupe_key=dedupe, owner_check=lambda _owner: True))
     text = "; ".join(f"{a.action} recorded" for a in answers) or "nothing to record"
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+class FeedbackGiven(BaseModel):
+    action: str
+    by: str
+    at: datetime
+    snoozed_until: datetime | None = None
+
+
+class AlertView(BaseModel):
+    alert_id: str
+    deal_id: str
+    alert_type: AlertType
+    severity: str
+    title: str
+    summary: str
+    risk_score: int
+    deal_name: str | None
+    amount: float | None
+    currency: str | None
+    owner_id: str | None
+    deep_link: str
+    raised_at: datetime
+    feedback: FeedbackGiven | None = Field(description="The latest feedback anyone gave on it")
+
+
+class AlertsPage(BaseModel):
+    alerts: list[AlertView]
+    has_more: bool
+    next_before: datetime | None = Field(description="Pass as `before` for the next (older) page")
+
+
+@router.get("/v1/alerts", response_model=AlertsPage, responses=READ_PROBLEMS)
+async def recent_alerts(
+    request: Request, principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[datetime | None, Query(description="Only alerts raised before this time")] = None,
+    deal_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    alert_type: Annotated[list[str] | None, Query(description="entered_critical, risk_jump, commit_not_admitted")]
+    = None,
+    severity: Annotated[list[str] | None, Query(description="critical, high, medium")] = None,
+) -> AlertsPage:
+    """The alerts raised on deals the caller may see, newest first, each with its latest feedback — what the
+    dashboard's alerts panel shows when it opens."""
+    types = parse_choices(alert_type, [t.value for t in AlertType], "alert_type")
+    severities = parse_choices(severity, list(SEVERITIES), "severity")
+    async with _connection(request, principal.tenant_id) as conn:
+        rows = await alert_store.recent_alerts(conn, principal.tenant_id, owner_scope(principal), deal_id, types,
+                                               severities, before, limit + 1)
+    alerts = [_alert_view(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return AlertsPage(alerts=alerts, has_more=more, next_before=alerts[-1].raised_at if more else None)
+
+
+def _alert_view(row: Any) -> AlertView:
+    data = DealAlertData.model_validate(row["payload"])
+    feedback = None if row["feedback_action"] is None else FeedbackGiven(
+        action=row["feedback_action"], by=row["feedback_by"], at=row["feedback_at"],
+        snoozed_until=row["snoozed_until"])
+    return AlertView(**data.model_dump(include=set(AlertView.model_fields)), deal_id=row["deal_id"],
+                     feedback=feedback)
 
 
 @router.get("/v1/alerts/precision", response_model=list[Precision])

@@ -86,3 +86,31 @@ async def precision(conn: asyncpg.Connection, tenant_id: str) -> list[tuple[str,
     """(alert type, alerts raised, marked false alarm) for the tenant."""
     return [(row["alert_type"], row["alerts"], row["false_alarms"])
             for row in await conn.fetch(_PRECISION, tenant_id)]
+
+
+# The newest alerts first, each with the latest feedback anyone gave on it; ties on raised_at are broken by id so
+# a page ends where the next one (``before``) begins.
+_RECENT = """
+SELECT a.alert_id, a.deal_id, a.alert_type, a.raised_at, a.payload, f.action AS feedback_action,
+       f.user_id AS feedback_by, f.at AS feedback_at, f.snoozed_until
+FROM alerts a
+LEFT JOIN LATERAL (SELECT action, user_id, at, snoozed_until FROM alert_feedback f
+                   WHERE f.tenant_id = a.tenant_id AND f.alert_id = a.alert_id
+                   ORDER BY f.at DESC, f.feedback_id DESC LIMIT 1) f ON true
+WHERE a.tenant_id = $1
+  AND ($2::text[] IS NULL OR a.payload->>'owner_id' = ANY($2))
+  AND ($3::text IS NULL OR a.deal_id = $3)
+  AND ($4::text[] IS NULL OR a.alert_type = ANY($4))
+  AND ($5::text[] IS NULL OR a.payload->>'severity' = ANY($5))
+  AND ($6::timestamptz IS NULL OR a.raised_at < $6)
+ORDER BY a.raised_at DESC, a.alert_id DESC
+LIMIT $7
+"""
+
+
+async def recent_alerts(conn: asyncpg.Connection, tenant_id: str, owners: list[str] | None, deal_id: str | None,
+                        alert_types: list[str] | None, severities: list[str] | None, before: datetime | None,
+                        limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(_RECENT, tenant_id, owners, deal_id, alert_types, severities,
+                                                  before, limit)
+    return rows

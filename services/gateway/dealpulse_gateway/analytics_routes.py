@@ -15,14 +15,13 @@ from pydantic import Field
 
 from dealpulse_common.auth import Principal
 from dealpulse_common.http_auth import CurrentAdmin, CurrentPrincipal
-from dealpulse_gateway import analytics_store, store
+from dealpulse_gateway import analytics_store, pipeline_cache, store
 from dealpulse_gateway.analytics import (
     SNAPSHOT_TOLERANCE_DAYS,
     TREND_DAYS,
     ClosedCounts,
     Period,
     closed_figures,
-    fold,
     parse_period,
     per_currency,
     pipeline_figures,
@@ -60,8 +59,9 @@ async def pipeline_metrics(request: Request, principal: CurrentPrincipal, period
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         owners = await _scope(conn, principal, owner, team)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, DealFilter(owners=owners),
-                                                 now - timedelta(days=settings.stale_after_days))
+        totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
+                                                  DealFilter(owners=owners), now,
+                                                  timedelta(days=settings.stale_after_days))
         windows = trend_windows(chosen)
         counts = (await analytics_store.closed_counts(conn, principal.tenant_id, owners, windows)).get(
             "", [ClosedCounts() for _ in windows])
@@ -70,7 +70,7 @@ async def pipeline_metrics(request: Request, principal: CurrentPrincipal, period
         compared = {n: snapshot_day_for(days, today - timedelta(days=n)) for n in TREND_DAYS}
         snapshots = await analytics_store.snapshot_totals(conn, principal.tenant_id,
                                                           [d for d in compared.values() if d], owners)
-    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    figures = pipeline_figures(per_currency(totals), reporting.settings)
     return PipelineMetrics(
         tenant_id=principal.tenant_id, as_of=now, period=chosen.view(),
         scope=ScopeView(owner=owner, team=team, owners=owners), reporting=_reporting_view(reporting),
@@ -91,15 +91,15 @@ async def reps(request: Request, principal: CurrentPrincipal, period: PERIOD = N
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         owners = await _scope(conn, principal, None, team)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, DealFilter(owners=owners),
-                                                 now - timedelta(days=settings.stale_after_days), by_owner=True,
-                                                 forecasts=False)
+        totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
+                                                  DealFilter(owners=owners), now,
+                                                  timedelta(days=settings.stale_after_days), by_owner=True)
         closed = await analytics_store.closed_counts(conn, principal.tenant_id, owners, [chosen], by_owner=True)
-        people = sorted({cell.owner_id for cell in cells} | set(closed))
+        people = sorted({owner for owner, _ in totals} | set(closed))
         names = await analytics_store.people_names(conn, principal.tenant_id, people)
     return RepsPage(tenant_id=principal.tenant_id, as_of=now, period=chosen.view(),
                     reporting=_reporting_view(reporting),
-                    reps=rep_rows(fold(cells, by_owner=True), closed, names, chosen, reporting.settings))
+                    reps=rep_rows(totals, closed, names, chosen, reporting.settings))
 
 
 class ReportingSettingsView(ReportingSettings):

@@ -10,7 +10,7 @@ closed deal: ``is_closed`` is never NULL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -53,6 +53,10 @@ class DealFilter:
     stale_before: datetime | None = None  # with ``stale``: scored before it (True) or since (False)
     stale: bool | None = None
     overridden: bool | None = None
+
+    def owners_only(self) -> bool:
+        """No condition but the owners (or none at all); ``stale_before`` is a condition only with ``stale``."""
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name not in ("owners", "stale_before"))
 
 
 class _Where:
@@ -123,26 +127,49 @@ async def open_cells(conn: asyncpg.Connection, tenant_id: str, deal_filter: Deal
 
 async def open_deals_page(conn: asyncpg.Connection, tenant_id: str, deal_filter: DealFilter, sort_by: ListSort,
                           order: SortOrder, limit: int, offset: int) -> list[asyncpg.Record]:
-    """One page of open deals with their latest score and verdict."""
+    """One page of open deals with their latest score and verdict.
+
+    The page's deals are chosen on the narrow columns first and only then joined to their payloads: sorting every
+    open deal with its payload attached spilled to disk (670 ms for the first page of 10,000 deals)."""
     where = _open_where(tenant_id, deal_filter)
     direction = _SORT_ORDERS[order]
     # deal_id breaks ties so pages never overlap or skip between requests.
     order_by = f"{_SORT_COLUMNS[sort_by]} {direction} NULLS LAST, r.deal_id {direction}"
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
+        WITH page AS (
+            SELECT r.deal_id
+            FROM {_JOIN_VERDICT}
+            WHERE {where.sql()}
+            ORDER BY {order_by}
+            LIMIT {where.param(limit)} OFFSET {where.param(offset)}
+        )
         SELECT r.deal_id, r.deal_name AS name, r.payload->'deal'->>'account_name' AS account_name, r.amount,
                r.currency, r.risk_score, r.risk_category, r.win_probability, r.owner_id, r.owner_name, r.stage,
                r.forecast_category, r.expected_close_date, r.scored_at, r.model_version,
                r.payload->'factors'->0 AS top_factor, r.payload->'since_previous' AS since_previous,
                v.ai_forecast, v.ai_verdict, v.commit_admission, v.decided_at, v.payload->'override' AS override
-        FROM {_JOIN_VERDICT}
-        WHERE {where.sql()}
+        FROM page JOIN deal_risk r ON r.tenant_id = $1 AND r.deal_id = page.deal_id
+        LEFT JOIN deal_verdict v ON v.tenant_id = r.tenant_id AND v.deal_id = r.deal_id
         ORDER BY {order_by}
-        LIMIT {where.param(limit)} OFFSET {where.param(offset)}
         """,
         *where.args,
     )
     return rows
+
+
+async def pipeline_version(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, int, int]:
+    """What the open pipeline's figures depend on, as three numbers that change whenever it changes (012): the
+    latest change on ``deal_risk`` and on ``deal_verdict``, and how many deals are deleted. Three index probes."""
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT coalesce(max(pipeline_change), 0) FROM deal_risk WHERE tenant_id = $1) AS scores,
+               (SELECT coalesce(max(pipeline_change), 0) FROM deal_verdict WHERE tenant_id = $1) AS verdicts,
+               (SELECT count(*) FROM deals WHERE tenant_id = $1 AND deleted_at IS NOT NULL) AS deleted
+        """,
+        tenant_id,
+    )
+    return row["scores"], row["verdicts"], row["deleted"]
 
 
 # ---------------------------------------------------------------- deals closed in time windows

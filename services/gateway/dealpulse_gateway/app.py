@@ -16,7 +16,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+from dealpulse_common.http_auth import tenant_status_cache
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
+from dealpulse_common.secrets_at_rest import SecretBox
 from dealpulse_common.service import BackgroundWork, install_problem_handlers, probe_router
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway import (
@@ -24,12 +26,14 @@ from dealpulse_gateway import (
     alert_feedback_routes,
     alert_setup_routes,
     analytics_routes,
+    connector_routes,
     model_performance,
     override_routes,
     routes,
     scorer_proxy,
     scoring,
     stream,
+    tenant_routes,
 )
 from dealpulse_gateway.fanout import StreamFanout
 from dealpulse_gateway.settings import GatewaySettings
@@ -75,6 +79,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.runtime = runtime
             app.state.settings = settings
             app.state.pool = runtime.pool
+            tenant_status_cache(app, runtime.pool)
             app.state.redis = redis
             app.state.scorer = scorer
             app.state.publisher = runtime.publisher
@@ -83,6 +88,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="DealPulse gateway", version="1.0.0", lifespan=lifespan)
     app.state.settings = settings  # available before startup too (auth reads the secret from here)
+    app.state.secret_box = SecretBox(settings.secrets_keys)  # seals tenants' webhook and connector secrets
     install_problem_handlers(app)
     app.include_router(routes.router)
     app.include_router(scoring.router)
@@ -93,6 +99,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(alert_feedback_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(override_routes.router)
+    app.include_router(tenant_routes.router)
+    app.include_router(connector_routes.router)
 
     async def redis_ready() -> bool:
         return bool(await app.state.redis.ping())

@@ -18,8 +18,8 @@ from dealpulse_common.auth import Principal
 from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.events import OPEN_BUCKETS
 from dealpulse_common.http_auth import CurrentPrincipal
-from dealpulse_gateway import analytics_store, store
-from dealpulse_gateway.analytics import fold, per_currency, pipeline_figures
+from dealpulse_gateway import analytics_store, pipeline_cache, store
+from dealpulse_gateway.analytics import per_currency, pipeline_figures
 from dealpulse_gateway.analytics_store import DealFilter, ListSort, SortOrder
 from dealpulse_gateway.analytics_views import PipelineFigures
 from dealpulse_gateway.auth import owner_scope
@@ -195,9 +195,10 @@ async def _open_page(request: Request, principal: Principal, deal_filter: DealFi
     async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
         rows = await analytics_store.open_deals_page(conn, principal.tenant_id, deal_filter, order.sort_by,
                                                      order.order, order.limit, order.offset)
-        cells = await analytics_store.open_cells(conn, principal.tenant_id, deal_filter, stale_before)
+        totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id, deal_filter,
+                                                  now, timedelta(days=settings.stale_after_days))
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
-    figures = pipeline_figures(per_currency(fold(cells)), reporting.settings)
+    figures = pipeline_figures(per_currency(totals), reporting.settings)
     deals = [DealRow.of(row, now, stale_before) for row in rows]
     total = figures.open_deals
     return _Page(deals, Pagination(total_count=total, limit=order.limit, offset=order.offset,

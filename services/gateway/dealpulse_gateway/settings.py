@@ -15,6 +15,11 @@ class GatewaySettings(ServiceSettings):
     # shared broker give theirs another group.
     consumer_group: str = "gateway"
 
+    # After `rotate-secret`, the replaced webhook secret stays valid this long so the CRM can be switched over
+    # (a platform admin may ask for another overlap per rotation, up to the maximum).
+    webhook_secret_overlap_s: int = Field(86_400, ge=0)
+    webhook_secret_max_overlap_s: int = Field(7 * 86_400, ge=0)
+
     scorer_url: str = "http://127.0.0.1:8002"
     scorer_timeout_s: float = Field(2.0, gt=0)
     retry_after_s: int = Field(2, ge=1)

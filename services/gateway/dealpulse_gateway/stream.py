@@ -24,7 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from dealpulse_common import metrics
 from dealpulse_common.auth import InvalidToken, Principal, bearer_token
-from dealpulse_common.http_auth import verified_principal
+from dealpulse_common.http_auth import refuse_disabled_tenant, verified_principal
 from dealpulse_common.rate_limits import RateLimited, limit_principal
 from dealpulse_common.service import ServiceUnavailable
 from dealpulse_gateway.auth import visible_to
@@ -136,6 +136,9 @@ async def _pump(websocket: WebSocket, reader: Redis, principal: Principal, key: 
             if remaining_ms <= 0:
                 await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token expired")
                 return
+            if await _tenant_disabled(websocket, principal):
+                await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this tenant is disabled")
+                return
             response = await reader.xread({key: position}, count=settings.stream_read_count,
                                           block=min(settings.stream_block_ms, remaining_ms))
             for entry_id, fields in _entries(response):
@@ -151,6 +154,18 @@ async def _pump(websocket: WebSocket, reader: Redis, principal: Principal, key: 
         log.warning("redis unavailable for a stream reader: %r", exc)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="stream temporarily unavailable")
+
+
+async def _tenant_disabled(websocket: WebSocket, principal: Principal) -> bool:
+    """Asked before every read (at most ``stream_block_ms`` apart), so disabling a tenant closes its open streams;
+    a database that cannot answer right now leaves the stream open."""
+    try:
+        await refuse_disabled_tenant(websocket.app, principal)
+    except InvalidToken:
+        return True
+    except ServiceUnavailable:
+        return False
+    return False
 
 
 async def _current_end(reader: Redis, key: str) -> str:

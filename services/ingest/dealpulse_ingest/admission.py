@@ -1,10 +1,11 @@
 """The one admission every webhook passes before its own parser runs, and the record of whatever it refuses.
 
 In order: the tenant (``dealpulse_common.tenancy``'s rule), the content type, a bounded read of the body, the
-caller's credentials, and the tenant's webhook quota (counted only once the caller proved it speaks for the tenant,
-so nobody else can use it up; a 429 problem with ``Retry-After`` when it is). A refusal is a ``Rejected``; the route
-answers it in its CRM's terms after ``refuse`` counted it in ``dealpulse_webhooks_total`` and dead-lettered it with
-the reason.
+caller's credentials (any of the secrets ``handlers.accepted_secrets`` allows), whether the tenant is enabled (only
+told to a caller who proved it speaks for the tenant), and the tenant's webhook quota (counted only once the caller
+proved it speaks for the tenant, so nobody else can use it up; a 429 problem with ``Retry-After`` when it is). A
+refusal is a ``Rejected``; the route answers it in its CRM's terms after ``refuse`` counted it in
+``dealpulse_webhooks_total`` and dead-lettered it with the reason.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from dealpulse_common import metrics
-from dealpulse_common.events import DeadLetter
+from dealpulse_common.events import DeadLetter, utcnow
 from dealpulse_common.kafka import EventPublisher, PublishError
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.rate_limits import Quota, count_against
-from dealpulse_common.service import problem
+from dealpulse_common.secrets_at_rest import SecretUnreadable
+from dealpulse_common.service import ServiceUnavailable, problem
 from dealpulse_common.tenancy import TENANT_ID_PATTERN, is_tenant_id
+from dealpulse_common.tenant_secrets import TenantKeys
 from dealpulse_common.topics import DEAD_LETTERS
 from dealpulse_common.tracing import continue_trace
 from dealpulse_ingest.connectors.common import AuthError
+from dealpulse_ingest.handlers import accepted_secrets
 from dealpulse_ingest.signature import SignatureError
 
 log = logging.getLogger(__name__)
@@ -36,8 +40,8 @@ XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
 # A dead letter carries the original bytes base64-encoded (4/3 larger); past this the broker's default 1 MB
 # message limit would refuse the letter itself, so larger originals are truncated (and the letter says so).
 DLQ_MAX_ORIGINAL = 512 * 1024
-TITLES = {400: "Bad request", 401: "Unauthorized", 413: "Payload too large", 415: "Unsupported media type",
-          422: "Invalid deal change"}
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Tenant disabled", 413: "Payload too large",
+          415: "Unsupported media type", 422: "Invalid deal change"}
 
 # Proves the caller speaks for the tenant (tenant id, its webhook secret or None, the body); raises AuthError.
 Verifier = Callable[[str, str | None, bytes], Awaitable[None]]
@@ -97,14 +101,37 @@ async def admit(request: Request, webhook: Webhook, tenant: str | None, verify: 
         body = await _read_body(request, limit)
     except _BodyTooLarge as exc:
         raise Rejected(413, f"body exceeds {limit} bytes", exc.head, metric="too_large") from None
-    secret = await request.app.state.secrets.get(tenant)
-    try:
-        await verify(tenant, secret, body)
-    except (AuthError, SignatureError) as exc:
-        raise Rejected(401, str(exc), body, metric="bad_signature") from None
+    keys = await _tenant_keys(request, tenant)
+    await _verify_any(verify, tenant, accepted_secrets(keys, webhook.provider, utcnow()), body)
+    if keys is not None and keys.disabled:
+        raise Rejected(403, "this tenant is disabled: its deliveries are refused", body, metric="disabled")
     quota = request.app.state.settings.rate_limit_webhooks_per_tenant
     await count_against(request, [Quota.of("webhooks", quota, tenant)])
     return tenant, body
+
+
+async def _tenant_keys(request: Request, tenant: str) -> TenantKeys | None:
+    try:
+        keys: TenantKeys | None = await request.app.state.secrets.get(tenant)
+    except SecretUnreadable as exc:
+        # An operator dropped a key still in use: the CRM retries (nothing is lost) until the key is back.
+        log.error("cannot open the secrets of tenant %s: %s", tenant, exc)
+        raise ServiceUnavailable("this tenant's secrets cannot be read; retry later",
+                                 request.app.state.settings.retry_after_s) from None
+    return keys
+
+
+async def _verify_any(verify: Verifier, tenant: str, secrets: list[str], body: bytes) -> None:
+    """Admitted when the delivery proves any of ``secrets``; else the first refusal (with none: the verifier's
+    own "no secret configured")."""
+    first: AuthError | SignatureError | None = None
+    for secret in secrets or [None]:
+        try:
+            await verify(tenant, secret, body)
+            return
+        except (AuthError, SignatureError) as exc:
+            first = first or exc
+    raise Rejected(401, str(first), body, metric="bad_signature")
 
 
 async def refuse(request: Request, webhook: Webhook, tenant: str | None, exc: Rejected) -> None:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from dealpulse_common.http_auth import tenant_status_cache
 from dealpulse_common.runtime import ServiceRuntime, runtime_checks
 from dealpulse_common.service import install_problem_handlers, probe_router
 from dealpulse_common.tenant_cache import TenantCache
@@ -27,8 +28,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.runtime = runtime
             app.state.settings = settings
             app.state.pool = runtime.pool
+            tenant_status_cache(app, runtime.pool)  # a disabled tenant's import tokens are refused too
             app.state.publisher = runtime.publisher
-            app.state.secrets = TenantCache(settings.secret_cache_ttl_s, store.webhook_secret, pool=runtime.pool)
+            app.state.secrets = TenantCache(settings.secret_cache_ttl_s, store.tenant_keys_loader(settings),
+                                            pool=runtime.pool)
             mappings = TenantCache(settings.stage_mapping_cache_ttl_s, stage_mappings.load, pool=runtime.pool)
             app.state.ingestor = Ingestor(runtime.pool, runtime.publisher, stage_mappings=mappings)
             # Imports run on a pool of their own so a large load never starves the webhooks' connections.

@@ -21,8 +21,8 @@ from dealpulse_ingest.ingestor import Ingestor
 
 async def provider_config(request: Request, tenant_id: str, provider: str) -> dict[str, Any]:
     """The provider's section of the tenant's settings, cached like webhook secrets (``INGEST_SECRET_CACHE_TTL_S``):
-    a busy CRM costs one lookup a minute, and an admin's change shows within that. The cache is created on first
-    use so the connectors need nothing from app.py beyond their router."""
+    a busy CRM costs one lookup every few seconds, and an admin's change shows within that. The cache is created on
+    first use so the connectors need nothing from app.py beyond their router."""
     state = request.app.state
     cache: TenantCache[Any] | None = getattr(state, "crm_provider_settings", None)
     if cache is None:

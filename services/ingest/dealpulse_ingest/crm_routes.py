@@ -104,7 +104,8 @@ def _signed_uris(request: Request) -> list[str]:
     400: {"description": "Not a JSON array of events"}, 401: {"description": "Bad or expired v3 signature"},
     503: {"description": "Broker or database unavailable; HubSpot retries the batch (stored events dedupe)"}})
 async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONResponse:
-    """A batch of deal events, signed with HubSpot's v3 signature (the tenant's webhook secret as app secret)."""
+    """A batch of deal events, signed with HubSpot's v3 signature: with the app secret stored with PUT
+    /v1/admin/connectors/hubspot, else with the tenant's webhook secret."""
     received_at = utcnow()
 
     async def verify(_: str, secret: str | None, body: bytes) -> None:
@@ -155,11 +156,13 @@ async def hubspot_webhook(request: Request, tenant: TenantParam = None) -> JSONR
     422: {"description": "Not a deal event or invalid deal fields (dead-lettered)"},
     503: {"description": "Broker or database unavailable; Pipedrive retries"}})
 async def pipedrive_webhook(request: Request, tenant: TenantParam = None) -> JSONResponse:
-    """One deal event (webhooks v2), with HTTP Basic auth: user = tenant id, password = webhook secret."""
+    """One deal event (webhooks v2), with HTTP Basic auth: the credentials stored with PUT
+    /v1/admin/connectors/pipedrive, else user = tenant id and password = webhook secret."""
     received_at = utcnow()
 
     async def verify(tenant_id: str, secret: str | None, _: bytes) -> None:
-        pipedrive.check_basic_auth(request.headers.get("authorization"), tenant_id, secret)
+        user = (await provider_config(request, tenant_id, "pipedrive")).get("username") or tenant_id
+        pipedrive.check_basic_auth(request.headers.get("authorization"), str(user), secret)
 
     try:
         tenant_id, body = await admit(request, PIPEDRIVE, tenant, verify)

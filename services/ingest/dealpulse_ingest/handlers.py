@@ -15,6 +15,7 @@ from typing import Any
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealChanged, DealChangedData
 from dealpulse_common.history import HistoryState, apply_change, history_as_of
+from dealpulse_common.tenant_secrets import CONNECTOR_SECRETS, TenantKeys
 
 SOURCE = "dealpulse/ingest"
 DELETED_FIELDS = ["deleted"]
@@ -93,3 +94,15 @@ def snapshot_to_deal(tenant_id: str, deal_id: str, row: DealRow) -> CanonicalDea
     )
     snapshot.history = history_as_of(HistoryState.from_json(row["history_state"]), row["snapshot"], modified_at)
     return snapshot
+
+
+def accepted_secrets(keys: TenantKeys | None, provider: str, now: datetime) -> list[str]:
+    """The secrets a tenant's delivery through ``provider`` may prove itself with, the one rule for every webhook:
+    the connector's own secret when the tenant admin stored one (``PUT /v1/admin/connectors/{crm}``: HubSpot's app
+    secret, the Salesforce token, the Pipedrive password), else the tenant's webhook secret and, while a rotation's
+    overlap lasts, the one it replaced. Empty for an unknown tenant."""
+    if keys is None:
+        return []
+    own = CONNECTOR_SECRETS.get(provider, ())
+    stored = [secret for key in own if (secret := keys.connector_secret(provider, key))]
+    return stored or keys.webhook_secrets(now)

@@ -13,7 +13,9 @@ class IngestSettings(ServiceSettings):
     signature_tolerance_s: int = 300
     max_body_bytes: int = 1_048_576
     retry_after_s: int = 2
-    secret_cache_ttl_s: float = 60.0
+    # A tenant's secrets, status and CRM settings are read again after this long: a rotated secret, a disable or
+    # an admin's connector edit applies within it (a lookup per busy tenant every few seconds costs nothing).
+    secret_cache_ttl_s: float = 5.0
     stage_mapping_cache_ttl_s: float = 5.0
     # A tenant's CRM deliveries (every webhook), well above a person's pace: a bulk sync sends thousands a minute.
     rate_limit_webhooks_per_tenant: RateLimit = "60000/minute"

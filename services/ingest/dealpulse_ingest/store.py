@@ -10,7 +10,12 @@ from typing import Any
 
 import asyncpg
 
+from dealpulse_common import tenant_secrets
+from dealpulse_common.secrets_at_rest import SecretBox
+from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.stage_mapping import SETTINGS_KEY
+from dealpulse_common.tenant_cache import Loader
+from dealpulse_common.tenant_secrets import TenantKeys
 
 RECORD_EVENT = """
 INSERT INTO deal_events (tenant_id, event_id, deal_id, provider, outcome, changed_fields, source_modified_at,
@@ -128,9 +133,14 @@ async def deal_change_log(conn: asyncpg.Connection, tenant_id: str) -> AsyncIter
 # --- what ingest reads of the gateway's tables ------------------------------------------------------------
 
 
-async def webhook_secret(conn: asyncpg.Connection, tenant_id: str) -> str | None:
-    secret: str | None = await conn.fetchval("SELECT webhook_secret FROM tenants WHERE tenant_id = $1", tenant_id)
-    return secret
+def tenant_keys_loader(settings: ServiceSettings) -> Loader[TenantKeys | None]:
+    """Reads a tenant's status and opened secrets (``dealpulse_common.tenant_secrets``) with the configured keys."""
+    box = SecretBox(settings.secrets_keys)
+
+    async def load(conn: asyncpg.Connection, tenant_id: str) -> TenantKeys | None:
+        return await tenant_secrets.tenant_keys(conn, box, tenant_id)
+
+    return load
 
 
 async def tenant_settings(conn: asyncpg.Connection, tenant_id: str) -> Any:

@@ -17,7 +17,6 @@ import asyncpg
 import numpy as np
 
 from dealpulse_common import metrics
-from dealpulse_common.db import tenant_transaction
 from dealpulse_common.deal import CanonicalDeal
 from dealpulse_common.events import DealChanged, DealScored, DealScoredData, utcnow
 from dealpulse_scorer import store
@@ -38,7 +37,7 @@ class ScoringCore:
         self._pool = pool
         self._models = models
         self._drift = drift
-        self._won_library = won_deal_library()
+        self._won_library = won_deal_library(pool)
 
     @property
     def models(self) -> ServingModels:
@@ -78,8 +77,7 @@ class ScoringCore:
     async def score_what_if(self, deal: CanonicalDeal) -> DealScoredData:
         """Score one deal as of now with the tenant's serving model, explained like any change; nothing is stored."""
         model = self._models.for_tenant(deal.tenant_id)
-        async with tenant_transaction(self._pool, deal.tenant_id) as conn:
-            won = await self._won_library.get_in(conn, deal.tenant_id)
+        won = await self._won_library.get(deal.tenant_id)  # a transaction only when the library is not cached
         now = utcnow()
         [result] = await asyncio.to_thread(
             score_deals, model, [ScoreInput(deal, now, source_event_id=WHAT_IF_EVENT_ID)], now, won)

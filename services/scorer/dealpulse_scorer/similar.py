@@ -1,4 +1,4 @@
-"""Up to three won deals like this one (same segment, similar size) and what happened in them.
+"""Up to three won deals like this one (same segment and currency, similar size) and what happened in them.
 
 Only the tenant's own won deals are candidates (they come from its row-level-secured scores), so a rep never
 sees another customer's pipeline.
@@ -16,14 +16,20 @@ MAX_SIMILAR = 3
 
 
 def similar_won_deals(deal: CanonicalDeal, won: Sequence[CanonicalDeal], limit: int = MAX_SIMILAR) -> list[SimilarDeal]:
-    """The closest won deals: same industry and product first (same industry if too few), nearest amount first."""
+    """The closest won deals: same industry and product first (same industry if too few), nearest amount first —
+    only in the deal's own currency, where "similar size" means something."""
     if deal.is_closed or not won:
         return []
-    others = [w for w in won if w.deal_id != deal.deal_id and w.industry == deal.industry]
+    others = [w for w in won if w.deal_id != deal.deal_id and w.industry == deal.industry
+              and _currency(w) == _currency(deal)]
     same_product = [w for w in others if w.product_type == deal.product_type]
     pool = same_product if len(same_product) >= limit else others
     ranked = sorted(pool, key=lambda w: (-_size_similarity(deal.amount, w.amount), w.deal_id))
     return [_describe(w, _size_similarity(deal.amount, w.amount)) for w in ranked[:limit]]
+
+
+def _currency(deal: CanonicalDeal) -> str:
+    return (deal.currency or "USD").upper()
 
 
 def _size_similarity(a: float | None, b: float | None) -> float:
@@ -35,7 +41,8 @@ def _size_similarity(a: float | None, b: float | None) -> float:
 
 def _describe(won: CanonicalDeal, similarity: float) -> SimilarDeal:
     return SimilarDeal(deal_id=won.deal_id, name=won.name, account_name=won.account_name, amount=won.amount,
-                       similarity=similarity, closed_at=won.closed_at, what_happened=what_happened(won))
+                       currency=_currency(won), similarity=similarity, closed_at=won.closed_at,
+                       what_happened=what_happened(won))
 
 
 def what_happened(won: CanonicalDeal) -> list[str]:

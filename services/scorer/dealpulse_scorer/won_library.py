@@ -19,7 +19,8 @@ async def _won_deals(conn: asyncpg.Connection, tenant_id: str) -> list[Canonical
     return [CanonicalDeal.model_validate(s) for s in await store.won_deals(conn, tenant_id, LIBRARY_SIZE)]
 
 
-def won_deal_library() -> WonDealLibrary:
-    """Read inside the caller's tenant transaction (``get_in``); derived from ``deal_risk``, so losing it on a
-    restart costs one query per tenant. ``forget`` a tenant whose deal was just won or deleted."""
-    return TenantCache(LIBRARY_TTL_S, _won_deals, max_tenants=LIBRARY_TENANTS)
+def won_deal_library(pool: asyncpg.Pool) -> WonDealLibrary:
+    """Read inside the caller's tenant transaction (``get_in``) or in one of its own (``get``); derived from
+    ``deal_risk``, so losing it on a restart costs one query per tenant. ``forget`` a tenant whose deal was just won
+    or deleted."""
+    return TenantCache(LIBRARY_TTL_S, _won_deals, pool=pool, max_tenants=LIBRARY_TENANTS)

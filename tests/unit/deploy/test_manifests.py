@@ -11,6 +11,7 @@ import pytest
 from dealpulse_cli.main import build_parser
 from dealpulse_cli.supervisor import DEFAULT_PORTS
 from dealpulse_common.topics import ALL_TOPICS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
+from tests.support import PRODUCTION_AUTH_ENV
 from tests.unit.deploy.conftest import OVERLAYS, ROOT, Manifest, of_kind, pod_templates
 
 CUSTOM_KINDS = {"KafkaTopic", "ScaledObject", "ServiceMonitor", "PrometheusRule"}  # test_custom_resources.py
@@ -82,7 +83,9 @@ def test_alerts_link_to_a_public_dashboard_address_their_settings_accept(rendere
     _, docs = rendered
     env = _container_env(docs, "alerts")
     assert env["ALERTS_DASHBOARD_URL"].startswith("https://")
-    for name, value in {**env, "DEALPULSE_SERVICE_SECRET": "from-the-secret-a-service-secret-of-32-bytes"}.items():
+    from_the_secret = {"DEALPULSE_SERVICE_SECRET": "from-the-secret-a-service-secret-of-32-bytes",
+                       "DEALPULSE_SECRETS_KEYS": PRODUCTION_AUTH_ENV["DEALPULSE_SECRETS_KEYS"]}
+    for name, value in {**env, **from_the_secret}.items():
         monkeypatch.setenv(name, value)
     assert AlertsSettings().dashboard_url == env["ALERTS_DASHBOARD_URL"]
 
@@ -93,7 +96,8 @@ def test_the_gateway_reaches_the_scorer_and_alerts_at_their_services(rendered: R
 
     _, docs = rendered
     from_the_secret = {"DEALPULSE_JWT_SECRET": "from-the-secret",
-                       "DEALPULSE_SERVICE_SECRET": "from-the-secret-of-at-least-32-bytes"}
+                       "DEALPULSE_SERVICE_SECRET": "from-the-secret-of-at-least-32-bytes",
+                       "DEALPULSE_SECRETS_KEYS": PRODUCTION_AUTH_ENV["DEALPULSE_SECRETS_KEYS"]}
     for name, value in {**_container_env(docs, "gateway"), **from_the_secret}.items():
         monkeypatch.setenv(name, value)
     settings = GatewaySettings()
@@ -159,11 +163,12 @@ def _env(template: Manifest) -> dict[str, Manifest]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
-def test_the_migrate_job_takes_both_database_urls_from_the_secret_and_nothing_else(rendered: Rendered) -> None:
+def test_the_migrate_job_takes_the_database_urls_and_keys_from_the_secret_and_nothing_else(
+        rendered: Rendered) -> None:
     _, docs = rendered
     template = pod_templates(docs)["dealpulse-migrate"]
     env = _env(template)
-    assert set(env) == {"DATABASE_ADMIN_URL", "DATABASE_URL"}
+    assert set(env) == {"DATABASE_ADMIN_URL", "DATABASE_URL", "DEALPULSE_SECRETS_KEYS"}
     for name, entry in env.items():
         assert entry["valueFrom"]["secretKeyRef"] == {"name": "dealpulse-secrets", "key": name}
     assert "envFrom" not in template["spec"]["containers"][0]

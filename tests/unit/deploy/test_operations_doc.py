@@ -32,6 +32,7 @@ EXERCISED = {
     "import": "tests/integration/test_imports.py::test_cli_imports_with_progress_and_summary",
     "dlq": "tests/integration/test_dlq_cli.py::"
            "test_list_show_and_replay_select_by_topic_reason_and_time_and_a_second_replay_changes_nothing",
+    "tenant": "tests/integration/test_secret_keys.py::test_reencrypt_seals_with_the_first_key_or_changes_nothing",
 }
 # kubectl's short names for the kinds the runbook names.
 KINDS = {"deployment": "Deployment", "job": "Job", "cronjob": "CronJob", "scaledobject": "ScaledObject",
@@ -161,5 +162,5 @@ def _check_secret(flags: list[str], docs: tuple[Manifest, ...]) -> None:
                   for e in c.get("env", []) if (ref := e.get("valueFrom", {}).get("secretKeyRef"))
                   if ref["name"] == name}
     fields = ServiceSettings.model_fields
-    services = {fields[f].validation_alias for f in ("database_url", "redis_url", "jwt_secret")}
+    services = {fields[f].validation_alias for f in ("database_url", "redis_url", "jwt_secret", "secrets_keys")}
     assert referenced and referenced | services <= keys, (keys, referenced | services)

@@ -9,10 +9,10 @@ from dealpulse_scorer.similar import similar_won_deals, what_happened
 
 
 def _won(deal_id: str, amount: float, industry: str = "software", product: str = "core", pushes: int = 0,
-         champion: int | None = None) -> CanonicalDeal:
+         champion: int | None = None, currency: str = "USD") -> CanonicalDeal:
     qualification = {"champion": {"score": champion, "confidence": "high"}} if champion is not None else {}
-    return CanonicalDeal(tenant_id="t", deal_id=deal_id, amount=amount, industry=industry, product_type=product,
-                         is_closed=True, is_won=True, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    return CanonicalDeal(tenant_id="t", deal_id=deal_id, amount=amount, currency=currency, industry=industry,
+                         product_type=product, is_closed=True, is_won=True, created_at=datetime(2026, 1, 1, tzinfo=UTC),
                          closed_at=datetime(2026, 3, 2, tzinfo=UTC), qualification=qualification,
                          history=DealHistory(close_date_push_count=pushes))
 
@@ -27,6 +27,13 @@ def test_nearest_size_in_the_same_segment_first() -> None:
     assert [s.deal_id for s in found] == ["near", "mid", "far"]
     assert found[0].similarity > found[1].similarity > found[2].similarity
     assert all(0 < s.similarity <= 1 for s in found)
+
+
+def test_only_won_deals_in_the_deals_own_currency_compare_by_size() -> None:
+    won = [_won("yen", 50_000, currency="JPY"), _won("dollars", 90_000), _won("lower-case", 45_000, currency="usd")]
+    found = similar_won_deals(OPEN, won)
+    assert [s.deal_id for s in found] == ["lower-case", "dollars"], "¥50,000 is not a deal of $50,000's size"
+    assert {s.currency for s in found} == {"USD"}
 
 
 def test_falls_back_to_the_industry_when_the_product_has_too_few() -> None:

@@ -146,3 +146,11 @@ def _markdown(result: DashboardLoadResult) -> str:
         "| --- | ---: | ---: |",
         *(f"| `GET {path}` | {_stats(values)} |" for path, values in result.api_ms.items()),
     ])
+
+
+def figures(result: DashboardLoadResult) -> dict[str, float]:
+    found = {"usable_median_ms": statistics.median(result.usable_ms), "usable_max_ms": max(result.usable_ms),
+             "all_scored_s": result.scored_s}
+    found.update({f"{name}.median_ms": statistics.median(v) for name, v in result.marks_ms.items() if v})
+    found.update({f"api {path}.median_ms": statistics.median(v) for path, v in result.api_ms.items() if v})
+    return found

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -27,6 +28,7 @@ BENCH_STACK = "bench" if BENCH_PORT_OFFSET == 2000 else f"bench-{BENCH_PORT_OFFS
 class BenchSystem:
     stack: EmbeddedStack
     supervisor: Supervisor
+    registry: Path
 
     def _pids(self, with_broker: bool) -> dict[str, int]:
         pids = {name: process.pid for name, process in self.supervisor.processes.items()}
@@ -64,7 +66,7 @@ def bench_system(tenant_id: str, secret: str) -> Iterator[BenchSystem]:
     with running_system(stack_name=BENCH_STACK, port_offset=BENCH_PORT_OFFSET, fresh=True, remove_data=True,
                         tenant=SeedTenant(tenant_id, "Bench", secret), env={"LOG_LEVEL": "WARNING", **LIFTED_QUOTAS},
                         ready_timeout_s=90) as system:
-        yield BenchSystem(system.require_embedded_stack(), system.supervisor)
+        yield BenchSystem(system.require_embedded_stack(), system.supervisor, system.registry)
 
 
 async def feed_for(crm: DemoCrm, duration_s: float, rate: float, initial_deals: int,

@@ -18,6 +18,7 @@ import aiohttp
 import numpy as np
 import orjson
 
+from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BenchSystem
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
@@ -43,9 +44,19 @@ class LatencyResult:
     hops_ms: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)
     cpu_share: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds used from the first change to the last score
     webhook_answer_ms: list[float] = field(default_factory=list)
     client_to_client_ms: list[float] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, profile.Profile] = field(default_factory=dict)  # py-spy, while the load was offered
+
+    def cpu_ms_per_change(self) -> dict[str, float]:
+        """CPU milliseconds per accepted change: each service, their sum (``total``) and the broker beside it."""
+        if not self.accepted:
+            return {}
+        per = {name: 1000 * used / self.accepted for name, used in self.cpu_s.items()}
+        per["total"] = sum(ms for name, ms in per.items() if name != "broker")
+        return per
 
     def percentiles(self, values: list[float]) -> dict[str, float]:
         if not values:
@@ -65,12 +76,15 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
         try:
             await _wait_for_file(out.parent / (out.name + ".ready"))
             await _warm_up(system, tenant_id, secret, out)
-            cpu_before = system.cpu_seconds()
-            statuses, achieved, duration, answer_ms = await _offer_load(
-                system, tenant_id, secret, changes, rate, deals, seed)
+            cpu_before = system.cpu_seconds(with_broker=True)
+            pids = {name: process.pid for name, process in system.supervisor.processes.items()}
+            (statuses, achieved, duration, answer_ms), profiles = await asyncio.gather(
+                _offer_load(system, tenant_id, secret, changes, rate, deals, seed),
+                profile.record(pids, max(1.0, changes / rate - 2), Path(folder)))
             accepted = statuses.get(202, 0)
             lines = await _wait_for_lines(out, accepted)
-            cpu_share = {name: (used - cpu_before[name]) / duration for name, used in system.cpu_seconds().items()}
+            cpu_s = {name: used - cpu_before[name] for name, used in system.cpu_seconds(with_broker=True).items()}
+            cpu_share = {name: used / duration for name, used in cpu_s.items()}
         finally:
             receiver.terminate()
             await receiver.wait()
@@ -79,8 +93,8 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
     first = {line["event_id"]: line["timing"] for line in reversed(lines)}
     result = LatencyResult(sent=changes, accepted=accepted, received=len(first),
                            duplicates=sum(c - 1 for c in counts.values() if c > 1), offered_rate=rate,
-                           achieved_rate=achieved, statuses=dict(statuses), rss_mb=system.rss_mb(),
-                           cpu_share=cpu_share, webhook_answer_ms=answer_ms)
+                           achieved_rate=achieved, statuses=dict(statuses), rss_mb=system.rss_mb(with_broker=True),
+                           cpu_share=cpu_share, cpu_s=cpu_s, webhook_answer_ms=answer_ms, profiles=profiles)
     for raw in first.values():
         timing = {k: datetime.fromisoformat(v) for k, v in raw.items() if v}
         result.end_to_end_ms.append(_ms(timing, "received_at", "client_at"))

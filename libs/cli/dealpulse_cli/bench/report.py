@@ -12,8 +12,11 @@ import psutil
 
 HEADER = """# DealPulse benchmarks
 
-Written by `make bench` (`dealpulse bench`); each section is replaced by its latest run. Targets are in
-DESIGN.md; tests never assert timings (these machines are noisy), the numbers live here.
+Written by `make bench` (`dealpulse bench`: every section in one run, a progress line each, about 45 minutes on
+this 2-core machine); `dealpulse bench SECTION` runs one. Each section is replaced by its latest run, and its
+figures go to `docs/benchmarks.json` beside this file; `dealpulse bench compare [--against REV]` prints each
+figure's ratio to that file as committed, so a slower change is seen before it lands. Targets are in DESIGN.md;
+tests never assert timings (these machines are noisy), the numbers live here.
 """
 
 

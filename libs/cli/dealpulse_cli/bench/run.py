@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
+from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, bench_system
 from dealpulse_cli.bench.latency import HOPS, LatencyResult, measure
 from dealpulse_cli.bench.report import write_section
@@ -64,5 +65,25 @@ def _latency_markdown(result: LatencyResult) -> str:
         + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(result.rss_mb.items())) + ". "
         "CPU used during the load (share of one core): "
         + ", ".join(f"{name} {share:.0%}" for name, share in sorted(result.cpu_share.items())) + ".",
+        "",
+        "CPU milliseconds per accepted change (target ≤ 2.5 summed over the five services): "
+        + ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(result.cpu_ms_per_change().items())) + ".",
+        "",
+        "Where each service's CPU went while the load was offered (py-spy, `dealpulse_cli/bench/profile.py`):",
+        "",
+        *profile.markdown(result.profiles),
     ]
     return "\n".join(lines)
+
+
+def latency_figures(result: LatencyResult) -> dict[str, float]:
+    """The run's figures for docs/benchmarks.json: percentiles per hop, loss, duplicates, CPU per change, memory."""
+    figures = {f"end_to_end_{q}_ms": v for q, v in result.percentiles(result.end_to_end_ms).items()}
+    for hop, _, _ in HOPS:
+        figures.update({f"hop.{hop}.{q}_ms": v for q, v in result.percentiles(result.hops_ms.get(hop, [])).items()})
+    figures.update(lost=float(result.accepted - result.received), duplicated=float(result.duplicates),
+                   achieved_rate=result.achieved_rate)
+    per_change = result.cpu_ms_per_change()
+    figures.update({f"cpu_ms_per_change.{name}": ms for name, ms in per_change.items()})
+    figures.update({f"rss_mb.{name}": mb for name, mb in result.rss_mb.items()})
+    return figures

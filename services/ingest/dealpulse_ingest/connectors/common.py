@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from dealpulse_common import connector_settings
 from dealpulse_common.history import ACTIVITY_WINDOW, HISTORY_KEY
 from dealpulse_ingest.payloads import GenericDealChange
 
@@ -28,10 +29,9 @@ class MalformedError(ConnectorError):
     """The body is not the provider's format at all (bad JSON/XML, wrong shape)."""
 
 
-# Fields a per-tenant field map may target; ``custom.<key>`` targets the free-form custom dict. The objects
-# (qualification, custom, history) take no single value.
-_ENVELOPE = {"deal_id", "modified_at", "event_id", "qualification", "custom", "deleted", HISTORY_KEY}
-MAPPABLE_FIELDS = frozenset(GenericDealChange.model_fields) - _ENVELOPE
+# Fields a per-tenant field map may target (the contract the gateway validates maps with); ``custom.<key>``
+# targets the free-form custom dict.
+MAPPABLE_FIELDS = connector_settings.MAPPABLE_FIELDS
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Per-tenant CRM configuration: the provider's section of ``tenant_settings.settings`` (owned by the gateway).
 
 Keys: ``settings.salesforce`` {organization_id, field_map}, ``settings.hubspot`` {stage_map, field_map,
-portal_id}, ``settings.pipedrive`` {stage_map, field_map}.
+portal_id}, ``settings.pipedrive`` {username, stage_map, field_map}. Their secrets (the Salesforce token, HubSpot's app
+secret, the Pipedrive password) are never here: they are sealed in ``tenant_secrets``.
 """
 
 from __future__ import annotations

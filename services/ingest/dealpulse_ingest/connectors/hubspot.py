@@ -1,7 +1,8 @@
 """HubSpot deal webhooks: batches of deal.creation / propertyChange / deletion / restore / merge events, signed
 (v3).
 
-The app secret is the tenant's webhook secret. Deal stages arrive as pipeline stage ids ("appointmentscheduled"
+The app secret is the one the tenant admin stored (``PUT /v1/admin/connectors/hubspot``), else the tenant's webhook
+secret (``handlers.accepted_secrets``). Deal stages arrive as pipeline stage ids ("appointmentscheduled"
 or "12345678"); ``tenant_settings.settings.hubspot.stage_map`` turns them into stage names, unmapped ids pass
 through raw for the normaliser.
 """

@@ -37,7 +37,7 @@ _ACTIONS = {"create": "create", "added": "create", "change": "change", "updated"
 TEXT_FIELDS = {"title": "name", "currency": "currency", "org_name": "account_name", "owner_name": "owner_name"}
 
 
-def check_basic_auth(header: str | None, tenant_id: str, secret: str | None) -> None:
+def check_basic_auth(header: str | None, expected_user: str, secret: str | None) -> None:
     if not secret:
         raise AuthError("unknown tenant or no webhook secret configured")
     if not header or not header.lower().startswith("basic "):
@@ -47,7 +47,7 @@ def check_basic_auth(header: str | None, tenant_id: str, secret: str | None) -> 
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise AuthError("malformed HTTP Basic credentials") from None
     # Both compared in constant time, and both always compared, so timing does not reveal which one was wrong.
-    user_ok = hmac.compare_digest(user.encode(), tenant_id.encode())
+    user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
     password_ok = hmac.compare_digest(password.encode(), secret.encode())
     if not (user_ok and password_ok):
         raise AuthError("HTTP Basic credentials do not match the tenant")

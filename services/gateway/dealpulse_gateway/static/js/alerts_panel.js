@@ -1,24 +1,39 @@
-// The alerts panel: alerts and verdict changes as the feed brings them, newest first; each alert can be
-// acknowledged, snoozed for a day or marked a false alarm (POST /v1/alerts/{id}/feedback).
+// The alerts panel: the recent alerts when the page opens (GET /v1/alerts, with the feedback already given), then
+// alerts and verdict changes as the feed brings them, newest first; each alert can be acknowledged, snoozed for a
+// day or marked a false alarm (POST /v1/alerts/{id}/feedback).
 
 import { $, el } from "./dom.js";
 import { label } from "./format.js";
 import { api } from "./session.js";
 
 const MAX_ITEMS = 100;
+const RECENT_ALERTS = 50;
 const SNOOZE_HOURS = 24;
+const FEEDBACK_SHOWN = { acknowledge: "acknowledged", snooze: "snoozed", false_alarm: "marked a false alarm" };
 
 let openDeal = () => {};
+const shownAlerts = new Set();   // a resumed feed may bring again an alert the list already showed
 
 export function initAlertsPanel({ onOpen }) {
   openDeal = onOpen;
 }
 
+export async function loadRecentAlerts() {
+  const page = await api(`/v1/alerts?limit=${RECENT_ALERTS}`);
+  for (const alert of [...page.alerts].reverse()) showAlert(alert);
+}
+
 export function addAlert(event) {
-  const data = event.data;
-  const item = feedItem("alert", data.raised_at, data.title, data.summary, event.dealid);
-  item.classList.add(`sev-${data.severity}`);
-  item.append(feedbackControls(data.alert_id));
+  showAlert({ ...event.data, deal_id: event.dealid });
+}
+
+function showAlert(alert) {
+  if (shownAlerts.has(alert.alert_id)) return;
+  shownAlerts.add(alert.alert_id);
+  const item = feedItem("alert", alert.raised_at, alert.title, alert.summary, alert.deal_id);
+  item.classList.add(`sev-${alert.severity}`);
+  item.dataset.alertId = alert.alert_id;
+  item.append(feedbackControls(alert.alert_id, alert.feedback));
   prepend(item);
 }
 
@@ -47,8 +62,9 @@ function feedItem(kind, time, title, text, dealId) {
     el("span", { className: "text" }, text || ""), " · ", open);
 }
 
-function feedbackControls(alertId) {
+function feedbackControls(alertId, given) {
   const outcome = el("span", { className: "outcome", role: "status" });
+  if (given) outcome.textContent = `${FEEDBACK_SHOWN[given.action] || given.action} by ${given.by}`;
   const reason = el("input", { type: "text", placeholder: "why is it a false alarm?", maxLength: 2000,
                                hidden: true, ariaLabel: "False alarm reason" });
   const send = async (body, done) => {

@@ -1,7 +1,7 @@
 // DealPulse dashboard: wires the panels to the session and the live feed. ES modules, no build step; every value
 // from the server is inserted with textContent (dom.js), never as HTML.
 
-import { addAlert, addVerdict, initAlertsPanel } from "./alerts_panel.js";
+import { addAlert, addVerdict, initAlertsPanel, loadRecentAlerts } from "./alerts_panel.js";
 import { $, el, markPainted } from "./dom.js";
 import { applyDeletion, applyScore, applyVerdict, initDealTable, refreshDeals, reload as reloadDeals, shownRow,
          whenDealsLoaded } from "./deals_table.js";
@@ -51,6 +51,7 @@ function loadEverything() {
   loadPipeline();
   reloadDeals();
   loadReps();
+  loadRecentAlerts().catch((error) => console.warn("recent alerts not loaded", error));
 }
 
 function begin(token) {
