@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,12 +19,14 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import orjson
+import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dealpulse_cli.bootstrap import ensure_tenant
-from dealpulse_cli.stack import EmbeddedStack
+from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack, stop_process
 from dealpulse_cli.supervisor import Supervisor, is_ready
+from dealpulse_cli.system import LIFTED_QUOTAS, running_system
 from dealpulse_cli.webhook_client import WEBHOOK_PATH, webhook_headers
 from dealpulse_common.auth import issue_token
 from dealpulse_common.deal import CanonicalDeal, Stage
@@ -146,6 +149,23 @@ class RunningSystem:
         finally:
             await producer.stop()
 
+    async def publish_bytes(self, topic: Topic[CloudEvent], key: str, values: Sequence[bytes]) -> None:
+        """Put raw bytes onto a topic under one key (one partition, in this order), as a foreign or broken producer
+        would: nothing checks that they parse."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(topic.name, value, key=key.encode())
+        finally:
+            await producer.stop()
+
+    async def stream(self, tenant: Tenant, role: str = "admin", user: str = "test-admin",
+                     **params: str) -> StreamClient:
+        """A dashboard's WebSocket on the gateway's live stream as ``user`` (``params``: ``last_id`` to resume)."""
+        query = "&".join([f"token={self.token(tenant, role, user)}", *(f"{k}={v}" for k, v in params.items())])
+        return StreamClient(await websockets.connect(f"{self.ws_url()}?{query}", open_timeout=10))
+
     async def dead_letters(self, tenant_id: str, service: str, expected: int) -> list[DeadLetter]:
         """The tenant's dead letters from ``service``, once at least ``expected`` of them are on the topic."""
         return await self.read_topic(DEAD_LETTERS, expected,
@@ -191,6 +211,53 @@ class RunningSystem:
             await conn.close()
 
 
+def suite_env(port_offset: int) -> dict[str, str]:
+    """What the test suite changes in every service's settings, for a system on ``port_offset``."""
+    from tests.alert_fakes import SLACK_API_PORT  # a plugin of tests/conftest.py: imported once it is registered
+
+    return {# Fast group rebalances on the embedded broker (see docs/ARCHITECTURE.md).
+            "KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+            # An import whose ingest process died is reported failed after this long without a heartbeat
+            # (progress is flushed every second) rather than the production minute.
+            "INGEST_IMPORT_STALE_AFTER_S": "10",
+            # Alert delivery against the local Slack fake (tests/alert_fakes.py), with short retries and schedules.
+            "ALERTS_SLACK_API_URL": f"http://127.0.0.1:{SLACK_API_PORT + port_offset}/api/",
+            "ALERTS_DELIVERY_BACKOFF_BASE_S": "0.3", "ALERTS_DELIVERY_MAX_ATTEMPTS": "4",
+            "ALERTS_SCHEDULE_INTERVAL_S": "1",
+            # The gateway looks for tenants without today's pipeline snapshot every 2 s rather than every 5 minutes.
+            "GATEWAY_SNAPSHOT_INTERVAL_S": "2", **LIFTED_QUOTAS}
+
+
+@contextmanager
+def suite_system(request: pytest.FixtureRequest, name: str, port_offset: int, *, model_deals: int,
+                 env: Mapping[str, str] | None = None) -> Iterator[RunningSystem]:
+    """A fresh embedded stack named ``name`` with the five services (``suite_env`` plus ``env``), torn down on the way
+    out and its data removed; the services' logs are printed if a test of the run failed."""
+    failed = True
+
+    def print_logs_if_failed() -> None:
+        if failed:
+            # Past capture: output of a fixture's teardown is otherwise shown only if the last test failed.
+            capture = request.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                _print_logs(STACK_ROOT / name / "logs")
+
+    with running_system(stack_name=name, port_offset=port_offset, fresh=True,
+                        env={**suite_env(port_offset), **(env or {})}, model_deals=model_deals, ready_timeout_s=90,
+                        remove_data=True, on_stopped=print_logs_if_failed) as running:
+        yield RunningSystem(stack=running.require_embedded_stack(), supervisor=running.supervisor,
+                            registry=running.registry)
+        failed = request.session.testsfailed > 0
+
+
+def _print_logs(log_dir: Path, lines: int = 60) -> None:
+    if not log_dir.exists():
+        return
+    for log in sorted(log_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        sys.stderr.write(f"\n----- last {len(tail)} lines of {log.name} -----\n" + "\n".join(tail) + "\n")
+
+
 @contextmanager
 def own_service(system: RunningSystem, service: str, env: Mapping[str, str], port_shift: int = 40,
                 timeout: float = 60.0) -> Iterator[str]:
@@ -214,12 +281,14 @@ def own_service(system: RunningSystem, service: str, env: Mapping[str, str], por
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
+
+
+def run_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``dealpulse ARGS`` as an operator runs it (the virtualenv's entry point), with ``env`` added."""
+    cli = Path(sys.executable).parent / "dealpulse"
+    return subprocess.run([str(cli), *args], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 async def poll_until(probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1) -> T:
@@ -258,6 +327,17 @@ class StreamClient:
             message = await self.next_message(remaining)
             if match(message):
                 return message
+
+    async def until_ids(self, wanted: set[str], within_s: float = 20.0) -> list[dict[str, Any]]:
+        """Every message received until all ``wanted`` event ids have arrived."""
+        received: list[dict[str, Any]] = []
+        pending = set(wanted)
+        async with asyncio.timeout(within_s):
+            while pending:
+                message = await self.next_message(within_s)
+                received.append(message)
+                pending.discard(message["event"]["id"])
+        return received
 
     async def collect(self, seconds: float) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

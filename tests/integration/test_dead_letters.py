@@ -6,7 +6,6 @@ import base64
 import uuid
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from dealpulse_common.events import DealScored, RiskCategory
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
@@ -18,14 +17,9 @@ async def test_poison_message_goes_to_dlq_and_next_message_is_scored(system: Run
     tenant = await system.new_tenant()
     poison_key = f"{tenant.tenant_id}:D-poison"
     poison = b"{not json at all " + uuid.uuid4().hex.encode()
-    producer = AIOKafkaProducer(bootstrap_servers=system.stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        # Same key as the valid deal below, so both land on one partition, poison first.
-        await producer.send_and_wait(DEAL_CHANGED.name, poison, key=f"{tenant.tenant_id}:D-1".encode())
-        await producer.send_and_wait(DEAL_CHANGED.name, b'{"type": "wrong"}', key=poison_key.encode())
-    finally:
-        await producer.stop()
+    # Same key as the valid deal below, so both land on one partition, poison first.
+    await system.publish_bytes(DEAL_CHANGED, f"{tenant.tenant_id}:D-1", [poison])
+    await system.publish_bytes(DEAL_CHANGED, poison_key, [b'{"type": "wrong"}'])
 
     response = await system.send_change(tenant, deal_change("D-1", "2026-11-20T10:00:00Z", amount=900))
     assert response.status_code == 202

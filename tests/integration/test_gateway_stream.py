@@ -7,7 +7,6 @@ Needs the ``system`` fixture (tests/conftest.py): the embedded stack with the se
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
@@ -19,24 +18,7 @@ from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import DEAL_ALERTS, DEAL_CHANGED, DEAL_SCORED, DEAL_VERDICT
 from dealpulse_gateway.messages import parse_stream_id
 from tests import events
-from tests.support import RunningSystem, StreamClient, Tenant, add_team
-
-
-async def _stream(system: RunningSystem, tenant: Tenant, role: str, user: str, **params: str) -> StreamClient:
-    query = "&".join([f"token={system.token(tenant, role, user)}", *(f"{k}={v}" for k, v in params.items())])
-    return StreamClient(await websockets.connect(f"{system.ws_url()}?{query}", open_timeout=10))
-
-
-async def _until_ids(stream: StreamClient, wanted: set[str], within_s: float = 20.0) -> list[dict[str, Any]]:
-    """Every message received until all ``wanted`` event ids have arrived."""
-    received: list[dict[str, Any]] = []
-    pending = set(wanted)
-    async with asyncio.timeout(within_s):
-        while pending:
-            message = await stream.next_message(within_s)
-            received.append(message)
-            pending.discard(message["event"]["id"])
-    return received
+from tests.support import RunningSystem, add_team
 
 
 async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system: RunningSystem) -> None:
@@ -44,9 +26,9 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
     # dashboards
     tenant_a, tenant_b = await system.new_tenant("gwa"), await system.new_tenant("gwb")
     await add_team(system, tenant_a, "manager-1", "rep-1", "rep-2")
-    rep = await _stream(system, tenant_a, "rep", "rep-1")
-    manager = await _stream(system, tenant_a, "manager", "manager-1")
-    other_tenant = await _stream(system, tenant_b, "admin", "admin-1")
+    rep = await system.stream(tenant_a, "rep", "rep-1")
+    manager = await system.stream(tenant_a, "manager", "manager-1")
+    other_tenant = await system.stream(tenant_b, "admin", "admin-1")
     try:
         a, b = tenant_a.tenant_id, tenant_b.tenant_id
         own_score, own_alert = events.scored(a, "D1", "rep-1"), events.alert(a, "D1", "rep-1")
@@ -60,7 +42,7 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
         await system.publish(DEAL_CHANGED, [others_deletion])
 
         # Then the manager sees their team's deals of tenant A, each as a frame with the stream id first
-        seen = await _until_ids(manager, {own_score.id, others_score.id, others_verdict.id, own_alert.id,
+        seen = await manager.until_ids({own_score.id, others_score.id, others_verdict.id, own_alert.id,
                                           others_deletion.id})
         assert next(m for m in seen if m["event"]["id"] == others_deletion.id)["kind"] == "deleted"
         assert all(m["event"]["tenantid"] == a for m in seen)
@@ -68,12 +50,12 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
         assert list(frame)[:3] == ["id", "kind", "event"] and frame["kind"] == "score"
         assert frame["event"]["data"]["risk_score"] == own_score.data.risk_score
         # ... the rep only the deal they own
-        rep_seen = await _until_ids(rep, {own_score.id, own_alert.id})
+        rep_seen = await rep.until_ids({own_score.id, own_alert.id})
         rep_seen += await rep.collect(1.0)
         assert {m["event"]["dealid"] for m in rep_seen} == {"D1"}
         assert all(m["event"]["tenantid"] == a for m in rep_seen)
         # ... and tenant B only its own deal, although its deal id and owner match tenant A's
-        b_seen = await _until_ids(other_tenant, {b_score.id})
+        b_seen = await other_tenant.until_ids({b_score.id})
         b_seen += await other_tenant.collect(1.0)
         assert all(m["event"]["tenantid"] == b for m in b_seen)
     finally:
@@ -83,12 +65,12 @@ async def test_each_token_sees_only_its_tenant_and_a_rep_only_their_deals(system
 
 async def test_a_redelivered_event_is_streamed_once(system: RunningSystem) -> None:
     tenant = await system.new_tenant("gwdup")
-    stream = await _stream(system, tenant, "admin", "admin-1")
+    stream = await system.stream(tenant, "admin", "admin-1")
     try:
         event = events.scored(tenant.tenant_id, "D-dup", "rep-1")
         # Twice in one batch, then again in a later batch: what a crash before the commit looks like
         await system.publish(DEAL_SCORED, [event, event])
-        await _until_ids(stream, {event.id})
+        await stream.until_ids({event.id})
         await system.publish(DEAL_SCORED, [event])
         later = await stream.collect(2.0)
         assert [m for m in later if m["event"]["id"] == event.id] == []
@@ -98,21 +80,21 @@ async def test_a_redelivered_event_is_streamed_once(system: RunningSystem) -> No
 
 async def test_reconnect_with_last_id_resumes_exactly_after_it(system: RunningSystem) -> None:
     tenant = await system.new_tenant("gwres")
-    watcher = await _stream(system, tenant, "admin", "watcher")
-    first_session = await _stream(system, tenant, "admin", "admin-1")
+    watcher = await system.stream(tenant, "admin", "watcher")
+    first_session = await system.stream(tenant, "admin", "admin-1")
     try:
         # One deal, so one partition: the three scores reach the stream in the order they were published.
         first, second, third = (events.scored(tenant.tenant_id, "D-resume", "rep-1") for _ in range(3))
         await system.publish(DEAL_SCORED, [first])
-        [received] = [m for m in await _until_ids(first_session, {first.id}) if m["event"]["id"] == first.id]
+        [received] = [m for m in await first_session.until_ids({first.id}) if m["event"]["id"] == first.id]
         await first_session.close()
         # While the dashboard is away, two more scores arrive
         await system.publish(DEAL_SCORED, [second, third])
-        await _until_ids(watcher, {first.id, second.id, third.id})
+        await watcher.until_ids({first.id, second.id, third.id})
 
-        resumed = await _stream(system, tenant, "admin", "admin-1", last_id=received["id"])
+        resumed = await system.stream(tenant, "admin", "admin-1", last_id=received["id"])
         try:
-            messages = await _until_ids(resumed, {second.id, third.id})
+            messages = await resumed.until_ids({second.id, third.id})
         finally:
             await resumed.close()
         scores = [m["event"]["id"] for m in messages if m["kind"] == "score"]
@@ -144,11 +126,11 @@ async def test_socket_is_closed_when_its_token_expires(system: RunningSystem) ->
 
 async def test_stream_metrics_are_exported(system: RunningSystem) -> None:
     tenant = await system.new_tenant("gwmet")
-    stream = await _stream(system, tenant, "admin", "admin-1")
+    stream = await system.stream(tenant, "admin", "admin-1")
     try:
         event = events.scored(tenant.tenant_id, "D-met", "rep-1")
         await system.publish(DEAL_SCORED, [event])
-        await _until_ids(stream, {event.id})
+        await stream.until_ids({event.id})
         async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
             exposed = (await client.get("/metrics")).text
     finally:

@@ -6,10 +6,7 @@ import asyncio
 import csv
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.support import RunningSystem, Tenant, deal_change, poll_until
+from tests.support import RunningSystem, Tenant, deal_change, poll_until, run_cli
 
 CRM_MAPPING = {"Opportunity ID": "deal_id", "Opportunity Name": "name", "Account": "account_name",
                "Stage": "stage", "Amount": "amount", "Last Modified": "modified_at",
@@ -148,20 +145,17 @@ def test_cli_imports_with_progress_and_summary(system: RunningSystem, tmp_path: 
     data.write_bytes(_crm_csv(rows))
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps(CRM_MAPPING))
-    cli = Path(sys.executable).parent / "dealpulse"
-    result = subprocess.run(
-        [str(cli), "import", str(data), "--tenant", tenant.tenant_id, "--mapping", str(mapping),
-         "--url", system.url("ingest")],
-        env={**os.environ, "DEALPULSE_TOKEN": system.token(tenant)}, capture_output=True, text=True, timeout=120)
+    token = {"DEALPULSE_TOKEN": system.token(tenant)}
+    result = run_cli("import", str(data), "--tenant", tenant.tenant_id, "--mapping", str(mapping),
+                     "--url", system.url("ingest"), env=token)
     assert result.returncode == 0, result.stderr
     assert "status: done" in result.stdout
     assert "19 accepted" in result.stdout and "1 rejected" in result.stdout
     assert "row 6: amount:" in result.stdout
     assert "100.0%" in result.stderr  # the progress bar reached the end
 
-    wrong = subprocess.run(
-        [str(cli), "import", str(data), "--tenant", "someone-else", "--url", system.url("ingest")],
-        env={**os.environ, "DEALPULSE_TOKEN": system.token(tenant)}, capture_output=True, text=True, timeout=60)
+    wrong = run_cli("import", str(data), "--tenant", "someone-else", "--url", system.url("ingest"), env=token,
+                    timeout=60)
     assert wrong.returncode == 2 and "not 'someone-else'" in wrong.stderr
 
 

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dealpulse_cli import model_jobs, people, tenants
+from dealpulse_cli import dlq, model_jobs, people, tenants
 from dealpulse_cli.bootstrap import DEMO_TENANT
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_jobs.add_parsers(commands, _registry_arg)  # bootstrap-model, retrain: dealpulse_cli/model_jobs.py
     tenants.add_parsers(commands)  # tenant create | list | show | rotate-secret | disable | reencrypt
     people.add_parsers(commands)  # user add | list | disable: dealpulse_cli/people.py
+    dlq.add_parsers(commands)  # dlq list | show | replay: dealpulse_cli/dlq.py
 
     bench = commands.add_parser("bench", help="measure the targets and write docs/BENCHMARKS.md")
     bench.add_argument("which", nargs="?", default="all", choices=("all", *bench_sections(), "compare"),
@@ -252,7 +253,7 @@ _COMMANDS = {"run": _run, "migrate": _migrate, "token": _token, "demo-data": _de
              "export-training": _export_training, "train": _train,
              "promote": _promote, "rollback": _rollback, "models": _models, "evaluate": _evaluate, "bench": _bench,
              "import": _import, "bootstrap-model": model_jobs.run_bootstrap, "retrain": model_jobs.run_retrain,
-             "tenant": tenants.run, "user": people.run_user}
+             "tenant": tenants.run, "user": people.run_user, "dlq": dlq.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -40,7 +40,7 @@ class EmbeddedStack:
     name: str = "dev"
     ports: StackPorts = field(default_factory=StackPorts)
     fresh: bool = False
-    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -84,18 +84,25 @@ class EmbeddedStack:
         self._start_postgres()
 
     def stop(self) -> None:
-        for process in reversed(self._processes):
+        for process in reversed(self._processes.values()):
             process.terminate()
-        for process in self._processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for process in self._processes.values():
+            stop_process(process, terminate=False)
         self._processes.clear()
         self.stop_postgres()
 
     def broker_pid(self) -> int:
-        return self._processes[0].pid
+        return self._processes["broker"].pid
+
+    def restart_redis(self) -> None:
+        """Stop Valkey and start a new one on its port: it keeps nothing on disk, so everything it held is gone."""
+        stop_process(self._processes.pop("redis"))
+        self._start_redis()
+
+    def restart_postgres(self) -> None:
+        """A fast shutdown (open connections are ended) and a start on the same data, as a managed failover does."""
+        self.stop_postgres()
+        self._start_postgres()
 
     # ------------------------------------------------------------------ broker
 
@@ -150,8 +157,19 @@ class EmbeddedStack:
             raise RuntimeError(f"port {port} for the {name} is already taken; is another stack running?")
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it for its lifetime
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._processes.append(process)
+        self._processes[name] = process
         _wait_for_port(port, process, name)
+
+
+def stop_process(process: subprocess.Popen[bytes], *, terminate: bool = True, timeout: float = 5.0) -> None:
+    """SIGTERM (unless already sent), then SIGKILL if it is still running after ``timeout`` seconds."""
+    if terminate:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _port_open(port: int) -> bool:

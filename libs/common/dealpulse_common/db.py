@@ -40,6 +40,13 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
+    # A restart or failover ends every session with "terminating connection due to administrator command"
+    # (57P01) or, after a crash, 57P02: the server is going away, not refusing the query's data.
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # A connection the server ended while asyncpg was mid-operation on it ("cannot switch to state ..."): that
+    # connection is unusable, the next one from the pool is not.
+    asyncpg.InternalClientError,
 )

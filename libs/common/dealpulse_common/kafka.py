@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from dealpulse_common import metrics
 from dealpulse_common.backoff import with_backoff
-from dealpulse_common.events import CloudEvent, DeadLetter
+from dealpulse_common.events import CloudEvent, DeadLetter, deterministic_id
 from dealpulse_common.logging import tenant_var, traceparent_var
 from dealpulse_common.settings import ServiceSettings
 from dealpulse_common.topics import ALL_TOPICS, DEAD_LETTERS, Topic
@@ -131,14 +131,65 @@ class EventPublisher:
         )
         return future
 
+    async def republish(self, topic: Topic[CloudEvent], key: str | None, value: bytes,
+                        headers: Sequence[tuple[str, bytes]]) -> None:
+        """Send bytes exactly as they were first published (a dead letter's original, replayed), and wait for the
+        acknowledgement."""
+        try:
+            future = await asyncio.wait_for(self._producer.send(
+                topic.name, value=value, key=key.encode() if key is not None else None, headers=list(headers)),
+                self._timeout_s)
+            await asyncio.wait_for(future, self._timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            raise PublishError(f"broker did not acknowledge: {exc!r}") from exc
+        metrics.EVENTS_PUBLISHED.labels(self._service, topic.name).inc()
+
     async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None
         tenant_id, _, deal_id = (key or "").partition(":")
+        # Named by where the bytes sit, so a batch re-read after a crash writes the same letter again, not another.
         letter = DeadLetter.of(service=self._service, original_topic=record.topic, original_key=key,
                                original=record.value or b"", error=error, tenant_id=tenant_id, deal_id=deal_id,
-                               partition=record.partition, offset=record.offset)
+                               partition=record.partition, offset=record.offset,
+                               id=deterministic_id("dead-letter", self._service, record.topic, str(record.partition),
+                                                   str(record.offset)))
         await self.publish(DEAD_LETTERS, letter)
         metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
+
+
+async def read_whole_topic(settings: ServiceSettings, topic: Topic[CloudEvent],
+                           timeout_s: float = 30.0) -> list[ConsumerRecord]:
+    """Every record on ``topic`` now, from the start of each partition, without joining a group or committing.
+
+    The end is each partition's highwater as a fetch returns it (the embedded broker's ``end_offsets`` is wrong
+    after multi-record batches, see STACK.md); records arriving while it reads may or may not be included."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id=settings.service_name,
+                                group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=max(settings.kafka_fetch_max_wait_ms, 50))
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata, so the partitions are known
+        partitions = [TopicPartition(topic.name, p) for p in sorted(consumer.partitions_for_topic(topic.name) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while not await _read_to_highwater(consumer, partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic.name} to its end within {timeout_s:.0f} s")
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _read_to_highwater(consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]) -> bool:
+    for tp in partitions:
+        highwater = consumer.highwater(tp)
+        if highwater is None or await consumer.position(tp) < highwater:
+            return False
+    return True
 
 
 Handler = Callable[[list[CloudEvent]], Awaitable[list[Outgoing]]]

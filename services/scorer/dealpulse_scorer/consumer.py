@@ -14,7 +14,7 @@ import asyncpg
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealChanged, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated
+from dealpulse_common.resilience import POISON, TRANSIENT, count_dead_letters, each_isolated, retry_transient
 from dealpulse_common.topics import DEAL_CHANGED, DEAL_SCORED
 from dealpulse_scorer.model import LoadedModel
 from dealpulse_scorer.scoring import SERVICE, ScoredChanges, ScoringCore, scored_event, stream_timing
@@ -23,11 +23,17 @@ log = logging.getLogger(__name__)
 
 
 class ScoringConsumer:
-    def __init__(self, pool: asyncpg.Pool, core: ScoringCore) -> None:
+    def __init__(self, pool: asyncpg.Pool, core: ScoringCore, retry_budget_s: float) -> None:
         self._pool = pool
         self._core = core
+        self._retry_budget_s = retry_budget_s
 
     async def handle(self, events: list[CloudEvent]) -> list[Outgoing]:
+        # A database outage retries the whole batch (a tenant done before it gets its stored scores back) instead of
+        # stopping the stream loop, and with it the service.
+        return await retry_transient(lambda: self._handle_batch(events), self._retry_budget_s)
+
+    async def _handle_batch(self, events: list[CloudEvent]) -> list[Outgoing]:
         consumed_at = utcnow()
         models = self._core.models  # one snapshot for the whole batch: a batch is never split across two models
         by_tenant: dict[str, list[DealChanged]] = defaultdict(list)

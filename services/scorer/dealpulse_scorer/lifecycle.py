@@ -69,8 +69,8 @@ class ScorerLife:
         async with ServiceRuntime(settings, consumes=[DEAL_CHANGED]) as runtime:
             scoring = ScoringCore(runtime.pool, models, self._drift)
             rescorer = Rescorer(runtime.pool, runtime.publisher, scoring, settings.rescore_chunk)
-            runtime.process(ScoringConsumer(runtime.pool, scoring).handle, settings.max_batch,
-                            between_batches=rescorer.between_batches)
+            consumer = ScoringConsumer(runtime.pool, scoring, settings.transient_retry_s)
+            runtime.process(consumer.handle, settings.max_batch, between_batches=rescorer.between_batches)
             self._state.runtime, self._state.scoring = runtime, scoring
             watcher = ModelWatcher(resolver, models, rescorer, self._drift, poll_s=settings.model_poll_interval_s,
                                    drift_export_s=settings.drift_export_interval_s,

@@ -30,7 +30,8 @@ EXERCISED = {
     "rollback": "tests/unit/scorer/test_model_cli.py::test_models_lists_versions_and_rollback_switches_back",
     "promote": "tests/unit/scorer/test_promotion_gate.py::test_cli_refuses_with_exit_code_2_and_says_why",
     "import": "tests/integration/test_imports.py::test_cli_imports_with_progress_and_summary",
-    "dlq": "tests/unit/cli/test_dlq.py",
+    "dlq": "tests/integration/test_dlq_cli.py::"
+           "test_list_show_and_replay_select_by_topic_reason_and_time_and_a_second_replay_changes_nothing",
     "tenant": "tests/integration/test_secret_keys.py::test_reencrypt_seals_with_the_first_key_or_changes_nothing",
     "user": "tests/integration/test_people.py",
 }
@@ -40,7 +41,6 @@ POD_LABELS = {"user": "app.kubernetes.io/name=people"}
 # kubectl's short names for the kinds the runbook names.
 KINDS = {"deployment": "Deployment", "job": "Job", "cronjob": "CronJob", "scaledobject": "ScaledObject",
          "hpa": "HorizontalPodAutoscaler", "kafkatopic": "KafkaTopic", "secret": "Secret"}
-HAS_DLQ = "dlq" in build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,6 @@ def runbook_commands() -> list[Command]:
     return commands
 
 
-def _params() -> list[object]:
-    params = []
-    for command in runbook_commands():
-        marks = []
-        if "dlq" in command.argv and not HAS_DLQ:
-            marks.append(pytest.mark.xfail(reason="`dealpulse dlq` is not part of this CLI yet", strict=True))
-        params.append(pytest.param(command, marks=marks, id=command.line[:70]))
-    return params
-
-
 def test_the_runbook_has_commands_for_every_task() -> None:
     argvs = [" ".join(c.argv) for c in runbook_commands()]
     for expected in ("apply -k", "-- rollback", "-- promote", "dlq replay", "create job", "rollout restart",
@@ -85,7 +75,7 @@ def test_the_runbook_has_commands_for_every_task() -> None:
         assert any(expected in argv for argv in argvs), expected
 
 
-@pytest.mark.parametrize("command", _params())
+@pytest.mark.parametrize("command", runbook_commands(), ids=lambda command: command.line[:70])
 def test_each_runbook_command_works_here(command: Command) -> None:
     tool, *args = command.argv
     if tool == "dealpulse":
