@@ -31,10 +31,13 @@ def _framework(args: argparse.Namespace) -> tuple[list[str], Figures]:
     return lines, results.flatten(found)
 
 
-def _latency_at(rate: float) -> Section:
+def _latency_at(fixed_rate: float | None) -> Section:
+    """The end-to-end run at ``fixed_rate``, or at ``--rate`` with ``--changes`` when None; a fixed rate offers
+    as many seconds of load as ``--changes`` at ``--rate`` would."""
     def run(args: argparse.Namespace) -> tuple[list[str], Figures]:
         from dealpulse_cli.bench.run import latency_figures, run_latency
 
+        rate = fixed_rate or args.rate
         result = run_latency(int(args.changes * rate / args.rate), rate, args.report)
         figures = latency_figures(result)
         return [f"end to end at {rate:g}/s: p50 {figures['end_to_end_p50_ms']:.1f} ms, p99 "
@@ -103,7 +106,7 @@ def _sync_score(args: argparse.Namespace) -> tuple[list[str], Figures]:
 SECTIONS: dict[str, Section] = {
     "idle": _idle,
     "framework": _framework,
-    "latency": _latency_at(200.0),
+    "latency": _latency_at(None),
     "latency-500": _latency_at(500.0),
     "sync-score": _sync_score,
     "model": _model,
