@@ -88,8 +88,9 @@ async def precision(conn: asyncpg.Connection, tenant_id: str) -> list[tuple[str,
             for row in await conn.fetch(_PRECISION, tenant_id)]
 
 
-# The newest alerts first, each with the latest feedback anyone gave on it; ties on raised_at are broken by id so
-# a page ends where the next one (``before``) begins.
+# The newest alerts first, each with the latest feedback anyone gave on it; ties on raised_at are ordered by id.
+# ``before`` pages by raised_at alone, so alerts raised in the very microsecond a page ends on are not repeated on
+# the next page (nor shown there).
 _RECENT = """
 SELECT a.alert_id, a.deal_id, a.alert_type, a.raised_at, a.payload, f.action AS feedback_action,
        f.user_id AS feedback_by, f.at AS feedback_at, f.snoozed_until
