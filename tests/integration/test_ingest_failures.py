@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -173,3 +174,35 @@ async def test_changes_stamped_with_the_same_instant_are_all_applied(system: Run
     assert snapshot["amount"] == 1_000 and snapshot["stage"] == "proposal"
     repeat = await system.send_change(tenant, deal_change("D-same", same_instant, stage="Proposal", event_id="p-2"))
     assert repeat.json()["status"] == "duplicate"
+
+
+async def test_concurrent_deliveries_of_one_tenant_each_get_their_own_answer(system: RunningSystem) -> None:
+    """Webhooks of a tenant arriving together are stored in groups (ingest's group commit); each is still answered
+    for itself, and a delivery repeated within the same group is a duplicate."""
+    tenant = await system.new_tenant()
+    changes = [deal_change(f"D-{n}", "2026-11-20T10:00:00Z", amount=1_000 + n, event_id=f"c-{n}") for n in range(30)]
+    repeated = deal_change("D-twice", "2026-11-20T10:00:00Z", amount=9, event_id="twice")
+    responses = await asyncio.gather(*(system.send_change(tenant, change) for change in [*changes, repeated, repeated]))
+    assert [r.status_code for r in responses[:30]] == [202] * 30
+    assert [r.json()["event_id"] for r in responses[:30]] == [f"c-{n}" for n in range(30)]
+    assert sorted(r.json()["status"] for r in responses[30:]) == ["accepted", "duplicate"]
+    assert await _stored_events(system, tenant.tenant_id) == 31
+    rows = await system.admin_fetch("SELECT deal_id, snapshot FROM deals WHERE tenant_id = $1", tenant.tenant_id)
+    assert {row["deal_id"]: orjson.loads(row["snapshot"])["amount"] for row in rows} == {
+        **{f"D-{n}": 1_000 + n for n in range(30)}, "D-twice": 9}
+    await poll_until(lambda: system.admin_fetch(
+        "SELECT 1 FROM risk_scores WHERE tenant_id = $1 GROUP BY tenant_id HAVING count(DISTINCT deal_id) = 31",
+        tenant.tenant_id), timeout=30)
+
+
+async def test_a_broker_outage_refuses_every_delivery_of_a_group_and_stores_none(system: RunningSystem) -> None:
+    tenant = await system.new_tenant()
+    os.kill(system.stack.broker_pid(), signal.SIGSTOP)
+    try:
+        responses = await asyncio.gather(*(system.send_change(
+            tenant, deal_change(f"D-{n}", "2026-11-20T10:00:00Z", amount=500)) for n in range(6)))
+    finally:
+        os.kill(system.stack.broker_pid(), signal.SIGCONT)
+    assert [r.status_code for r in responses] == [503] * 6
+    assert all(r.headers["content-type"].startswith("application/problem+json") for r in responses)
+    assert await _stored_events(system, tenant.tenant_id) == 0, "a refused change was kept"

@@ -33,7 +33,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.secrets = TenantCache(settings.secret_cache_ttl_s, store.tenant_keys_loader(settings),
                                             pool=runtime.pool)
             mappings = TenantCache(settings.stage_mapping_cache_ttl_s, stage_mappings.load, pool=runtime.pool)
-            app.state.ingestor = Ingestor(runtime.pool, runtime.publisher, stage_mappings=mappings)
+            app.state.ingestor = Ingestor(runtime.pool, runtime.publisher, stage_mappings=mappings,
+                                         max_group=settings.group_commit_max)
             # Imports run on a pool of their own so a large load never starves the webhooks' connections.
             app.state.import_runner = ImportRunner(settings.database_url, runtime.publisher, ImportSettings(),
                                                    stage_mappings=mappings)

@@ -18,6 +18,7 @@ from dealpulse_common.kafka import EventPublisher, Outgoing
 from dealpulse_common.tenant_cache import TenantCache
 from dealpulse_common.topics import DEAL_CHANGED
 from dealpulse_ingest import store
+from dealpulse_ingest.group_commit import GroupCommit
 from dealpulse_ingest.handlers import (
     DealRow,
     IncomingChange,
@@ -40,10 +41,11 @@ class Ingestor:
     """
 
     def __init__(self, pool: asyncpg.Pool, publisher: EventPublisher, *,
-                 stage_mappings: TenantCache[StageMapping]) -> None:
+                 stage_mappings: TenantCache[StageMapping], max_group: int = 1) -> None:
         self._pool = pool
         self._publisher = publisher
         self._stage_mappings = stage_mappings
+        self._groups: GroupCommit[IncomingChange, Outcome] = GroupCommit(self.ingest_many, max_group=max_group)
 
     async def prepare(self, tenant_id: str, payload: GenericDealChange, *, provider: str, event_id: str,
                       traceparent: str, received_at: datetime) -> IncomingChange:
@@ -61,9 +63,10 @@ class Ingestor:
         )
 
     async def ingest(self, change: IncomingChange) -> Outcome:
-        """Raises ``PublishError`` or a database-unavailable error when nothing was stored (retry later)."""
-        (outcome,) = await accept_changes(self._pool, self._publisher, [change])
-        return outcome
+        """Raises ``PublishError`` or a database-unavailable error when nothing was stored (retry later).
+
+        Stored with whatever else of the tenant arrived meanwhile, up to ``max_group`` changes (``group_commit``)."""
+        return await self._groups.submit(change.tenant_id, change)
 
     async def ingest_many(self, changes: Sequence[IncomingChange]) -> list[Outcome]:
         """``ingest`` for several changes of one tenant, in order and all or nothing: one transaction and one

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dealpulse_common.settings import RateLimit, ServiceSettings
@@ -17,5 +18,7 @@ class IngestSettings(ServiceSettings):
     # an admin's connector edit applies within it (a lookup per busy tenant every few seconds costs nothing).
     secret_cache_ttl_s: float = 5.0
     stage_mapping_cache_ttl_s: float = 5.0
+    # Webhooks of one tenant stored in one transaction and one broker batch at most (group_commit.py).
+    group_commit_max: int = Field(100, ge=1)
     # A tenant's CRM deliveries (every webhook), well above a person's pace: a bulk sync sends thousands a minute.
     rate_limit_webhooks_per_tenant: RateLimit = "60000/minute"

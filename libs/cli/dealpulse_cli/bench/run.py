@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dealpulse_cli.bench import profile
 from dealpulse_cli.bench.harness import BENCH_PORT_OFFSET, bench_system
-from dealpulse_cli.bench.latency import HOPS, LatencyResult, measure
+from dealpulse_cli.bench.latency import HOPS, PROFILE_S, LatencyResult, measure
 from dealpulse_cli.bench.report import write_section
 from dealpulse_cli.bench.stream_framework import compare
 from dealpulse_cli.system import embedded_stack
@@ -69,7 +69,8 @@ def _latency_markdown(result: LatencyResult) -> str:
         "CPU milliseconds per accepted change (target ≤ 2.5 summed over the five services): "
         + ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(result.cpu_ms_per_change().items())) + ".",
         "",
-        "Where each service's CPU went while the load was offered (py-spy, `dealpulse_cli/bench/profile.py`):",
+        f"Where each service's CPU went (py-spy, `dealpulse_cli/bench/profile.py`, over a {PROFILE_S:.0f} s pass at "
+        "the same rate after the measured one, so sampling does not slow the figures above):",
         "",
         *profile.markdown(result.profiles),
     ]
