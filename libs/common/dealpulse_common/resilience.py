@@ -85,6 +85,28 @@ async def each_isolated(
     return results, letters
 
 
+async def together_else_isolated(
+    conn: asyncpg.Connection,
+    events: Sequence[E],
+    work: Callable[[E], Awaitable[T]],
+    *,
+    service: str,
+    topic_of: Callable[[E], Topic[CloudEvent]],
+) -> tuple[list[T], list[Outgoing]]:
+    """``each_isolated`` for a batch whose events are usually all fine: first every event in one savepoint, and
+    only if one's data fails, each in its own. A clean batch costs two round trips instead of two per event.
+
+    Only for ``work`` that does nothing outside the database: the first attempt is rolled back as a whole."""
+    try:
+        async with conn.transaction():
+            return [await work(event) for event in events], []
+    except TRANSIENT:
+        raise
+    except POISON:
+        log.warning("an event in a batch of %d cannot be handled; handling them one by one", len(events))
+    return await each_isolated(conn, events, work, service=service, topic_of=topic_of)
+
+
 def count_dead_letters(service: str, letters: Sequence[Outgoing]) -> None:
     """Count dead letters by the topic their event came from (once the batch that wrote them is durable)."""
     for letter in letters:

@@ -13,7 +13,7 @@ from dealpulse_common import metrics
 from dealpulse_common.db import tenant_transaction
 from dealpulse_common.events import CloudEvent, DealScored, DealVerdict, DealVerdictData, DealVerdictOverride, utcnow
 from dealpulse_common.kafka import Outgoing
-from dealpulse_common.resilience import count_dead_letters, each_isolated, retry_transient
+from dealpulse_common.resilience import count_dead_letters, retry_transient, together_else_isolated
 from dealpulse_common.topics import DEAL_SCORED, DEAL_VERDICT, DEAL_VERDICT_OVERRIDE, Topic
 from dealpulse_verdict import store
 from dealpulse_verdict.handlers import decide, verdict_event, with_override
@@ -63,8 +63,8 @@ class VerdictConsumer:
         for tenant_id, incoming in by_tenant.items():
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 stamped = await self._thresholds.get_in(conn, tenant_id)
-                # Each in a savepoint: one poison event must not undo its neighbours.
-                handled, dead_letters = await each_isolated(
+                # One poison event must not undo its neighbours.
+                handled, dead_letters = await together_else_isolated(
                     conn, incoming, partial(self._handle_one, conn, stamped), service=self._service,
                     topic_of=_topic_of)
             for outcome in handled:

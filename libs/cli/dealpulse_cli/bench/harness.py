@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,18 @@ class BenchSystem:
     def cpu_seconds(self, *, with_broker: bool = False) -> dict[str, float]:
         """CPU time (user + system) each service (and the broker, if asked for) has used so far."""
         return self._read(_cpu_seconds, with_broker)
+
+    def beside_services_cpu_seconds(self) -> dict[str, float]:
+        """CPU used so far by PostgreSQL (the postmaster and its backends, live and ended) and by the whole machine
+        (every core's busy time: the services, the stack, the load generator and whatever else runs)."""
+        postmaster = psutil.Process(int((self.stack.pg_dir / "postmaster.pid").read_text().split()[0]))
+        own = postmaster.cpu_times()
+        postgres = own.user + own.system + own.children_user + own.children_system
+        for backend in postmaster.children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                postgres += _cpu_seconds(backend)
+        machine = psutil.cpu_times()
+        return {"postgres": postgres, "machine": sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)}
 
     def rss_mb(self, *, with_broker: bool = False) -> dict[str, float]:
         """Resident memory of each process, MB."""

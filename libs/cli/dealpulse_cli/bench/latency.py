@@ -25,6 +25,7 @@ from dealpulse_common.auth import issue_token
 from dealpulse_common.settings import ServiceSettings
 
 WARM_UP = "warm"
+NOT_SERVICES = frozenset({"broker", "postgres", "machine"})  # measured beside the five services, not summed
 PROFILE_S = 20.0  # the profiled pass after the measured one
 HOPS = (("ingest", "received_at", "ingest_published_at"),
         ("broker → scorer", "ingest_published_at", "scorer_consumed_at"),
@@ -52,11 +53,12 @@ class LatencyResult:
     profiles: dict[str, profile.Profile] = field(default_factory=dict)  # py-spy, over a second pass at the same rate
 
     def cpu_ms_per_change(self) -> dict[str, float]:
-        """CPU milliseconds per accepted change: each service, their sum (``total``) and the broker beside it."""
+        """CPU milliseconds per accepted change: each service, their sum (``total``), and beside it the broker,
+        PostgreSQL and the whole machine (load generator included)."""
         if not self.accepted:
             return {}
         per = {name: 1000 * used / self.accepted for name, used in self.cpu_s.items()}
-        per["total"] = sum(ms for name, ms in per.items() if name != "broker")
+        per["total"] = sum(ms for name, ms in per.items() if name not in NOT_SERVICES)
         return per
 
     def percentiles(self, values: list[float]) -> dict[str, float]:
@@ -77,13 +79,14 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
         try:
             await _wait_for_file(out.parent / (out.name + ".ready"))
             await _warm_up(system, tenant_id, secret, out)
-            cpu_before = system.cpu_seconds(with_broker=True)
+            cpu_before = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
             pids = {name: process.pid for name, process in system.supervisor.processes.items()}
             statuses, achieved, duration, answer_ms = await _offer_load(
                 system, tenant_id, secret, changes, rate, deals, seed)
             accepted = statuses.get(202, 0)
             lines = await _wait_for_lines(out, accepted)
-            cpu_s = {name: used - cpu_before[name] for name, used in system.cpu_seconds(with_broker=True).items()}
+            cpu_after = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+            cpu_s = {name: used - cpu_before[name] for name, used in cpu_after.items()}
             cpu_share = {name: used / duration for name, used in cpu_s.items()}
             # Sampling five processes costs a share of the same two cores, so the profile gets a pass of its own
             # and the figures above are taken without it.
