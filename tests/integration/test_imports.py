@@ -218,3 +218,30 @@ async def test_two_imports_of_the_same_deals_at_once_both_finish(system: Running
     assert [j["status"] for j in jobs] == ["done", "done"], [j.get("failure") for j in jobs]
     assert sum(j["accepted"] for j in jobs) == len(rows) and sum(j["duplicates"] for j in jobs) == len(rows)
     assert await system.count_rows("deals", tenant) == len(rows)
+
+
+async def test_rows_of_one_deal_in_one_chunk_fold_in_file_order_and_an_older_row_is_stale(
+        system: RunningSystem) -> None:
+    # One chunk is stored as one group (a handful of statements for all its rows): the rules stay the rows' own.
+    tenant = await system.new_tenant("imp")
+    rows = _crm_rows(4, "ORD")
+    same_deal = [("Proposal", "2026-11-01T10:00:00Z", "1000"), ("Negotiation", "2026-11-01T11:00:00Z", "2000"),
+                 ("Prospecting", "2026-11-01T09:00:00Z", "3000")]
+    for stage, modified, amount in same_deal:
+        rows.append({**rows[0], "Opportunity ID": "ORD-same", "Stage": stage, "Last Modified": modified,
+                     "Amount": amount})
+    started = await system.upload_import(tenant, _crm_csv(rows), mapping=CRM_MAPPING)
+    job = await system.import_finished(tenant, started.json()["id"])
+    assert (job["status"], job["accepted"], job["stale"], job["duplicates"]) == ("done", 6, 1, 0), job
+    [deal] = await system.admin_fetch(
+        "SELECT snapshot, source_modified_at, last_event_id FROM deals WHERE tenant_id = $1 AND deal_id = 'ORD-same'",
+        tenant.tenant_id)
+    snapshot = json.loads(deal["snapshot"])
+    assert (snapshot["crm_stage"], snapshot["amount"]) == ("Negotiation", 2000)
+    events = await system.admin_fetch(
+        "SELECT event_id, outcome, source_modified_at FROM deal_events WHERE tenant_id = $1 AND deal_id = 'ORD-same'"
+        " ORDER BY applied_seq", tenant.tenant_id)
+    assert [e["outcome"] for e in events] == ["applied", "applied", "stale"]
+    assert deal["last_event_id"] == events[1]["event_id"]
+    assert deal["source_modified_at"] == events[1]["source_modified_at"]
+    await poll_until(lambda: system.has_rows("risk_scores", tenant, 5), timeout=60)

@@ -71,6 +71,76 @@ RETURNING {DEAL_COLUMNS}
 """
 
 
+# --- a group of changes at once (ingest's group commit): a handful of statements for the whole group ---------
+
+KNOWN_EVENTS = "SELECT event_id FROM deal_events WHERE tenant_id = $1 AND event_id = ANY($2::text[])"
+
+# Locked in one order (by id), so two groups sharing deals wait for each other instead of deadlocking.
+LOCK_DEALS = f"""
+SELECT deal_id, {DEAL_COLUMNS} FROM deals WHERE tenant_id = $1 AND deal_id = ANY($2::text[])
+ORDER BY deal_id FOR UPDATE
+"""
+
+# In the group's order, so ``applied_seq`` (the order a replay folds) follows it.
+RECORD_EVENTS = """
+INSERT INTO deal_events (tenant_id, event_id, deal_id, provider, outcome, changed_fields, source_modified_at,
+                         received_at, changes)
+SELECT $1, e.event_id, e.deal_id, e.provider, e.outcome, e.changed_fields, e.source_modified_at, e.received_at,
+       e.changes
+FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (event_id text, deal_id text, provider text, outcome text,
+                changed_fields text[], source_modified_at timestamptz, received_at timestamptz, changes jsonb))
+     WITH ORDINALITY AS e(event_id, deal_id, provider, outcome, changed_fields, source_modified_at, received_at,
+                          changes, ord)
+ORDER BY e.ord
+ON CONFLICT (tenant_id, event_id) DO NOTHING
+"""
+
+DEAL_ROWS = """jsonb_to_recordset($2::jsonb) AS r(deal_id text, snapshot jsonb, source_modified_at timestamptz,
+                                                history_state jsonb, last_event_id text)"""
+
+INSERT_DEALS = f"""
+INSERT INTO deals (tenant_id, deal_id, snapshot, source_modified_at, history_state, last_event_id)
+SELECT $1, r.deal_id, r.snapshot, r.source_modified_at, r.history_state, r.last_event_id FROM {DEAL_ROWS}
+ON CONFLICT (tenant_id, deal_id) DO NOTHING
+"""
+
+UPDATE_DEALS = f"""
+UPDATE deals AS d SET snapshot = r.snapshot, source_modified_at = r.source_modified_at,
+                      history_state = r.history_state, last_event_id = r.last_event_id, updated_at = now()
+FROM {DEAL_ROWS}
+WHERE d.tenant_id = $1 AND d.deal_id = r.deal_id
+"""
+
+
+async def known_events(conn: asyncpg.Connection, tenant_id: str, event_ids: Sequence[str]) -> set[str]:
+    return {row["event_id"] for row in await conn.fetch(KNOWN_EVENTS, tenant_id, list(event_ids))}
+
+
+async def lock_deals(conn: asyncpg.Connection, tenant_id: str, deal_ids: Sequence[str]) -> dict[str, asyncpg.Record]:
+    """The stored deals among ``deal_ids`` (locked for this transaction), by id; a deal never seen is absent."""
+    return {row["deal_id"]: row for row in await conn.fetch(LOCK_DEALS, tenant_id, sorted(set(deal_ids)))}
+
+
+async def record_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
+    """Insert the group's deliveries (each with its ``outcome``); how many were new (fewer when another
+    transaction recorded one meanwhile)."""
+    return _count(await conn.execute(RECORD_EVENTS, tenant_id, list(events)))
+
+
+async def insert_deals(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[dict[str, Any]]) -> int:
+    """How many were inserted (fewer when another transaction stored one of them first)."""
+    return _count(await conn.execute(INSERT_DEALS, tenant_id, list(rows))) if rows else 0
+
+
+async def update_deals(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(UPDATE_DEALS, tenant_id, list(rows))
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def record_event(conn: asyncpg.Connection, *, tenant_id: str, event_id: str, deal_id: str, provider: str,
                        changed_fields: list[str], modified_at: datetime, received_at: datetime,
                        changes: dict[str, Any]) -> bool:

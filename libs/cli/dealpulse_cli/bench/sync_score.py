@@ -83,7 +83,7 @@ async def _open_loop(session: aiohttp.ClientSession, url: str, headers: dict[str
             async with session.post(url, json=body, headers=headers) as response:
                 await response.read()
                 ok = response.status == 200
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):  # counted as a failure, never the end of the run
             ok = False
         if ok:
             served.latency_ms.append((time.perf_counter() - due) * 1000)
