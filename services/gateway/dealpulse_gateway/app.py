@@ -71,7 +71,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                    socket_connect_timeout=settings.redis_timeout_s)
             resources.push_async_callback(redis.aclose)
             scorer = scorer_proxy.make_scorer_client(settings)
-            resources.push_async_callback(scorer.aclose)
+            resources.push_async_callback(scorer.close)
             # The runtime's producer only carries dead letters: the fan-out itself publishes nothing.
             runtime = await resources.enter_async_context(
                 ServiceRuntime(settings, consumes=FANNED_OUT_TOPICS, group_id=settings.consumer_group))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-import httpx
+import aiohttp
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -23,12 +23,14 @@ from dealpulse_gateway.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 
-def make_scorer_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """One pooled client for the whole process: kept-alive connections are what keep the proxy hop cheap."""
-    return httpx.AsyncClient(
+def make_scorer_client(settings: GatewaySettings) -> aiohttp.ClientSession:
+    """One pooled session for the whole process (made in the running loop): kept-alive connections keep the proxy
+    hop cheap. aiohttp rather than httpx: httpx's client was a third of the gateway's CPU per synchronous score
+    (docs/BENCHMARKS.md, sync-score)."""
+    return aiohttp.ClientSession(
         base_url=settings.scorer_url,
-        timeout=httpx.Timeout(settings.scorer_timeout_s, connect=min(0.5, settings.scorer_timeout_s)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        timeout=aiohttp.ClientTimeout(total=settings.scorer_timeout_s, connect=min(0.5, settings.scorer_timeout_s)),
+        connector=aiohttp.TCPConnector(limit=100),
     )
 
 
@@ -40,7 +42,7 @@ async def forward(request: Request, method: str, path: str, *, tenant_id: str,
     """Send ``method path`` to the scorer on behalf of ``request``, whose caller ``tenant_id`` verified; an
     unreachable scorer is a 503."""
     settings: GatewaySettings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.scorer
+    client: aiohttp.ClientSession = request.app.state.scorer
     credential = issue_service_credential(settings.service_secret, caller=settings.service_name, audience=SCORER,
                                           tenant_id=tenant_id)
     headers = {"traceparent": continue_trace(request.headers.get("traceparent")),
@@ -50,9 +52,10 @@ async def forward(request: Request, method: str, path: str, *, tenant_id: str,
     if json_body is not None:
         headers["content-type"] = "application/json"
     try:
-        answer = await client.request(method, path, params=params, content=json_body, headers=headers)
-    except httpx.TransportError as exc:  # refused, timed out, reset: the scorer did nothing for this request
+        async with client.request(method, path, params=params, data=json_body, headers=headers) as answer:
+            content = await answer.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:  # refused, timed out, reset: nothing to answer with
         log.warning("scorer unreachable: %r", exc)
         raise ServiceUnavailable("scorer unreachable; retry later", settings.retry_after_s) from exc
-    return Response(content=answer.content, status_code=answer.status_code,
+    return Response(content=content, status_code=answer.status,
                     media_type=answer.headers.get("content-type", "application/json"))
