@@ -54,9 +54,26 @@ async def test_recent_alerts_newest_first_with_feedback_scoped_and_paged(system:
     first = await _alerts(system, tenant, limit=2)
     assert first["has_more"] is True and [a["alert_id"] for a in first["alerts"]] == [
         a["alert_id"] for a in alerts[:2]]
-    rest = await _alerts(system, tenant, limit=2, before=first["next_before"])
-    assert rest["has_more"] is False and rest["next_before"] is None
+    rest = await _alerts(system, tenant, limit=2, before=first["next_before"], before_id=first["next_before_id"])
+    assert rest["has_more"] is False and rest["next_before"] is None and rest["next_before_id"] is None
     assert [a["alert_id"] for a in rest["alerts"]] == [alerts[2]["alert_id"]]
+
+
+async def test_alerts_raised_in_the_same_microsecond_are_paged_each_once(system: RunningSystem) -> None:
+    tenant = await system.new_tenant("alisttie")
+    await publish_scores(system, [critical_score(tenant, f"T-{n}", "rep-1") for n in range(3)])
+    await _raised(system, tenant, 3)
+    # The alerts service stamps them a few microseconds apart; one instant for all makes the tie certain.
+    await system.admin_fetch("UPDATE alerts SET raised_at = (SELECT min(raised_at) FROM alerts WHERE tenant_id = $1)"
+                             " WHERE tenant_id = $1", tenant.tenant_id)
+    seen: list[str] = []
+    page = await _alerts(system, tenant, limit=1)
+    for _ in range(5):  # three pages are expected; a cursor that loops must not hang the test
+        seen.extend(a["alert_id"] for a in page["alerts"])
+        if not page["has_more"]:
+            break
+        page = await _alerts(system, tenant, limit=1, before=page["next_before"], before_id=page["next_before_id"])
+    assert not page["has_more"] and len(seen) == 3 and seen == sorted(seen, reverse=True), "each tied alert once, by id"
 
 
 async def test_bad_alert_list_parameters_are_422_problems(system: RunningSystem) -> None:

@@ -124,6 +124,7 @@ class AlertsPage(BaseModel):
     alerts: list[AlertView]
     has_more: bool
     next_before: datetime | None = Field(description="Pass as `before` for the next (older) page")
+    next_before_id: str | None = Field(description="Pass as `before_id` with `next_before` for the next page")
 
 
 @router.get("/v1/alerts", response_model=AlertsPage, responses=READ_PROBLEMS)
@@ -131,6 +132,8 @@ async def recent_alerts(
     request: Request, principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[datetime | None, Query(description="Only alerts raised before this time")] = None,
+    before_id: Annotated[str | None, Query(min_length=1, max_length=64, description=(
+        "With `before`: the last alert of the previous page, so alerts raised at that same time follow it"))] = None,
     deal_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     alert_type: Annotated[list[str] | None, Query(description="entered_critical, risk_jump, commit_not_admitted")]
     = None,
@@ -143,10 +146,11 @@ async def recent_alerts(
     async with _connection(request, principal.tenant_id) as conn:
         scope = await owner_scope(conn, principal)
         rows = await alert_store.recent_alerts(conn, principal.tenant_id, scope.listed(), deal_id, types,
-                                               severities, before, limit + 1)
+                                               severities, before, before_id, limit + 1)
     alerts = [_alert_view(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return AlertsPage(alerts=alerts, has_more=more, next_before=alerts[-1].raised_at if more else None)
+    return AlertsPage(alerts=alerts, has_more=more, next_before=alerts[-1].raised_at if more else None,
+                      next_before_id=alerts[-1].alert_id if more else None)
 
 
 def _alert_view(row: Any) -> AlertView:

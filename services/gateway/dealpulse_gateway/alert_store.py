@@ -89,8 +89,8 @@ async def precision(conn: asyncpg.Connection, tenant_id: str) -> list[tuple[str,
 
 
 # The newest alerts first, each with the latest feedback anyone gave on it; ties on raised_at are ordered by id.
-# ``before`` pages by raised_at alone, so alerts raised in the very microsecond a page ends on are not repeated on
-# the next page (nor shown there).
+# A page continues after (``before``, ``before_id``), the last alert of the previous one, so alerts raised in the
+# same microsecond are neither skipped nor repeated; ``before`` alone means raised strictly before that time.
 _RECENT = """
 SELECT a.alert_id, a.deal_id, a.alert_type, a.raised_at, a.payload, f.action AS feedback_action,
        f.user_id AS feedback_by, f.at AS feedback_at, f.snoozed_until
@@ -103,15 +103,15 @@ WHERE a.tenant_id = $1
   AND ($3::text IS NULL OR a.deal_id = $3)
   AND ($4::text[] IS NULL OR a.alert_type = ANY($4))
   AND ($5::text[] IS NULL OR a.payload->>'severity' = ANY($5))
-  AND ($6::timestamptz IS NULL OR a.raised_at < $6)
+  AND ($6::timestamptz IS NULL OR a.raised_at < $6 OR (a.raised_at = $6 AND a.alert_id < $7::text))
 ORDER BY a.raised_at DESC, a.alert_id DESC
-LIMIT $7
+LIMIT $8
 """
 
 
 async def recent_alerts(conn: asyncpg.Connection, tenant_id: str, owners: list[str] | None, deal_id: str | None,
                         alert_types: list[str] | None, severities: list[str] | None, before: datetime | None,
-                        limit: int) -> list[asyncpg.Record]:
+                        before_id: str | None, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(_RECENT, tenant_id, owners, deal_id, alert_types, severities,
-                                                  before, limit)
+                                                  before, before_id, limit)
     return rows
