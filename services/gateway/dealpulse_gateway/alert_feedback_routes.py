@@ -158,8 +158,9 @@ def _alert_view(row: Any) -> AlertView:
     feedback = None if row["feedback_action"] is None else FeedbackGiven(
         action=row["feedback_action"], by=row["feedback_by"], at=row["feedback_at"],
         snoozed_until=row["snoozed_until"])
-    return AlertView(**data.model_dump(include=set(AlertView.model_fields)), deal_id=row["deal_id"],
-                     feedback=feedback)
+    # The column's raised_at, not the payload's: it is what the list is ordered and paged by.
+    fields = {**data.model_dump(include=set(AlertView.model_fields)), "raised_at": row["raised_at"]}
+    return AlertView(**fields, deal_id=row["deal_id"], feedback=feedback)
 
 
 @router.get("/v1/alerts/precision", response_model=list[Precision])
