@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import math
+import os
 import random
 import tempfile
 import time
@@ -76,7 +77,7 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
     result = ImportBenchResult(rows=rows)
     token = issue_token(ServiceSettings().jwt_secret, BENCH_TENANT, "admin", "bench", 7200)
     broker = psutil.Process(system.stack.broker_pid())
-    cpu_before = system.cpu_seconds(with_broker=True)
+    cpu_before = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
     database = await asyncpg.connect(system.stack.admin_database_url)
     try:
         async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), timeout=120,
@@ -86,7 +87,8 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
             await _follow(_Progress(client, database, job_id, broker, started), result, poll_s)
     finally:
         await database.close()
-    result.cpu_s = {name: used - cpu_before[name] for name, used in system.cpu_seconds(with_broker=True).items()}
+    cpu_after = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+    result.cpu_s = {name: used - cpu_before[name] for name, used in cpu_after.items()}
     result.rss_mb = system.rss_mb(with_broker=True)
     return result
 
@@ -188,6 +190,7 @@ def _markdown(result: ImportBenchResult) -> str:
         *(f"| {s.at_s:.0f} | {s.imported:,} | {s.scored:,} | {s.broker_rss_mb:.0f} |" for s in timeline),
         "",
         "CPU seconds used during the run: " + ", ".join(f"{name} {cpu:.0f}" for name, cpu in result.cpu_s.items())
+        + f" (machine: every core's busy time, of {(os.cpu_count() or 1) * result.all_scored_s:.0f} its cores had)"
         + ". Resident memory at the end (MB): " + ", ".join(f"{n} {mb:.0f}" for n, mb in result.rss_mb.items())
         + ".",
     ])
