@@ -77,7 +77,7 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
     result = ImportBenchResult(rows=rows)
     token = issue_token(ServiceSettings().jwt_secret, BENCH_TENANT, "admin", "bench", 7200)
     broker = psutil.Process(system.stack.broker_pid())
-    cpu_before = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+    cpu_before = system.cpu_seconds_everywhere()
     database = await asyncpg.connect(system.stack.admin_database_url)
     try:
         async with httpx.AsyncClient(base_url=system.supervisor.url("ingest"), timeout=120,
@@ -87,7 +87,7 @@ async def measure(system: BenchSystem, rows: int, data: Path, poll_s: float = 1.
             await _follow(_Progress(client, database, job_id, broker, started), result, poll_s)
     finally:
         await database.close()
-    cpu_after = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+    cpu_after = system.cpu_seconds_everywhere()
     result.cpu_s = {name: used - cpu_before[name] for name, used in cpu_after.items()}
     result.rss_mb = system.rss_mb(with_broker=True)
     return result

@@ -39,7 +39,11 @@ class BenchSystem:
         """CPU time (user + system) each service (and the broker, if asked for) has used so far."""
         return self._read(_cpu_seconds, with_broker)
 
-    def beside_services_cpu_seconds(self) -> dict[str, float]:
+    def cpu_seconds_everywhere(self) -> dict[str, float]:
+        """``cpu_seconds`` of the services and the broker, with PostgreSQL and the whole machine beside them."""
+        return {**self.cpu_seconds(with_broker=True), **self._beside_services_cpu_seconds()}
+
+    def _beside_services_cpu_seconds(self) -> dict[str, float]:
         """CPU used so far by PostgreSQL (the postmaster and its backends, live and ended) and by the whole machine
         (every core's busy time: the services, the stack, the load generator and whatever else runs)."""
         postmaster = psutil.Process(int((self.stack.pg_dir / "postmaster.pid").read_text().split()[0]))

@@ -79,13 +79,13 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
         try:
             await _wait_for_file(out.parent / (out.name + ".ready"))
             await _warm_up(system, tenant_id, secret, out)
-            cpu_before = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+            cpu_before = system.cpu_seconds_everywhere()
             pids = {name: process.pid for name, process in system.supervisor.processes.items()}
             statuses, achieved, duration, answer_ms = await _offer_load(
                 system, tenant_id, secret, changes, rate, deals, seed)
             accepted = statuses.get(202, 0)
             lines = await _wait_for_lines(out, accepted)
-            cpu_after = {**system.cpu_seconds(with_broker=True), **system.beside_services_cpu_seconds()}
+            cpu_after = system.cpu_seconds_everywhere()
             cpu_s = {name: used - cpu_before[name] for name, used in cpu_after.items()}
             cpu_share = {name: used / duration for name, used in cpu_s.items()}
             # Sampling five processes costs a share of the same two cores, so the profile gets a pass of its own
