@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,11 @@ from dealpulse_scorer.training.synthetic import ANCHOR, demo_anchor
 from dealpulse_scorer.training.world import CRM_FORECAST_NAMES
 
 log = logging.getLogger(__name__)
+
+# Webhooks sent and not yet answered. Sent one at a time, the feed ran at one over the answer time (36 a second at
+# a nominal 50 while the system was busy). A deal's next change is hundreds of deliveries later in a replay, so
+# answers overtaking each other do not reorder one deal's changes.
+IN_FLIGHT = 8
 
 DEMO_PROFILE = "demo"  # the world's tenant whose CRM the demo feed plays
 _INSTANTS = frozenset({"created_at", "closed_at", "last_activity_at"})
@@ -78,7 +84,8 @@ class DemoCrm:
         after ``max_cycles``, leaving the last cycle's deals open)."""
         left_open: dict[str, bool] = {}
         cycle = 0
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        pacer = _Pacer(rate_per_s)
+        async with httpx.AsyncClient(timeout=5.0) as client, _InFlight(IN_FLIGHT) as in_flight:
             while not stop.is_set() and (max_cycles is None or cycle < max_cycles):
                 anchor = demo_anchor()
                 feed = await asyncio.to_thread(self._cycle, cycle, initial_deals, anchor)
@@ -86,11 +93,11 @@ class DemoCrm:
                 for deal_id, won in left_open.items():
                     now = datetime.now(UTC)
                     if not await self._paced(client, webhook_body(deal_id, now - shift, close_change(won, now - shift),
-                                                                  shift), rate_per_s, stop):
+                                                                  shift), pacer, in_flight, stop):
                         return
                 for delivery in feed.deliveries:
                     body = webhook_body(delivery.deal_id, delivery.modified_at, delivery.change, shift)
-                    if not await self._paced(client, body, rate_per_s, stop):
+                    if not await self._paced(client, body, pacer, in_flight, stop):
                         return
                 left_open = feed.open_outcomes
                 cycle += 1
@@ -100,12 +107,13 @@ class DemoCrm:
         return tenant_feed(self._profile, open_deals, seed=self._seed * 1000 + cycle, anchor=anchor,
                            id_prefix=f"C{cycle}")
 
-    async def _paced(self, client: httpx.AsyncClient, body: dict[str, Any], rate_per_s: float,
+    async def _paced(self, client: httpx.AsyncClient, body: dict[str, Any], pacer: _Pacer, in_flight: _InFlight,
                      stop: asyncio.Event) -> bool:
-        """Send one webhook, then wait for the next slot; False once ``stop`` is set."""
-        await self._send(client, body)
+        """Send one webhook without waiting for its answer, then wait for the next slot; False once ``stop`` is
+        set."""
+        await in_flight.start(self._send(client, body))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0 / rate_per_s)
+            await asyncio.wait_for(stop.wait(), timeout=pacer.until_next())
         return not stop.is_set()
 
     async def _send(self, client: httpx.AsyncClient, change: dict[str, Any]) -> None:
@@ -119,3 +127,41 @@ class DemoCrm:
                 log.warning("demo change rejected: %s %s", response.status_code, response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("demo change not delivered: %r", exc)
+
+
+class _Pacer:
+    """Slots on a fixed schedule (waiting ``1/rate`` after each send ran slower than the rate). Behind schedule it
+    sends back to back, catching up at most a second's worth, so a stalled ingest is not answered with a flood."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self._interval = 1.0 / rate_per_s
+        self._next = time.monotonic()
+
+    def until_next(self) -> float:
+        now = time.monotonic()
+        self._next = max(self._next + self._interval, now - 1.0)
+        return max(0.0, self._next - now)
+
+
+class _InFlight:
+    """At most ``limit`` sends running; leaving waits for the last answers, so ``sent`` counts every change."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, sending: Coroutine[Any, Any, None]) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(sending)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def __aenter__(self) -> _InFlight:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.gather(*self._tasks)

@@ -66,7 +66,7 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
-        linger_ms=0,
+        linger_ms=settings.kafka_linger_ms,
         max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000) + 1000,
     )

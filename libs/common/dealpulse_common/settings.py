@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(1, validation_alias="KAFKA_REPLICATION_FACTOR", ge=1)
     kafka_idempotent_producer: bool = Field(False, validation_alias="KAFKA_IDEMPOTENT_PRODUCER")
     kafka_fetch_max_wait_ms: int = Field(5, validation_alias="KAFKA_FETCH_MAX_WAIT_MS", ge=2)
+    # How long a producer holds a batch open for more records. The embedded broker's cost per fetch grows with the
+    # number of batches a partition holds (docs/BENCHMARKS.md, soak), so fewer, fuller batches keep it flat.
+    kafka_linger_ms: int = Field(0, validation_alias="KAFKA_LINGER_MS", ge=0)
     kafka_session_timeout_ms: int = Field(6000, validation_alias="KAFKA_SESSION_TIMEOUT_MS")
     kafka_heartbeat_interval_ms: int = Field(500, validation_alias="KAFKA_HEARTBEAT_INTERVAL_MS")
     kafka_publish_timeout_s: float = Field(2.0, validation_alias="KAFKA_PUBLISH_TIMEOUT_S", gt=0)
