@@ -1,6 +1,6 @@
 """Kafka wiring used by every service: topics up front, durable producers, committing stream processors.
 
-Settings follow what was measured on the embedded broker (see docs/ARCHITECTURE.md): short fetch waits, short
+Settings follow what was measured on the embedded broker (see docs/ARCHITECTURE.md): 25 ms fetch waits, short
 sessions with a quick heartbeat, acks=all always, idempotence only where the broker supports it.
 """
 

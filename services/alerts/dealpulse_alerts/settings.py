@@ -18,10 +18,6 @@ class AlertsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "alerts"
-    # Off the score's path to the dashboard, so a longer fetch wait costs no visible latency and cuts the idle
-    # polling of every partition by five (measured: 7 % of a core idle at 5 ms, 2.5 % at 25 ms); the shared
-    # KAFKA_FETCH_MAX_WAIT_MS, when set, still decides.
-    kafka_fetch_max_wait_ms: int = Field(25, validation_alias="KAFKA_FETCH_MAX_WAIT_MS", ge=2)
     port: int = 8004
     max_batch: int = Field(500, ge=1)
     dashboard_url: str = Field("", description="The public address of the gateway dashboard that alert links, "
