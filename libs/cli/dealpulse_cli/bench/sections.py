@@ -82,6 +82,13 @@ def _soak(args: argparse.Namespace) -> tuple[list[str], Figures]:
     return [summary(found)], figures(found)
 
 
+def _broker_log(args: argparse.Namespace) -> tuple[list[str], Figures]:
+    from dealpulse_cli.bench.broker_log import figures, run_broker_log_bench, summary
+
+    found = run_broker_log_bench(args.report)
+    return [summary(found)], figures(found)
+
+
 def _metrics(args: argparse.Namespace) -> tuple[list[str], Figures]:
     from dealpulse_cli.bench.pipeline_metrics import figures, run_metrics_bench, summary
 
@@ -115,6 +122,7 @@ SECTIONS: dict[str, Section] = {
     "alerts": _alerts,
     "metrics": _metrics,
     "dashboard": _dashboard,
+    "broker-log": _broker_log,
     "soak": _soak,
 }
 
