@@ -22,6 +22,9 @@ import orjson
 import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from dealpulse_cli.bootstrap import ensure_tenant
 from dealpulse_cli.stack import STACK_ROOT, EmbeddedStack, stop_process
@@ -68,6 +71,18 @@ class RunningSystem:
 
     def ws_url(self, path: str = "/v1/stream") -> str:
         return self.url("gateway").replace("http://", "ws://") + path
+
+    async def metric_families(self, service: str) -> list[Metric]:
+        """What the service's /metrics page exposes now, parsed."""
+        async with httpx.AsyncClient(base_url=self.url(service), timeout=5) as client:
+            response = await client.get("/metrics")
+        response.raise_for_status()
+        return list(text_string_to_metric_families(response.text))
+
+    async def metric_samples(self, service: str, name: str) -> list[Sample]:
+        """The samples named ``name`` (``..._total`` for a counter's count) the service exposes now."""
+        return [sample for family in await self.metric_families(service) for sample in family.samples
+                if sample.name == name]
 
     async def new_tenant(self, prefix: str = "t", *, register: bool = True) -> Tenant:
         """A tenant of the test's own, so tests never see each other's data (``register=False``: not yet in

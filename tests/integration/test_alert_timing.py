@@ -233,14 +233,8 @@ async def _store_score(system: RunningSystem, score: DealScored) -> None:
 
 async def _decisions(system: RunningSystem) -> dict[str, float]:
     """The alerts service's snoozed and throttled counters, summed over alert types."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{system.url('alerts')}/metrics")).text
-    totals = {"snoozed": 0.0, "throttled": 0.0}
-    for line in text.splitlines():
-        for name in totals:
-            if line.startswith(f"dealpulse_alerts_{name}_total{{"):
-                totals[name] += float(line.rsplit(" ", 1)[1])
-    return totals
+    return {name: sum(s.value for s in await system.metric_samples("alerts", f"dealpulse_alerts_{name}_total"))
+            for name in ("snoozed", "throttled")}
 
 
 async def _decided(system: RunningSystem, before: dict[str, float], **more: int) -> bool:

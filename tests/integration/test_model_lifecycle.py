@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
 from dealpulse_scorer.model import ModelRegistry
 from dealpulse_scorer.training.synthetic import generate, write_csv
@@ -168,10 +167,8 @@ async def test_model_performance_is_for_admins_and_reports_drift(system: Running
     assert skew["skewed"] == bool(skew["skewed_categories"] or skew["skewed_features"])
 
     async def psi_exported() -> bool:
-        async with httpx.AsyncClient(base_url=system.url("scorer"), timeout=5) as client:
-            exposition = (await client.get("/metrics")).text
-        psi = [s for f in text_string_to_metric_families(exposition) if f.name == "dealpulse_feature_psi"
-               for s in f.samples if s.labels.get("scope") == "global"]
+        psi = [s for s in await system.metric_samples("scorer", "dealpulse_feature_psi")
+               if s.labels.get("scope") == "global"]
         return len(psi) == 22
 
     await poll_until(psi_exported, timeout=20, interval=0.5)

@@ -8,7 +8,7 @@ import uuid
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.metrics_core import Metric
 
 from dealpulse_alerts.app import CONSUMED_TOPICS as ALERTS_TOPICS
 from dealpulse_cli.supervisor import DEFAULT_PORTS
@@ -38,10 +38,7 @@ CONSUMERS = {"scorer": ("scorer", (DEAL_CHANGED,)), "verdict": ("verdict", tuple
 
 
 async def _samples(system: RunningSystem, service: str, name: str) -> list[dict[str, str]]:
-    async with httpx.AsyncClient(base_url=system.url(service), timeout=5) as client:
-        exposition = (await client.get("/metrics")).text
-    return [{**sample.labels, "value": str(sample.value)} for family in text_string_to_metric_families(exposition)
-            for sample in family.samples if sample.name == name]
+    return [{**sample.labels, "value": str(sample.value)} for sample in await system.metric_samples(service, name)]
 
 
 async def test_every_consumer_exports_its_lag_for_every_partition_it_holds(system: RunningSystem) -> None:
@@ -135,19 +132,17 @@ async def test_every_service_counts_its_requests_by_route_template(system: Runni
         assert ("/readyz", "200") in routes, service
 
 
-def _exposed_series(exposition: str) -> set[str]:
+def _exposed_series(families: list[Metric]) -> set[str]:
     """The sample names a /metrics page offers, whether or not a sample was counted yet."""
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
-    return {family.name + suffix for family in text_string_to_metric_families(exposition)
-            for suffix in suffixes.get(family.type, ("",))}
+    return {family.name + suffix for family in families for suffix in suffixes.get(family.type, ("",))}
 
 
 async def test_the_alerting_rules_and_the_dashboard_read_what_the_running_services_expose(
         system: RunningSystem) -> None:
     exposed: set[str] = set()
     for service in DEFAULT_PORTS:
-        async with httpx.AsyncClient(base_url=system.url(service), timeout=5) as client:
-            exposed |= _exposed_series((await client.get("/metrics")).text)
+        exposed |= _exposed_series(await system.metric_families(service))
     queries = [*rule_queries(render("prod")), *dashboard_queries()]
     missing = {(query.where, metric) for query in queries for metric in query.metrics if metric not in exposed}
     assert not missing, f"queried but exposed by no running service: {sorted(missing)}"

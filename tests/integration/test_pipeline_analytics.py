@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from dealpulse_common.events import CommitAdmission, ForecastBucket, VerdictOverride
 from tests import events
@@ -414,10 +412,5 @@ async def test_cached_figures_last_only_while_nothing_in_the_pipeline_changed(sy
 
 
 async def _cache_reads(system: RunningSystem, result: str) -> float:
-    async with httpx.AsyncClient(base_url=system.url("gateway")) as client:
-        exposition = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(exposition):
-        if family.name == "dealpulse_pipeline_cache":
-            return sum(s.value for s in family.samples if s.labels.get("result") == result
-                       and s.name.endswith("_total"))
-    return 0.0
+    return sum(s.value for s in await system.metric_samples("gateway", "dealpulse_pipeline_cache_total")
+               if s.labels.get("result") == result)

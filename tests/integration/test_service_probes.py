@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from dealpulse_cli.supervisor import DEFAULT_PORTS
 from dealpulse_common.metrics import ALL_METRICS
@@ -19,8 +18,6 @@ async def test_service_is_healthy_ready_and_exposes_only_declared_metrics(system
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = (await client.get("/readyz")).json()
         assert ready["ready"] is True and all(ready["checks"].values()), ready
-        exposition = (await client.get("/metrics")).text
-    exposed = {family.name for family in text_string_to_metric_families(exposition)
-               if family.name.startswith("dealpulse_")}
+    exposed = {family.name for family in await system.metric_families(service) if family.name.startswith("dealpulse_")}
     assert exposed <= DECLARED, f"undeclared metrics: {exposed - DECLARED}"
     assert exposed == DECLARED, "a declared metric is missing from the exposition"
