@@ -1,9 +1,10 @@
-"""``dealpulse user add | list | disable``: the people of a tenant, their roles and who reports to whom.
+"""``dealpulse user add | list | disable | enable``: the people of a tenant, their roles and who reports to whom.
 
 A manager sees the deals of everyone reporting to them, directly or not (the gateway walks ``manager_id``). A
 disabled user's tokens are refused at once by every service: ``disable`` marks the user in PostgreSQL and writes
 the revocation that services check in Redis (``dealpulse_common.revocation``); running it again for a disabled user
-writes the revocation again (after a Redis loss).
+writes the revocation again (after a Redis loss). ``enable`` clears the mark and admits tokens issued from then on;
+one handed out before stays refused, so a token that leaked while the user was away does not come back to life.
 
 The commands connect as the services do (``DATABASE_URL``, ``REDIS_URL``), inside the tenant's transaction.
 """
@@ -26,7 +27,7 @@ from dealpulse_cli.people_store import User
 from dealpulse_common.alert_settings import zone_of
 from dealpulse_common.auth import MAX_USER_ID_LENGTH, Role
 from dealpulse_common.db import create_pool, tenant_transaction
-from dealpulse_common.revocation import revoke
+from dealpulse_common.revocation import reinstate, revoke
 from dealpulse_common.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -38,7 +39,7 @@ class Refused(Exception):
 
 def add_parsers(commands: Any) -> None:
     """``dealpulse user ...``, for ``main.build_parser``."""
-    user = commands.add_parser("user", help="add, list or disable a tenant's users (roles, managers)")
+    user = commands.add_parser("user", help="add, list, disable or enable a tenant's users (roles, managers)")
     actions = user.add_subparsers(dest="user_command", required=True)
 
     add = actions.add_parser("add", help="add a user with a role and, optionally, their manager")
@@ -58,6 +59,10 @@ def add_parsers(commands: Any) -> None:
     _common(disable)
     disable.add_argument("--user", required=True)
 
+    enable = actions.add_parser("enable", help="enable a disabled user: tokens issued from now on are accepted")
+    _common(enable)
+    enable.add_argument("--user", required=True)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     defaults = ServiceSettings()
@@ -69,7 +74,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_user(args: argparse.Namespace) -> int:
     command: Callable[[argparse.Namespace], Awaitable[str]] = {
-        "add": _add, "list": _list, "disable": _disable}[args.user_command]
+        "add": _add, "list": _list, "disable": _disable, "enable": _enable}[args.user_command]
     try:
         print(asyncio.run(command(args)))
     except Refused as exc:
@@ -122,6 +127,25 @@ async def _disable(args: argparse.Namespace) -> str:
         return f"disabled {args.user} of {args.tenant} (since {disabled_at.isoformat()}): their tokens are refused"
 
     return await _in_tenant(args, disable)
+
+
+async def _enable(args: argparse.Namespace) -> str:
+    async def enable(conn: asyncpg.Connection) -> str:
+        enabled_at = await people_store.enable_user(conn, args.tenant, args.user)
+        if enabled_at is None:
+            known = await people_store.user(conn, args.tenant, args.user)
+            raise Refused(f"{args.user!r} of tenant {args.tenant!r} is not disabled" if known
+                          else f"no user {args.user!r} in tenant {args.tenant!r}")
+        # As for disable: Redis away fails the command and the user stays disabled in both places.
+        redis = Redis.from_url(args.redis_url)
+        try:
+            await reinstate(redis, args.tenant, args.user, enabled_at)
+        finally:
+            await redis.aclose()
+        return (f"enabled {args.user} of {args.tenant}: tokens issued from {enabled_at.isoformat(timespec='seconds')} "
+                "on are accepted, older ones stay refused")
+
+    return await _in_tenant(args, enable)
 
 
 async def _in_tenant(args: argparse.Namespace, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:

@@ -47,6 +47,14 @@ async def add_user(conn: asyncpg.Connection, tenant_id: str, person: User) -> bo
     return bool(status == "INSERT 0 1")
 
 
+async def enable_user(conn: asyncpg.Connection, tenant_id: str, user_id: str) -> datetime | None:
+    """Clear the user's disabled mark; when they were enabled, or None if there is no such disabled user."""
+    enabled_at: datetime | None = await conn.fetchval(
+        "UPDATE users SET disabled_at = NULL WHERE tenant_id = $1 AND user_id = $2 AND disabled_at IS NOT NULL "
+        "RETURNING clock_timestamp()", tenant_id, user_id)
+    return enabled_at
+
+
 async def disable_user(conn: asyncpg.Connection, tenant_id: str, user_id: str) -> datetime | None:
     """Mark the user disabled (a user disabled before keeps their first time); when, or None if unknown."""
     disabled_at: datetime | None = await conn.fetchval(

@@ -45,6 +45,8 @@ class Principal:
     user_id: str
     expires_at: float
     """Unix time after which the token no longer admits anything (a live WebSocket is closed then)."""
+    issued_at: float = 0.0
+    """The token's ``iat`` (0 when it has none): a user enabled again is admitted only with tokens issued since."""
     platform_admin: bool = False
     """The ``platform_admin: true`` claim: may onboard, list, rotate and disable tenants (``/v1/platform/...``). It
     adds nothing inside a tenant: the role does that."""
@@ -158,7 +160,7 @@ def principal_of(claims: Mapping[str, Any]) -> Principal:
     except ValueError as exc:
         raise InvalidToken(f"invalid token: {exc}") from exc
     return Principal(tenant_id=tenant_id, role=Role(role), user_id=user_id, expires_at=float(claims["exp"]),
-                     platform_admin=claims.get(PLATFORM_ADMIN_CLAIM) is True)
+                     issued_at=float(claims.get("iat", 0)), platform_admin=claims.get(PLATFORM_ADMIN_CLAIM) is True)
 
 
 def _check_claims(tenant_id: object, role: object, user_id: object) -> None:

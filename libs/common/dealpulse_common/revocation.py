@@ -5,6 +5,10 @@ the user in ``users`` (the record) and writes a revocation key in Redis (what is
 caller is checked against — each REST request (``http_auth.current_principal``) and, about once a second, every
 open WebSocket. A Redis that cannot answer refuses the request (503) rather than let a disabled user in.
 
+``dealpulse user enable`` lifts it for tokens issued from then on only: it replaces the revocation with the
+moment of enabling (whole seconds, a token's ``iat`` precision), so a token handed out before or while the user was
+disabled stays refused, and a token without ``iat`` counts as issued before.
+
 Keys carry no expiry: a disabled user stays disabled. Production Redis must therefore persist its data (AOF), as it
 must for the rate limits' and alerts' state; after a Redis loss, ``dealpulse user disable`` of the same users
 writes their keys again.
@@ -22,6 +26,7 @@ from dealpulse_common.auth import InvalidToken, Principal
 from dealpulse_common.service import ServiceUnavailable
 
 KEY_PREFIX = "dealpulse:revoked"
+ENABLED_PREFIX = "dealpulse:tokens-before"
 REDIS_TIMEOUT_S = 0.5
 RETRY_AFTER_S = 2
 
@@ -30,13 +35,36 @@ def revocation_key(tenant_id: str, user_id: str) -> str:
     return f"{KEY_PREFIX}:{tenant_id}:{user_id}"
 
 
+def enabled_key(tenant_id: str, user_id: str) -> str:
+    return f"{ENABLED_PREFIX}:{tenant_id}:{user_id}"
+
+
 async def revoke(redis: Redis, tenant_id: str, user_id: str, at: datetime) -> None:
     """From now on every token of the user is refused."""
     await redis.set(revocation_key(tenant_id, user_id), at.isoformat())
 
 
+async def reinstate(redis: Redis, tenant_id: str, user_id: str, at: datetime) -> None:
+    """Tokens of the user issued from ``at`` on (to the second) are accepted again; older ones stay refused."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(enabled_key(tenant_id, user_id), str(int(at.timestamp())))
+        pipe.delete(revocation_key(tenant_id, user_id))
+        await pipe.execute()
+
+
+async def refusal(redis: Redis, principal: Principal) -> str | None:
+    """Why the principal's token is refused, or None: the user is disabled, or was enabled after it was issued."""
+    disabled, enabled_at = await redis.mget(revocation_key(principal.tenant_id, principal.user_id),
+                                            enabled_key(principal.tenant_id, principal.user_id))
+    if disabled is not None:
+        return "this user is disabled"
+    if enabled_at is not None and principal.issued_at < float(enabled_at):
+        return "this token was issued before the user was enabled again; sign in again"
+    return None
+
+
 async def is_revoked(redis: Redis, principal: Principal) -> bool:
-    return bool(await redis.exists(revocation_key(principal.tenant_id, principal.user_id)))
+    return await refusal(redis, principal) is not None
 
 
 def revocations_of(connection: HTTPConnection) -> Redis:
@@ -52,8 +80,8 @@ def revocations_of(connection: HTTPConnection) -> Redis:
 async def refuse_revoked(connection: HTTPConnection, principal: Principal) -> None:
     """``InvalidToken`` if the principal's user was disabled; ``ServiceUnavailable`` if Redis cannot say."""
     try:
-        revoked = await is_revoked(revocations_of(connection), principal)
+        refused = await refusal(revocations_of(connection), principal)
     except RedisError as exc:
         raise ServiceUnavailable("cannot check whether the user is disabled; retry later", RETRY_AFTER_S) from exc
-    if revoked:
-        raise InvalidToken("this user is disabled")
+    if refused is not None:
+        raise InvalidToken(refused)

@@ -32,7 +32,7 @@ from dealpulse_common import metrics
 from dealpulse_common.auth import InvalidToken, Principal, bearer_token
 from dealpulse_common.http_auth import refuse_disabled_tenant, verified_principal
 from dealpulse_common.rate_limits import RateLimited, limit_principal
-from dealpulse_common.revocation import is_revoked, refuse_revoked, revocations_of
+from dealpulse_common.revocation import refusal, refuse_revoked, revocations_of
 from dealpulse_common.service import ServiceUnavailable
 from dealpulse_gateway import store
 from dealpulse_gateway.auth import OwnerScope, owner_scope, visible_to
@@ -156,8 +156,8 @@ async def _still_admitted(websocket: WebSocket, viewer: _Viewer) -> bool:
     if viewer.principal.expires_at <= time.time():
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token expired")
         return False
-    if await is_revoked(revocations_of(websocket), viewer.principal):
-        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this user is disabled")
+    if (refused := await refusal(revocations_of(websocket), viewer.principal)) is not None:
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason=refused)
         return False
     if await _tenant_disabled(websocket, viewer.principal):
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="this tenant is disabled")

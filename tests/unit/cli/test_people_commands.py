@@ -17,12 +17,15 @@ def test_each_action_parses_to_the_user_handler() -> None:
                                                                                  "UTC")
     assert build_parser().parse_args(["user", "list", "--tenant", "acme", "--json"]).json is True
     assert build_parser().parse_args(["user", "disable", "--tenant", "acme", "--user", "rep-1"]).user == "rep-1"
+    enable = build_parser().parse_args(["user", "enable", "--tenant", "acme", "--user", "rep-1"])
+    assert (enable.user_command, enable.user) == ("enable", "rep-1")
 
 
 @pytest.mark.parametrize("argv", [
     ["user"],  # no action
     ["user", "add", "--tenant", "acme", "--user", "rep-1", "--role", "owner"],  # not a role
     ["user", "disable", "--tenant", "acme"],  # whom?
+    ["user", "enable", "--tenant", "acme"],
 ])
 def test_an_incomplete_command_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
