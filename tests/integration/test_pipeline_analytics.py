@@ -327,6 +327,28 @@ async def test_the_gateway_takes_each_tenants_daily_snapshot(system: RunningSyst
     assert kept == {key: pytest.approx(tuple(values)) for key, values in expected.items()}
 
 
+async def test_the_daily_snapshot_counts_recent_scores_by_the_tenants_own_staleness_window(
+        system: RunningSystem) -> None:
+    tenant = await system.new_tenant("snapst")
+    await _seed_world(system, tenant, report=False)
+    response = await system.gateway("PUT", "/v1/admin/settings", tenant, json={"staleness": {"stale_after_days": 30}})
+    assert response.status_code == 200, response.text
+    today = datetime.now(UTC).date()
+    claimed = ("SELECT 1 FROM pipeline_snapshot_days WHERE tenant_id = $1 AND day = $2", tenant.tenant_id, today)
+    # The job may have visited the tenant before its setting was saved: drop that snapshot and wait for a new one.
+    await poll_until(lambda: system.admin_fetch(*claimed), timeout=30)
+    await system.admin_fetch("DELETE FROM pipeline_daily WHERE tenant_id = $1 AND day = $2", tenant.tenant_id, today)
+    await system.admin_fetch("DELETE FROM pipeline_snapshot_days WHERE tenant_id = $1 AND day = $2",
+                             tenant.tenant_id, today)
+    await poll_until(lambda: system.admin_fetch(*claimed), timeout=30)
+
+    [row] = await system.admin_fetch(
+        "SELECT open_deals, scored_recently FROM pipeline_daily WHERE tenant_id = $1 AND day = $2 "
+        "AND owner_id = 'rep-1' AND currency = 'USD'", tenant.tenant_id, today)
+    # O1 scored now and O5 twenty days ago: stale by the default 14 days, recent by the tenant's 30.
+    assert (row["open_deals"], row["scored_recently"]) == (2, 2)
+
+
 async def test_reporting_settings_are_admin_only_validated_and_audited(system: RunningSystem) -> None:
     tenant = await system.new_tenant("reporting")
     default = await system.gateway("GET", "/v1/admin/reporting", tenant)

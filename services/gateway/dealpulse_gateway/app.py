@@ -50,9 +50,7 @@ async def daily_snapshots(runtime: ServiceRuntime, settings: GatewaySettings) ->
     """The daily pipeline snapshot job, stopped before the pool closes."""
     stop = asyncio.Event()
     work = BackgroundWork()
-    work.start("gateway-snapshots", DailySnapshots(
-        runtime.pool, stale_after_days=settings.stale_after_days, retention_days=settings.snapshot_retention_days,
-        interval_s=settings.snapshot_interval_s).run(stop))
+    work.start("gateway-snapshots", DailySnapshots(runtime.pool, settings).run(stop))
     try:
         yield
     finally:

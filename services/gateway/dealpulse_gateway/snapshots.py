@@ -23,17 +23,19 @@ from dealpulse_common.events import utcnow
 from dealpulse_gateway import analytics_store
 from dealpulse_gateway.analytics import fold
 from dealpulse_gateway.analytics_store import DealFilter
+from dealpulse_gateway.settings import GatewaySettings
+from dealpulse_gateway.tenant_settings import stale_after
 
 log = logging.getLogger(__name__)
 
 
 class DailySnapshots:
-    def __init__(self, pool: asyncpg.Pool, *, stale_after_days: int, retention_days: int, interval_s: float,
+    def __init__(self, pool: asyncpg.Pool, settings: GatewaySettings,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._pool = pool
-        self._stale_after = timedelta(days=stale_after_days)
-        self._retention = timedelta(days=retention_days)
-        self._interval_s = interval_s
+        self._settings = settings
+        self._retention = timedelta(days=settings.snapshot_retention_days)
+        self._interval_s = settings.snapshot_interval_s
         self._clock = clock
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -66,8 +68,9 @@ class DailySnapshots:
         async with tenant_transaction(self._pool, tenant_id) as conn:
             if not await analytics_store.claim_snapshot(conn, tenant_id, day):
                 return 0
-            cells = await analytics_store.open_cells(conn, tenant_id, DealFilter(), now - self._stale_after,
-                                                     by_owner=True)
+            # The tenant's own staleness window, as its live figures use: a trend compares like with like.
+            window = await stale_after(conn, tenant_id, self._settings)
+            cells = await analytics_store.open_cells(conn, tenant_id, DealFilter(), now - window, by_owner=True)
             await analytics_store.write_snapshot(conn, tenant_id, day, fold(cells, by_owner=True))
             await analytics_store.drop_snapshots_before(conn, tenant_id, day - self._retention)
         return 1
