@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model on closed deals and write a new version")
     train.add_argument("--data", type=Path, required=True)
-    train.add_argument("--tenant", default=None)
+    train.add_argument("--tenant", default=None, help="train a tenant-specific model")
+    train.add_argument("--seed", type=int, default=0)
     _registry_arg(train)
 
     promote = commands.add_parser("promote", help="make a model version active")
@@ -160,7 +161,9 @@ def _demo_data(args: argparse.Namespace) -> int:
 
     rows = generate(args.deals, args.tenants, args.seed)
     write_deals(rows, args.out)
-    print(f"wrote {len(rows)} deals to {args.out}")
+    closed = [r for r in rows if r["is_closed"]]
+    wins = sum(1 for r in closed if r["is_won"])
+    print(f"wrote {len(rows)} deals to {args.out}: {len(closed)} closed ({wins / max(1, len(closed)):.1%} won)")
     return 0
 
 
@@ -179,7 +182,8 @@ def _export_training(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from dealpulse_scorer.training.train import train
 
-    version = train(args.data, args.registry, tenant_id=args.tenant)
+    command = " ".join(["dealpulse", *sys.argv[1:]])  # kept with the version: how it was made
+    version = train(args.data, args.registry, tenant_id=args.tenant, seed=args.seed, command=command)
     print(f"trained {version} (not active yet: dealpulse promote {version})")
     return 0
 

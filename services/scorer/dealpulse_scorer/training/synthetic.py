@@ -15,11 +15,9 @@ Serving-safe (numpy only): the demo feed draws its deals with ``draw_deals`` (``
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -316,21 +314,3 @@ def generate(
         if len(rows) >= n_deals:
             return rows[:n_deals]
     raise ValueError(f"{MAX_ROUNDS} rounds of {n_deals} deals gave only {len(rows)} rows: are the tenants connected?")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic CRM data set (CSV, or Parquet for .parquet)")
-    parser.add_argument("--deals", type=int, default=20000)
-    parser.add_argument("--tenants", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    rows = generate(args.deals, args.tenants, args.seed)
-    write_deals(rows, args.out)
-    closed = [r for r in rows if r["is_closed"]]
-    wins = sum(1 for r in closed if r["is_won"])
-    print(f"wrote {len(rows)} deals to {args.out}: {len(closed)} closed ({wins / max(1, len(closed)):.1%} won)")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,6 @@ Method (docs/MODEL.md has the why and the numbers):
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
 import sys
@@ -381,21 +380,3 @@ def train_and_promote_demo(
     version = train(data_path, registry_root, seed=seed)
     registry.promote(version, reason="demo bootstrap")
     return version
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train a deal-win model and register it (not promoted)")
-    parser.add_argument("--data", type=Path, required=True, help="CSV or Parquet in the canonical schema")
-    parser.add_argument("--registry", type=Path, required=True)
-    parser.add_argument("--tenant", default=None, help="train a tenant-specific model")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    command = " ".join(["python -m dealpulse_scorer.training.train", *(argv if argv is not None else sys.argv[1:])])
-    version = train(args.data, args.registry, args.tenant, args.seed, command=command)
-    scope = ModelRegistry(args.registry).version_dir(version, args.tenant)
-    print(f"registered {version} in {scope}")
-    print((scope / "metrics.json").read_text())
-
-
-if __name__ == "__main__":
-    main()
