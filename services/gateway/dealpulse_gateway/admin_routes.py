@@ -17,7 +17,6 @@ from dealpulse_common.deal import ForecastCategory, Stage
 from dealpulse_common.http_auth import CurrentAdmin
 from dealpulse_common.stage_mapping import SETTINGS_KEY, StageMappingSettings
 from dealpulse_gateway import store
-from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -48,8 +47,7 @@ class StageMappingsView(StageMappingSettings):
 @router.get("/stage-mappings", response_model=StageMappingsView, responses=PROBLEMS)
 async def get_stage_mappings(request: Request, principal: CurrentAdmin) -> StageMappingsView:
     """The tenant's stage and forecast-category mapping, and the raw stage names still unmapped (admins only)."""
-    settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored = await store.tenant_setting(conn, principal.tenant_id, SETTINGS_KEY)
         unmapped = await store.unmapped_stages(conn, principal.tenant_id, MAX_UNMAPPED_LISTED)
     current = StageMappingSettings.model_validate(stored.value) if stored.value else StageMappingSettings()
@@ -62,8 +60,7 @@ async def put_stage_mappings(request: Request, principal: CurrentAdmin,
                              body: StageMappingSettings) -> StageMappingsView:
     """Replace the tenant's mapping (raw CRM name -> canonical stage / forecast category); audited (admins only)."""
     after = body.model_dump(mode="json")
-    settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         before = await store.tenant_setting(conn, principal.tenant_id, SETTINGS_KEY)
         written = await store.write_tenant_setting(conn, principal.tenant_id, SETTINGS_KEY, after)
         await store.write_audit(conn, principal.tenant_id, principal.user_id, AUDIT_ACTION, SETTINGS_KEY, {

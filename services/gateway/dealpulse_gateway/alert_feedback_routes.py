@@ -28,7 +28,6 @@ from dealpulse_common.tenancy import is_tenant_id
 from dealpulse_gateway import alert_store, store
 from dealpulse_gateway.auth import owner_scope, visible_to
 from dealpulse_gateway.query_params import READ_PROBLEMS, parse_choices
-from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(tags=["alerts"])
 
@@ -73,7 +72,7 @@ async def slack_interaction(request: Request, tenant_id: str) -> dict[str, Any]:
     raw = await request.body()
     if not is_tenant_id(tenant_id):
         raise HTTPException(401, "invalid Slack signature")
-    async with _connection(request, tenant_id) as conn:
+    async with store.tenant_transaction_of(request, tenant_id) as conn:
         stored, _ = await alert_store.channel_settings(conn, tenant_id)
     channels = ChannelSettings.model_validate(stored) if stored else ChannelSettings()
     secret = channels.slack.signing_secret if channels.slack else None
@@ -143,7 +142,7 @@ async def recent_alerts(
     dashboard's alerts panel shows when it opens."""
     types = parse_choices(alert_type, [t.value for t in AlertType], "alert_type")
     severities = parse_choices(severity, list(SEVERITIES), "severity")
-    async with _connection(request, principal.tenant_id) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         scope = await owner_scope(conn, principal)
         rows = await alert_store.recent_alerts(conn, principal.tenant_id, scope.listed(), deal_id, types,
                                                severities, before, before_id, limit + 1)
@@ -166,7 +165,7 @@ def _alert_view(row: Any) -> AlertView:
 @router.get("/v1/alerts/precision", response_model=list[Precision])
 async def alert_precision(request: Request, principal: CurrentPrincipal) -> list[Precision]:
     """Per alert type: alerts raised, how many were marked a false alarm, and the share that were not."""
-    async with _connection(request, principal.tenant_id) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         rows = await alert_store.precision(conn, principal.tenant_id)
     answer = [Precision(alert_type=t, alerts=n, false_alarms=f, precision=round(1 - f / n, 4) if n else None)
               for t, n, f in rows]
@@ -182,7 +181,7 @@ async def _record(request: Request, tenant_id: str, user_id: str, alert_id: str,
     signature vouches for the click)."""
     now = datetime.now(UTC)
     until = now + timedelta(hours=body.snooze_hours or 24) if body.action == "snooze" else None
-    async with _connection(request, tenant_id) as conn:
+    async with store.tenant_transaction_of(request, tenant_id) as conn:
         stored = await alert_store.alert(conn, tenant_id, alert_id)
         if stored is None:
             raise HTTPException(404, f"alert {alert_id!r} not found")
@@ -195,7 +194,3 @@ async def _record(request: Request, tenant_id: str, user_id: str, alert_id: str,
         metrics.ALERT_FEEDBACK.labels(stored.alert_type, body.action).inc()
     return FeedbackView(alert_id=alert_id, action=body.action, recorded=recorded, snoozed_until=until)
 
-
-def _connection(request: Request, tenant_id: str) -> Any:
-    settings: GatewaySettings = request.app.state.settings
-    return store.tenant_connection(request.app.state.pool, tenant_id, settings.retry_after_s)

@@ -47,7 +47,7 @@ class PreferencesView(BaseModel):
 @router.get("/v1/admin/alert-channels", response_model=ChannelsView, responses=PROBLEMS)
 async def get_alert_channels(request: Request, principal: CurrentAdmin) -> ChannelsView:
     """The tenant's Slack and SMTP settings, secrets left out (admins only)."""
-    async with _connection(request, principal) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored, version = await alert_store.channel_settings(conn, principal.tenant_id)
     return ChannelsView(channels=_parse(stored).public_view(), version=version)
 
@@ -55,7 +55,7 @@ async def get_alert_channels(request: Request, principal: CurrentAdmin) -> Chann
 @router.put("/v1/admin/alert-channels", response_model=ChannelsView, responses=PROBLEMS)
 async def put_alert_channels(request: Request, principal: CurrentAdmin, body: ChannelSettings) -> ChannelsView:
     """Replace the tenant's channels; a secret left out keeps the stored one; audited without secrets."""
-    async with _connection(request, principal) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored, _ = await alert_store.channel_settings(conn, principal.tenant_id)
         before = _parse(stored)
         after = body.keeping_secrets_of(before)
@@ -85,7 +85,7 @@ async def get_preferences(request: Request, principal: CurrentPrincipal,
                           user_id: Annotated[str | None, Query(max_length=200)] = None) -> PreferencesView:
     """The caller's alert preferences (an admin may name another user)."""
     target = _target(principal, user_id)
-    async with _connection(request, principal) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored = await alert_store.preferences(conn, principal.tenant_id, target)
     return PreferencesView(user_id=target, preferences=UserPreferences.model_validate(stored or {}),
                            stored=stored is not None)
@@ -96,7 +96,7 @@ async def configure(request: Request, principal: CurrentPrincipal, body: UserPre
                     user_id: Annotated[str | None, Query(max_length=200)] = None) -> PreferencesView:
     """Set the caller's alert preferences (an admin may name another user); they apply to the next alert."""
     target = _target(principal, user_id)
-    async with _connection(request, principal) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         await alert_store.write_preferences(conn, principal.tenant_id, target, body.model_dump(mode="json"))
     return PreferencesView(user_id=target, preferences=body, stored=True)
 
@@ -112,7 +112,3 @@ def _target(principal: Principal, user_id: str | None) -> str:
 def _parse(stored: dict[str, Any] | None) -> ChannelSettings:
     return ChannelSettings.model_validate(stored) if stored else ChannelSettings()
 
-
-def _connection(request: Request, principal: Principal) -> Any:
-    settings: GatewaySettings = request.app.state.settings
-    return store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s)

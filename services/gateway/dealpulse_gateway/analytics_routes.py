@@ -59,7 +59,7 @@ async def pipeline_metrics(request: Request, principal: CurrentPrincipal, period
     now = datetime.now(UTC)
     chosen = _period(period, now)
     today = now.date()
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         owners = await _scope(conn, principal, owner, team)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
         totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
@@ -91,7 +91,7 @@ async def reps(request: Request, principal: CurrentPrincipal, period: PERIOD = N
     settings: GatewaySettings = request.app.state.settings
     now = datetime.now(UTC)
     chosen = _period(period, now)
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         owners = await _scope(conn, principal, None, team)
         reporting = await analytics_store.reporting(conn, principal.tenant_id)
         totals = await pipeline_cache.open_totals(conn, request.app.state.redis, principal.tenant_id,
@@ -114,8 +114,7 @@ class ReportingSettingsView(ReportingSettings):
 @router.get("/v1/admin/reporting", response_model=ReportingSettingsView, tags=["admin"], responses=PROBLEMS)
 async def get_reporting(request: Request, principal: CurrentAdmin) -> ReportingSettingsView:
     """The reporting currency, the conversion rates and the forecast weights the analytics use (admins only)."""
-    settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored = await store.tenant_setting(conn, principal.tenant_id, REPORTING_KEY)
     current = ReportingSettings.model_validate(stored.value) if stored.value else ReportingSettings()
     return ReportingSettingsView(**current.model_dump(), configured=stored.value is not None, version=stored.version,
@@ -126,9 +125,8 @@ async def get_reporting(request: Request, principal: CurrentAdmin) -> ReportingS
 async def put_reporting(request: Request, principal: CurrentAdmin, body: ReportingSettings) -> ReportingSettingsView:
     """Replace the reporting currency, rates (units of the reporting currency per unit of each other currency) and
     forecast weights; audited (admins only)."""
-    settings: GatewaySettings = request.app.state.settings
     after = body.model_dump(mode="json")
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         before = await store.tenant_setting(conn, principal.tenant_id, REPORTING_KEY)
         written = await store.write_tenant_setting(conn, principal.tenant_id, REPORTING_KEY, after)
         await store.write_audit(conn, principal.tenant_id, principal.user_id, AUDIT_ACTION, REPORTING_KEY,

@@ -22,7 +22,6 @@ from dealpulse_common.http_auth import CurrentAdmin
 from dealpulse_common.tenant_secrets import CONNECTOR_SECRETS, connector_secret_name
 from dealpulse_gateway import store
 from dealpulse_gateway.admin_routes import PROBLEMS
-from dealpulse_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/v1/admin/connectors", tags=["admin"])
 UNKNOWN_CRM: dict[int | str, dict[str, Any]] = {
@@ -43,7 +42,7 @@ class ConnectorView(BaseModel):
 async def get_connector(request: Request, principal: CurrentAdmin, crm: str) -> ConnectorView:
     """The CRM's settings and which of its secrets are set (admins only)."""
     _connector(crm)
-    async with _connection(request, principal.tenant_id) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         stored = await store.tenant_setting(conn, principal.tenant_id, crm)
         return await _view(conn, principal.tenant_id, crm, stored)
 
@@ -60,7 +59,7 @@ async def put_connector(request: Request, principal: CurrentAdmin, crm: str,
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     after, given = connector.stored_settings(), connector.given_secrets()
-    async with _connection(request, principal.tenant_id) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         before = await store.tenant_setting(conn, principal.tenant_id, crm)
         written = await store.write_tenant_setting(conn, principal.tenant_id, crm, after)
         for key, value in given.items():
@@ -77,10 +76,6 @@ def _connector(crm: str) -> Any:
         raise HTTPException(404, f"unknown CRM {crm[:40]!r}: one of {', '.join(CONNECTORS)}")
     return model
 
-
-def _connection(request: Request, tenant_id: str) -> Any:
-    settings: GatewaySettings = request.app.state.settings
-    return store.tenant_connection(request.app.state.pool, tenant_id, settings.retry_after_s)
 
 
 async def _view(conn: Any, tenant_id: str, crm: str, stored: store.StoredSetting) -> ConnectorView:

@@ -74,7 +74,7 @@ async def _command(request: Request, principal: Principal, deal_id: str, action:
         source=SOURCE, tenant_id=principal.tenant_id, deal_id=deal_id,
         data=DealVerdictOverrideData(action=action, forecast_category=forecast_category, reason=reason,
                                      requested_by=principal.user_id, requested_at=datetime.now(UTC)))
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         record = await visible_deal(conn, principal, deal_id)
         ai_verdict, previous = _overridable(record, action)
         after = command.data.requested(ai_verdict)

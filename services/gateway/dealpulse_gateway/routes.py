@@ -142,7 +142,7 @@ async def get_deal(
     """One deal: its snapshot, its latest score and verdict (a manager's override beside the AI's call) with their
     ages, and whether it is stale."""
     settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         record = await visible_deal(conn, principal, deal_id)
         staleness = await stale_after(conn, principal.tenant_id, settings)
     now = datetime.now(UTC)
@@ -167,8 +167,7 @@ async def deal_history(
 ) -> DealHistory:
     """The deal's scores (each with why it changed and its model version), verdicts (with their reasons and the
     model of the score they rest on) and override events, oldest first."""
-    settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         await visible_deal(conn, principal, deal_id)
         scores = await store.score_history(conn, principal.tenant_id, deal_id, limit)
         verdicts = await store.verdict_history(conn, principal.tenant_id, deal_id, limit)
@@ -203,7 +202,7 @@ async def _open_page(request: Request, principal: Principal, deal_filter: DealFi
     ``asked_owners``), with the figures of all of them."""
     settings: GatewaySettings = request.app.state.settings
     now = datetime.now(UTC)
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         staleness = await stale_after(conn, principal.tenant_id, settings)
         stale_before = now - staleness
         deal_filter = replace(deal_filter, owners=_owners(await owner_scope(conn, principal), asked_owners),

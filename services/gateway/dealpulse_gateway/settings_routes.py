@@ -86,7 +86,7 @@ class TenantSettingsEdit(BaseModel):
 async def get_settings(request: Request, principal: CurrentAdmin) -> TenantSettingsView:
     """The tenant's verdict thresholds and commit gates, alert rules and staleness, each with its version."""
     settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         current = await sections(conn, principal.tenant_id, settings)
     return _view(current)
 
@@ -98,7 +98,7 @@ async def put_settings(request: Request, principal: CurrentAdmin, body: TenantSe
     settings: GatewaySettings = request.app.state.settings
     edits = {key: value for key, value in ((VERDICT_KEY, body.verdict), (ALERT_RULES_KEY, body.alert_rules),
                                            (STALENESS_KEY, body.staleness)) if value is not None}
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         await edit_sections(conn, principal.tenant_id, principal.user_id, edits)
         current = await sections(conn, principal.tenant_id, settings)
     return _view(current)
@@ -151,8 +151,7 @@ async def audit_log(
         raise invalid_query("until", "until must be after since")
     audit_filter = store.AuditFilter(actions=listed_texts(action, "action"), actors=listed_texts(actor, "actor"),
                                      subjects=listed_texts(subject, "subject"), since=since, until=until)
-    settings: GatewaySettings = request.app.state.settings
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         rows, total = await store.audit_page(conn, principal.tenant_id, audit_filter, limit, offset)
     entries = [AuditEntry(**{key: row[key] for key in AuditEntry.model_fields}) for row in rows]
     return AuditPage(entries=entries, pagination=Pagination(total_count=total, limit=limit, offset=offset,

@@ -9,12 +9,13 @@ and each query also names the tenant so it uses the primary keys.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+from starlette.requests import HTTPConnection
 
 from dealpulse_common.db import DATABASE_UNAVAILABLE, tenant_transaction
 from dealpulse_common.service import ServiceUnavailable
@@ -29,6 +30,13 @@ async def tenant_connection(pool: asyncpg.Pool, tenant_id: str,
             yield conn
     except DATABASE_UNAVAILABLE as exc:
         raise ServiceUnavailable("database unavailable; retry later", retry_after_s) from exc
+
+
+def tenant_transaction_of(connection: HTTPConnection,
+                          tenant_id: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    """``tenant_connection`` on the app's pool, with its Retry-After: what every route and socket opens."""
+    state = connection.app.state
+    return tenant_connection(state.pool, tenant_id, state.settings.retry_after_s)
 
 
 @dataclass(frozen=True)

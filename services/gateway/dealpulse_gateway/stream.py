@@ -144,8 +144,7 @@ class _Viewer:
 
 
 async def _scope(websocket: WebSocket, principal: Principal) -> OwnerScope:
-    settings: GatewaySettings = websocket.app.state.settings
-    async with store.tenant_connection(websocket.app.state.pool, principal.tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(websocket, principal.tenant_id) as conn:
         return await owner_scope(conn, principal)
 
 

@@ -95,8 +95,7 @@ def _actor(principal: Principal) -> str:
 async def create_tenant(request: Request, principal: CurrentPlatformAdmin, body: NewTenant) -> TenantWithSecret:
     """A new tenant and its webhook secret, which this answer shows once."""
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    async with store.tenant_connection(request.app.state.pool, body.tenant_id,
-                                       _settings(request).retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, body.tenant_id) as conn:
         created = await tenant_secrets.create_tenant(conn, request.app.state.secret_box, body.tenant_id, body.name,
                                                      secret)
         if created is None:
@@ -111,8 +110,7 @@ async def list_tenants(request: Request, principal: CurrentPlatformAdmin,
                        after: Annotated[TenantId | None, Query(description="Last id of the previous page")] = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> TenantPage:
     """Every tenant, by id (never a secret)."""
-    async with store.tenant_connection(request.app.state.pool, principal.tenant_id,
-                                       _settings(request).retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, principal.tenant_id) as conn:
         found = await tenant_secrets.platform_tenants(conn, after=after, limit=limit + 1)
     page = found[:limit]
     return TenantPage(tenants=[TenantView.of(t) for t in page],
@@ -122,7 +120,7 @@ async def list_tenants(request: Request, principal: CurrentPlatformAdmin,
 @router.get("/{tenant_id}", response_model=TenantView, responses={**PROBLEMS, **UNKNOWN})
 async def show_tenant(request: Request, principal: CurrentPlatformAdmin, tenant_id: TenantId) -> TenantView:
     """One tenant: status, and until when a replaced secret still works (never a secret)."""
-    async with store.tenant_connection(request.app.state.pool, tenant_id, _settings(request).retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, tenant_id) as conn:
         return TenantView.of(_known(await tenant_secrets.tenant(conn, tenant_id), tenant_id))
 
 
@@ -137,7 +135,7 @@ async def rotate_secret(request: Request, principal: CurrentPlatformAdmin, tenan
         raise HTTPException(422, f"overlap_s may be at most {settings.webhook_secret_max_overlap_s}")
     secret = secrets.token_urlsafe(SECRET_BYTES)
     old_valid_until = utcnow() + timedelta(seconds=overlap_s)
-    async with store.tenant_connection(request.app.state.pool, tenant_id, settings.retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, tenant_id) as conn:
         _known(await tenant_secrets.tenant(conn, tenant_id), tenant_id)
         await tenant_secrets.rotate_webhook_secret(conn, request.app.state.secret_box, tenant_id, secret,
                                                    old_valid_until)
@@ -151,7 +149,7 @@ async def rotate_secret(request: Request, principal: CurrentPlatformAdmin, tenan
 async def disable_tenant(request: Request, principal: CurrentPlatformAdmin, tenant_id: TenantId) -> TenantView:
     """Refuse the tenant's webhooks and tokens from now on (within the services' caches' few seconds); its data
     stays."""
-    async with store.tenant_connection(request.app.state.pool, tenant_id, _settings(request).retry_after_s) as conn:
+    async with store.tenant_transaction_of(request, tenant_id) as conn:
         disabled = _known(await tenant_secrets.disable_tenant(conn, tenant_id), tenant_id)
         await store.write_audit(conn, tenant_id, _actor(principal), "tenant.disable", tenant_id, {})
     request.app.state.tenant_status.forget(tenant_id)
