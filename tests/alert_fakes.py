@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class SlackPost:
     path: str  # /webhook/<name> or /api/chat.postMessage
     body: dict[str, Any]
     status: int  # what the fake answered
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def delivery_id(self) -> str | None:

@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 
 from dealpulse_alerts import routes
 from dealpulse_alerts.card_cache import DealCardCache
+from dealpulse_alerts.channel_pace import ChannelPace
 from dealpulse_alerts.consumer import AlertsConfig, AlertsConsumer
 from dealpulse_alerts.delivery import DeliveryConfig, DeliveryWorker
-from dealpulse_alerts.pacing import ChannelPace
 from dealpulse_alerts.redis_guard import RedisGuard
 from dealpulse_alerts.scheduler import Scheduler, SchedulerConfig
 from dealpulse_alerts.senders import Senders
@@ -28,11 +28,12 @@ CONSUMED_TOPICS = [DEAL_SCORED, DEAL_VERDICT]
 
 
 @asynccontextmanager
-async def running_deliveries(runtime: ServiceRuntime, settings: AlertsSettings) -> AsyncIterator[None]:
+async def running_deliveries(runtime: ServiceRuntime, settings: AlertsSettings, redis: Redis,
+                             guard: RedisGuard) -> AsyncIterator[None]:
     """The delivery worker and the digest scheduler, stopped (the send in hand finished) before the pool closes."""
     stop = asyncio.Event()
     worker = DeliveryWorker(runtime.pool, Senders(settings.slack_api_url, settings.delivery_timeout_s),
-                            ChannelPace(settings.slack_pace_s),
+                            ChannelPace(redis, guard, settings.slack_pace_s),
                             DeliveryConfig(settings.retry_policy(), poll_interval_s=settings.delivery_poll_interval_s))
     scheduler = Scheduler(runtime.pool, SchedulerConfig(settings.dashboard_url, settings.schedule_interval_s))
     work = BackgroundWork()
@@ -67,7 +68,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
                 )
                 # On the way out the batch in hand is finished (alerts stored, published, marked) and committed.
                 runtime.process(alerts.handle, settings.max_batch)
-                async with running_deliveries(runtime, settings):
+                async with running_deliveries(runtime, settings, redis, guard):
                     yield
         finally:
             await redis.aclose()

@@ -20,8 +20,9 @@ from datetime import datetime
 import asyncpg
 
 from dealpulse_alerts import delivery_store as store
+from dealpulse_alerts.channel_pace import ChannelPace
 from dealpulse_alerts.delivery_plan import Delivery
-from dealpulse_alerts.pacing import ChannelPace, RetryPolicy, next_step
+from dealpulse_alerts.pacing import RetryPolicy, next_step
 from dealpulse_alerts.senders import Senders, rate_key
 from dealpulse_common import metrics
 from dealpulse_common.alert_settings import ChannelSettings
@@ -91,10 +92,9 @@ class DeliveryWorker:
         later round rather than holding this one."""
         async with self._slots:
             for delivery_id in delivery_ids:
-                wait_s = self._pace.wait_s(key)
-                if wait_s > self._config.max_pace_wait_s:
-                    return
-                if wait_s > 0:
+                while (wait_s := await self._pace.take(key)) > 0:
+                    if wait_s > self._config.max_pace_wait_s:
+                        return
                     await asyncio.sleep(wait_s)
                 await self._deliver_one(tenant_id, channels, key, delivery_id)
 
@@ -106,7 +106,8 @@ class DeliveryWorker:
                 return  # sent, rescheduled or held by another worker meanwhile
             delivery = locked.delivery
             outcome = await self._senders.send(delivery, channels)
-            self._pace.record(key, outcome.retry_after_s)
+            if outcome.retry_after_s is not None:
+                await self._pace.hold(key, outcome.retry_after_s)
             step = next_step(outcome, locked.attempts + 1, self._config.policy, self._clock())
             if step.status == "sent":
                 await store.mark_sent(conn, tenant_id, delivery_id)

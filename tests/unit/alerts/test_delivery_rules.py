@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from dealpulse_alerts.delivery_plan import Recipient, plan_alert
 from dealpulse_alerts.emails import alert_email
-from dealpulse_alerts.pacing import ChannelPace, RetryPolicy, next_step
+from dealpulse_alerts.pacing import RetryPolicy, next_step
 from dealpulse_alerts.senders import Outcome
 from dealpulse_common.alert_settings import ChannelSettings, QuietHours, UserPreferences
 from dealpulse_common.events import DealAlert
@@ -45,18 +45,6 @@ def test_a_refusal_no_retry_can_fix_fails_at_once() -> None:
     step = next_step(Outcome(False, "Slack refused: invalid_auth", permanent=True), 1, POLICY, NOW)
     assert (step.status, step.error) == ("failed", "Slack refused: invalid_auth")
     assert next_step(Outcome.ok(), 3, POLICY, NOW).status == "sent"
-
-
-def test_one_message_a_second_per_channel_and_retry_after_holds_the_channel() -> None:
-    clock = [100.0]
-    pace = ChannelPace(1.0, clock=lambda: clock[0])
-    assert pace.wait_s("webhook:a") == 0.0
-    pace.record("webhook:a", None)
-    assert pace.wait_s("webhook:a") == 1.0 and pace.wait_s("webhook:b") == 0.0
-    pace.record("webhook:a", 30.0)
-    clock[0] += 10
-    assert pace.wait_s("webhook:a") == 20.0
-    assert pace.wait_s(None) == 0.0
 
 
 def _critical_alert(severity: str = "critical") -> DealAlert:
