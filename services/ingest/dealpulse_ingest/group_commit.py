@@ -4,7 +4,8 @@ Each accepted change holds a transaction open until the broker acknowledged it (
 One transaction and one broker batch per webhook capped ingest at the pool size divided by that wait, and left the
 embedded broker a record batch per change, which it re-lists on every fetch (STACK.md, "The log-size trap"). Here
 a tenant has at most one group in flight; whatever arrives meanwhile forms the next group, so a quiet tenant waits
-for nothing and a busy one gets larger groups, never an added linger.
+for nothing and a busy one gets larger groups; the group adds no wait of its own (the producer's linger,
+``KAFKA_LINGER_MS``, is the only one).
 """
 
 from __future__ import annotations
