@@ -1,5 +1,5 @@
 """Live/training skew on the demo feed: the risk categories of the live open deals next to the training set's
-open-deal shares, and the PSI of every feature, read from the scorer's own performance report."""
+open-deal shares, and the PSI of every feature, from the model's performance report (read through the gateway)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from dealpulse_cli.bench.harness import BenchSystem, bench_system, feed_for
 from dealpulse_cli.bench.report import write_section
 from dealpulse_cli.bootstrap import DEMO_TENANT
 from dealpulse_cli.demo_feed import DemoCrm
+from dealpulse_common.auth import issue_token
+from dealpulse_common.settings import ServiceSettings
 
 # The demo feed replays the world of the demo tenant: its training open deals are the reference.
 SKEW_TENANT = DEMO_TENANT
@@ -55,8 +57,10 @@ async def measure(system: BenchSystem, secret: str, cycles: int, rate: float,
             "SELECT count(*) FROM deal_events WHERE tenant_id = $1 AND outcome = 'applied'", SKEW_TENANT)
     finally:
         await database.close()
-    async with httpx.AsyncClient(base_url=system.supervisor.url("scorer"), timeout=30) as client:
-        response = await client.get("/model/performance", params={"tenant_id": SKEW_TENANT})
+    # As an admin reads it: through the gateway, which holds the scorer's service credential.
+    token = issue_token(ServiceSettings().jwt_secret, SKEW_TENANT, "admin", "bench", 600)
+    async with httpx.AsyncClient(base_url=system.supervisor.url("gateway"), timeout=30) as client:
+        response = await client.get("/v1/models/performance", headers={"Authorization": f"Bearer {token}"})
         response.raise_for_status()
     report: dict[str, Any] = response.json()
     return {"performance": report, "changes": changes, "scores": scores, "rejected": crm.rejected,
