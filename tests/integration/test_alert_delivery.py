@@ -11,9 +11,12 @@ import asyncio
 from collections import Counter
 
 import httpx
+from redis.asyncio import Redis
 
+from dealpulse_alerts.channel_pace import ChannelPace
 from dealpulse_alerts.delivery import DeliveryConfig, DeliveryWorker
-from dealpulse_alerts.pacing import ChannelPace, RetryPolicy
+from dealpulse_alerts.pacing import RetryPolicy
+from dealpulse_alerts.redis_guard import RedisGuard
 from dealpulse_alerts.senders import Senders
 from dealpulse_common.db import create_pool
 from tests.alert_fakes import SlackFake, SmtpSink, slack_user_id
@@ -94,8 +97,9 @@ async def test_three_workers_at_once_send_each_delivery_once(system: RunningSyst
     tenant = await tenant_with_team(system, "workers")
     await configure_channels(system, tenant, channels(None, smtp))
     pool = await create_pool(system.stack.database_url)
+    redis = Redis.from_url(system.stack.redis_url)
     stop = asyncio.Event()
-    workers = [DeliveryWorker(pool, Senders(slack.url + "/api/", 5.0), ChannelPace(1.0),
+    workers = [DeliveryWorker(pool, Senders(slack.url + "/api/", 5.0), ChannelPace(redis, RedisGuard(5.0), 1.0),
                               DeliveryConfig(RetryPolicy(), poll_interval_s=0.05)) for _ in range(2)]
     tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
     try:
@@ -104,6 +108,7 @@ async def test_three_workers_at_once_send_each_delivery_once(system: RunningSyst
     finally:
         stop.set()
         await asyncio.gather(*tasks)
+        await redis.aclose()
         await pool.close()
     assert Counter(row["status"] for row in rows) == {"sent": 20}
     received = Counter(mail.message["X-DealPulse-Delivery"] for mail in smtp.inbox)
