@@ -39,6 +39,10 @@ class LatencyResult:
     sent: int
     accepted: int
     received: int
+    lost: int  # answered 202, never scored
+    # Scored although the sender saw no 202: the broker took the records after ingest gave up waiting (503) or the
+    # answer came too late. At least once: a CRM retries those, and the deterministic event id dedupes the retry.
+    scored_unacknowledged: int
     duplicates: int
     offered_rate: float
     achieved_rate: float
@@ -81,10 +85,10 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
             await _warm_up(system, tenant_id, secret, out)
             cpu_before = system.cpu_seconds_everywhere()
             pids = {name: process.pid for name, process in system.supervisor.processes.items()}
-            statuses, achieved, duration, answer_ms = await _offer_load(
+            answers, achieved, duration, answer_ms = await _offer_load(
                 system, tenant_id, secret, changes, rate, deals, seed)
-            accepted = statuses.get(202, 0)
-            lines = await _wait_for_lines(out, accepted)
+            accepted = {event_id for event_id, status in answers.items() if status == 202}
+            lines = await _wait_for_lines(out, len(accepted))
             cpu_after = system.cpu_seconds_everywhere()
             cpu_s = {name: used - cpu_before[name] for name, used in cpu_after.items()}
             cpu_share = {name: used / duration for name, used in cpu_s.items()}
@@ -100,9 +104,11 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
     lines = [line for line in lines if not line["event_id"].startswith(WARM_UP)]
     counts = Counter(line["event_id"] for line in lines)
     first = {line["event_id"]: line["timing"] for line in reversed(lines)}
-    result = LatencyResult(sent=changes, accepted=accepted, received=len(first),
+    result = LatencyResult(sent=changes, accepted=len(accepted), received=len(first),
+                           lost=len(accepted - first.keys()), scored_unacknowledged=len(first.keys() - accepted),
                            duplicates=sum(c - 1 for c in counts.values() if c > 1), offered_rate=rate,
-                           achieved_rate=achieved, statuses=dict(statuses), rss_mb=system.rss_mb(with_broker=True),
+                           achieved_rate=achieved, statuses=dict(Counter(answers.values())),
+                           rss_mb=system.rss_mb(with_broker=True),
                            cpu_share=cpu_share, cpu_s=cpu_s, webhook_answer_ms=answer_ms, profiles=profiles)
     for raw in first.values():
         timing = {k: datetime.fromisoformat(v) for k, v in raw.items() if v}
@@ -115,8 +121,8 @@ async def measure(system: BenchSystem, tenant_id: str, secret: str, changes: int
 
 async def _warm_up(system: BenchSystem, tenant_id: str, secret: str, out: Path, changes: int = 50) -> None:
     """Until every consumer group has its partitions, the first scores wait on rebalances, not on the system."""
-    statuses, *_ = await _offer_load(system, tenant_id, secret, changes, 25.0, changes, seed=99, prefix=WARM_UP)
-    await _wait_for_lines(out, statuses.get(202, 0), settle_s=0.0)
+    answers, *_ = await _offer_load(system, tenant_id, secret, changes, 25.0, changes, seed=99, prefix=WARM_UP)
+    await _wait_for_lines(out, sum(status == 202 for status in answers.values()), settle_s=0.0)
     await asyncio.to_thread(out.write_text, "")
 
 
@@ -142,9 +148,9 @@ async def _offer_load(system: BenchSystem, tenant_id: str, secret: str, changes:
             if delay > 0:
                 await asyncio.sleep(delay)
         offered_for = time.perf_counter() - started
-        statuses = Counter(await asyncio.gather(*tasks))
+        answers = dict(await asyncio.gather(*tasks))
         duration = time.perf_counter() - started
-    return statuses, changes / offered_for, duration, answer_ms
+    return answers, changes / offered_for, duration, answer_ms
 
 
 async def _wait_for_file(path: Path, timeout_s: float = 30.0) -> None:
@@ -184,7 +190,8 @@ def _change(rng: random.Random, n: int, deals: int, base: datetime, prefix: str)
 
 
 async def _send(session: aiohttp.ClientSession, url: str, tenant_id: str, secret: str, change: dict[str, Any],
-                answer_ms: list[float]) -> int:
+                answer_ms: list[float]) -> tuple[str, int]:
+    """The change's event id and the status it was answered with (0: no answer)."""
     started = time.perf_counter()
     change["custom"] = {"bench_sent_at": datetime.now(UTC).isoformat()}
     body = orjson.dumps(change)
@@ -193,9 +200,9 @@ async def _send(session: aiohttp.ClientSession, url: str, tenant_id: str, secret
             await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError):
-        return 0
+        return change["event_id"], 0
     answer_ms.append((time.perf_counter() - started) * 1000)
-    return status
+    return change["event_id"], status
 
 
 def _ms(timing: dict[str, datetime], start: str, end: str) -> float:

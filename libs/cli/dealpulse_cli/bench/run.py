@@ -51,7 +51,8 @@ def _latency_markdown(result: LatencyResult) -> str:
         "",
         f"{result.sent} signed webhooks offered at {result.offered_rate:g}/s (achieved {result.achieved_rate:.0f}/s) "
         f"over 1,000 deals; answers {_statuses(result.statuses)}; {result.received} distinct scores received on "
-        f"one WebSocket client (its own process), {result.accepted - result.received} of the accepted lost, "
+        f"one WebSocket client (its own process), {result.lost} of the accepted lost "
+        f"({result.scored_unacknowledged} scored without a 202: taken by the broker after ingest stopped waiting), "
         f"{result.duplicates} duplicated.",
         "",
         "| hop | p50 ms | p95 ms | p99 ms |",
@@ -82,7 +83,8 @@ def latency_figures(result: LatencyResult) -> dict[str, float]:
     figures = {f"end_to_end_{q}_ms": v for q, v in result.percentiles(result.end_to_end_ms).items()}
     for hop, _, _ in HOPS:
         figures.update({f"hop.{hop}.{q}_ms": v for q, v in result.percentiles(result.hops_ms.get(hop, [])).items()})
-    figures.update(lost=float(result.accepted - result.received), duplicated=float(result.duplicates),
+    figures.update(lost=float(result.lost), scored_unacknowledged=float(result.scored_unacknowledged),
+                   duplicated=float(result.duplicates),
                    achieved_rate=result.achieved_rate)
     per_change = result.cpu_ms_per_change()
     figures.update({f"cpu_ms_per_change.{name}": ms for name, ms in per_change.items()})
