@@ -63,10 +63,6 @@ async def refusal(redis: Redis, principal: Principal) -> str | None:
     return None
 
 
-async def is_revoked(redis: Redis, principal: Principal) -> bool:
-    return await refusal(redis, principal) is not None
-
-
 def revocations_of(connection: HTTPConnection) -> Redis:
     """The app's Redis client for revocation checks, made on first use from its settings."""
     app = connection.app
