@@ -77,6 +77,15 @@ class DemoCrm:
         self.rejected = 0
         self.sent = 0
         self.cycles_completed = 0  # replays that reached the anchor: the open pipeline is then the training set's
+        self._may_send = asyncio.Event()
+        self._may_send.set()
+
+    def pause(self) -> None:
+        """Send nothing more until ``resume`` (webhooks already sent still get their answers)."""
+        self._may_send.clear()
+
+    def resume(self) -> None:
+        self._may_send.set()
 
     async def run(self, initial_deals: int, rate_per_s: float, stop: asyncio.Event,
                   max_cycles: int | None = None) -> None:
@@ -111,6 +120,8 @@ class DemoCrm:
                      stop: asyncio.Event) -> bool:
         """Send one webhook without waiting for its answer, then wait for the next slot; False once ``stop`` is
         set."""
+        if not self._may_send.is_set() and not await _first_of(self._may_send, stop):
+            return False
         await in_flight.start(self._send(client, body))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=pacer.until_next())
@@ -127,6 +138,15 @@ class DemoCrm:
                 log.warning("demo change rejected: %s %s", response.status_code, response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("demo change not delivered: %r", exc)
+
+
+async def _first_of(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait until ``wanted`` or ``stop`` is set; True if it was ``wanted``."""
+    waits = [asyncio.create_task(wanted.wait()), asyncio.create_task(stop.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
+    return not stop.is_set()
 
 
 class _Pacer:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dealpulse_cli import dlq, model_jobs, people, tenants
 from dealpulse_cli.bootstrap import DEMO_TENANT
+from dealpulse_cli.log_rotation import ROTATE_AFTER_RECORDS
 
 DEFAULT_REGISTRY = Path(os.environ.get("DEALPULSE_MODEL_REGISTRY", "/var/tmp/dealpulse/models"))
 
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the embedded stack, all services and a demo CRM feed")
     run.add_argument("--no-feed", action="store_true", help="do not start the demo CRM feed")
     run.add_argument("--feed-rate", type=float, default=5.0, help="demo deal changes per second")
+    run.add_argument("--rotate-after", type=int, default=ROTATE_AFTER_RECORDS,
+                     help="empty the embedded broker's topics once one holds this many records, all read")
     _registry_arg(run)
 
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations")
@@ -131,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from dealpulse_cli.run import run_system
 
-    return run_system(registry=args.registry, feed=not args.no_feed, feed_rate=args.feed_rate)
+    return run_system(registry=args.registry, feed=not args.no_feed, feed_rate=args.feed_rate,
+                      rotate_after=args.rotate_after)
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dealpulse_cli.bootstrap import DEMO_TENANT, DEMO_WEBHOOK_SECRET
 from dealpulse_cli.demo_feed import DemoCrm
+from dealpulse_cli.log_rotation import LogRotation
 from dealpulse_cli.stack import STACK_ROOT
 from dealpulse_cli.supervisor import Supervisor
 from dealpulse_cli.system import SeedTenant, running_system
@@ -18,13 +19,16 @@ EXTERNAL_ENV = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL")
 RESTART_CHECK_S = 5.0
 
 
-def run_system(registry: Path, feed: bool, feed_rate: float) -> int:
+def run_system(registry: Path, feed: bool, feed_rate: float, rotate_after: int) -> int:
     external = all(os.environ.get(name) for name in EXTERNAL_ENV)
     urls = {name: os.environ[name] for name in (*EXTERNAL_ENV, "DATABASE_ADMIN_URL") if name in os.environ}
     with running_system(urls=urls if external else None, registry=registry, log_dir=STACK_ROOT / "logs",
                         tenant=SeedTenant(DEMO_TENANT, "Demo Inc.", DEMO_WEBHOOK_SECRET), say=_say) as system:
         _print_welcome(system.supervisor)
-        asyncio.run(_until_interrupted(system.supervisor, feed, feed_rate))
+        # A real Kafka enforces retention; the embedded broker does not, so its logs are emptied once read.
+        rotation = (None if system.stack is None else
+                    LogRotation(system.stack.kafka_bootstrap, system.supervisor, rotate_after, say=_say))
+        asyncio.run(_until_interrupted(system.supervisor, feed, feed_rate, rotation))
     return 0
 
 
@@ -32,17 +36,20 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-async def _until_interrupted(supervisor: Supervisor, feed: bool, feed_rate: float) -> None:
+async def _until_interrupted(supervisor: Supervisor, feed: bool, feed_rate: float,
+                             rotation: LogRotation | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watchdog = asyncio.create_task(_restart_exited(supervisor, stop))
-    if feed:
-        crm = DemoCrm(supervisor.url("ingest"), DEMO_TENANT, DEMO_WEBHOOK_SECRET)
+    crm = DemoCrm(supervisor.url("ingest"), DEMO_TENANT, DEMO_WEBHOOK_SECRET) if feed else None
+    background = [asyncio.create_task(_restart_exited(supervisor, stop))]
+    if rotation is not None:
+        background.append(asyncio.create_task(rotation.keep_short(stop, crm)))
+    if crm is not None:
         await crm.run(initial_deals=200, rate_per_s=feed_rate, stop=stop)
     await stop.wait()
-    await watchdog
+    await asyncio.gather(*background)
 
 
 async def _restart_exited(supervisor: Supervisor, stop: asyncio.Event, every_s: float = RESTART_CHECK_S) -> None:

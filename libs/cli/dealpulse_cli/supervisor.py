@@ -87,6 +87,16 @@ class Supervisor:
                 restarted.append((service, code))
         return restarted
 
+    def freeze(self) -> None:
+        """Suspend every service (SIGSTOP): it sends nothing and answers nothing until ``thaw``; requests wait in
+        their connections, as in a network partition."""
+        for process in self.processes.values():
+            process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGCONT)
+
     def stop_all(self) -> None:
         for service in reversed(START_ORDER):
             if service in self.processes:

@@ -253,6 +253,31 @@ class ConsumerLag:
         self._exported = exported
 
 
+async def rewind_recreated_partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    """Read from the start every held partition whose log now ends before this consumer's position.
+
+    That happens only when its topic was deleted and created again, which is how the embedded stack keeps its
+    logs short (``dealpulse_cli.log_rotation``): the embedded broker answers a fetch past the log end with an empty
+    result rather than an out-of-range error, so without this the consumer would silently receive nothing more.
+    Returns the partitions rewound."""
+    rewound = []
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            continue
+        try:
+            position = await consumer.position(tp)
+        except IllegalStateError:  # revoked by a rebalance meanwhile
+            continue
+        if position > highwater:
+            rewound.append(tp)
+    if rewound:
+        await consumer.seek_to_beginning(*rewound)
+        log.warning("partitions end before our position (their topic was created again); reading them from the "
+                    "start", extra={"partitions": [f"{tp.topic}/{tp.partition}" for tp in rewound]})
+    return rewound
+
+
 class StreamProcessor:
     """Consume micro-batches, hand typed events to ``handler``, publish its output, then commit.
 
@@ -297,6 +322,7 @@ class StreamProcessor:
             self.assigned = bool(self._consumer.assignment())
             if batch:
                 await self._handle_batch(batch)
+            await rewind_recreated_partitions(self._consumer)
             await self._lag.export(self._consumer)
 
     def assignment(self) -> Assignment:
